@@ -1,0 +1,17 @@
+//! The integration tests: each module runs one of tulip's binaries and snapshots what it prints.
+
+// The shared fixture: how a binary is started, where snapshots live, what is redacted.
+#[macro_use]
+mod fixture;
+
+// socketpair-reader over crates/fdwatch.
+mod socketpair_reader;
+
+// fetch-headers over crates/headers, against crates/stub servers.
+mod fetch_headers;
+
+// prodcons over crates/queue.
+mod prodcons;
+
+// lock-demo over crates/lockstat.
+mod lock_demo;
