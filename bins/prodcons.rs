@@ -1,2 +1,340 @@
-//! In progress.
-fn main() {}
+//! prodcons: the seed's asyncio producer/consumer demo over tulip's bounded queue (crates/queue).
+//!
+//! Producers put items `1..=N` (printing `producing x/n`, sleeping a seeded random time before
+//! each put), consumers take them (printing `consuming item x...`, then sleeping) until the queue
+//! is shut down and drained. At the end every item must have been consumed exactly once.
+//!
+//! ```text
+//! cargo run --bin prodcons
+//! cargo run --release --bin prodcons -- --items 1000000 --producers 4 --consumers 4 \
+//!     --capacity 64 --max-delay-ms 0 --quiet
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::io::Write;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use queue::{Fifo, Kind, Lifo, Priority, Queue, TryPutError};
+use smol::{LocalExecutor, Timer};
+
+/// Producers and consumers over a bounded async queue (the asyncio.Queue demo).
+#[derive(Parser, Debug)]
+#[command(name = "prodcons", version)]
+struct Args {
+    /// Items to produce, numbered 1..=N.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = item_count)]
+    items: u64,
+    /// Producer tasks; the items are split between them in consecutive runs.
+    #[arg(long, default_value_t = 1, value_name = "P", value_parser = at_least_one)]
+    producers: usize,
+    /// Consumer tasks.
+    #[arg(long, default_value_t = 1, value_name = "C", value_parser = at_least_one)]
+    consumers: usize,
+    /// The most items the queue holds; producers wait while it is full.
+    #[arg(long, default_value_t = 8, value_name = "K", value_parser = at_least_one)]
+    capacity: usize,
+    /// Each producer sleeps up to this long before each put, each consumer after each get.
+    #[arg(long, default_value_t = 150, value_name = "MS")]
+    max_delay_ms: u64,
+    /// Seed of the random delays.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    seed: u64,
+    /// The order the queue hands items out in.
+    #[arg(long, value_enum, default_value_t = KindArg::Fifo)]
+    kind: KindArg,
+    /// Print only the summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KindArg {
+    /// First in, first out.
+    Fifo,
+    /// Last in, first out.
+    Lifo,
+    /// Lowest item first.
+    Priority,
+}
+
+/// Bounded so that the exactly-once check (one bit per item) fits in memory.
+const MAX_ITEMS: u64 = 1 << 32;
+
+fn item_count(s: &str) -> Result<u64, String> {
+    let n: u64 = s.parse().map_err(|e| format!("{e}"))?;
+    if n > MAX_ITEMS {
+        return Err(format!("must be at most {MAX_ITEMS}"));
+    }
+    Ok(n)
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>().map_err(|e| format!("{e}"))? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+/// What a run did.
+struct Summary {
+    produced: u64,
+    consumed: u64,
+    duplicates: u64,
+    missing: u64,
+    deepest: usize,
+    full_waits: u64,
+    elapsed: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let summary = match args.kind {
+        KindArg::Fifo => run(&args, Queue::<u64, Fifo>::with_kind(args.capacity)),
+        KindArg::Lifo => run(&args, Queue::<u64, Lifo>::with_kind(args.capacity)),
+        KindArg::Priority => run(&args, Queue::<u64, Priority>::with_kind(args.capacity)),
+    };
+    print_summary(&args, &summary);
+    if summary.duplicates > 0 || summary.missing > 0 {
+        eprintln!(
+            "error: {} items consumed more than once, {} never consumed",
+            summary.duplicates, summary.missing
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs the producers and consumers on one executor thread, so that with zero delays the
+/// interleaving (and so the output) is the same on every run.
+fn run<K: Kind<u64> + 'static>(args: &Args, queue: Queue<u64, K>) -> Summary {
+    let ex = LocalExecutor::new();
+    let quiet = args.quiet;
+    let many = args.producers > 1 || args.consumers > 1;
+    let mut rng = fastrand::Rng::with_seed(args.seed);
+    let seen = Rc::new(RefCell::new(Bitset::new(args.items)));
+    let full_waits = Rc::new(Cell::new(0u64));
+    let start = Instant::now();
+    smol::block_on(ex.run(async {
+        // Split 1..=items into consecutive runs, one per producer.
+        let per = args.items / args.producers as u64;
+        let extra = args.items % args.producers as u64;
+        let mut next = 1;
+        let producers: Vec<_> = (0..args.producers as u64)
+            .map(|p| {
+                let count = per + u64::from(p < extra);
+                let items = next..next + count;
+                next += count;
+                let role = Role {
+                    name: "producer",
+                    index: p + 1,
+                    many,
+                    quiet,
+                };
+                let delays = Delays::new(rng.fork(), args.max_delay_ms);
+                ex.spawn(produce(
+                    queue.clone(),
+                    items,
+                    args.items,
+                    role,
+                    delays,
+                    full_waits.clone(),
+                ))
+            })
+            .collect();
+        let consumers: Vec<_> = (0..args.consumers as u64)
+            .map(|c| {
+                let role = Role {
+                    name: "consumer",
+                    index: c + 1,
+                    many,
+                    quiet,
+                };
+                let delays = Delays::new(rng.fork(), args.max_delay_ms);
+                ex.spawn(consume(queue.clone(), role, delays, seen.clone()))
+            })
+            .collect();
+        let mut produced = 0;
+        for p in producers {
+            produced += p.await;
+        }
+        // Every item is in: consumers drain the rest, then their `get` fails and they stop.
+        queue.shutdown();
+        let mut consumed = 0;
+        for c in consumers {
+            consumed += c.await;
+        }
+        let seen = seen.borrow();
+        Summary {
+            produced,
+            consumed,
+            duplicates: seen.duplicates,
+            missing: args.items - seen.distinct,
+            deepest: queue.peak_len(),
+            full_waits: full_waits.get(),
+            elapsed: start.elapsed(),
+        }
+    }))
+}
+
+/// Who prints a line.
+#[derive(Clone, Copy)]
+struct Role {
+    name: &'static str,
+    index: u64,
+    many: bool,
+    quiet: bool,
+}
+
+impl Role {
+    fn say(&self, line: std::fmt::Arguments<'_>) {
+        if self.quiet {
+            return;
+        }
+        // The seed's lines as they are with one producer and one consumer; with more, who says it.
+        if self.many {
+            println!("{} {}: {line}", self.name, self.index);
+        } else {
+            println!("{line}");
+        }
+    }
+}
+
+/// A task's seeded random delays.
+struct Delays {
+    rng: fastrand::Rng,
+    max_ms: u64,
+}
+
+impl Delays {
+    fn new(rng: fastrand::Rng, max_ms: u64) -> Self {
+        Delays { rng, max_ms }
+    }
+
+    /// Simulates I/O: sleeps up to `max_ms` (not at all when it is zero).
+    async fn sleep(&mut self) {
+        if self.max_ms > 0 {
+            Timer::after(Duration::from_millis(self.rng.u64(0..=self.max_ms))).await;
+        }
+    }
+}
+
+/// Puts `items`, counting the times the queue was full; returns how many were put.
+async fn produce<K: Kind<u64>>(
+    queue: Queue<u64, K>,
+    items: std::ops::Range<u64>,
+    total: u64,
+    role: Role,
+    mut delays: Delays,
+    full_waits: Rc<Cell<u64>>,
+) -> u64 {
+    let mut produced = 0;
+    for x in items {
+        role.say(format_args!("producing {x}/{total}"));
+        delays.sleep().await;
+        // Try first so that a wait on a full queue can be counted.
+        let put = match queue.try_put(x) {
+            Ok(()) => Ok(()),
+            Err(TryPutError::Full(x)) => {
+                full_waits.set(full_waits.get() + 1);
+                queue.put(x).await.map_err(|e| e.into_inner())
+            }
+            Err(TryPutError::ShutDown(x)) => Err(x),
+        };
+        match put {
+            Ok(()) => produced += 1,
+            // Only `main` shuts the queue down, after every producer finished.
+            Err(x) => unreachable!("queue shut down while producing item {x}"),
+        }
+    }
+    produced
+}
+
+/// Takes items until the queue is shut down and drained; returns how many it took.
+async fn consume<K: Kind<u64>>(
+    queue: Queue<u64, K>,
+    role: Role,
+    mut delays: Delays,
+    seen: Rc<RefCell<Bitset>>,
+) -> u64 {
+    let mut consumed = 0;
+    while let Ok(x) = queue.get().await {
+        seen.borrow_mut().mark(x);
+        consumed += 1;
+        role.say(format_args!("consuming item {x}..."));
+        delays.sleep().await;
+    }
+    consumed
+}
+
+/// Which items were consumed, one bit each, counting those seen twice.
+struct Bitset {
+    bits: Vec<u64>,
+    distinct: u64,
+    duplicates: u64,
+}
+
+impl Bitset {
+    fn new(items: u64) -> Self {
+        Bitset {
+            bits: vec![0; items.div_ceil(64) as usize],
+            distinct: 0,
+            duplicates: 0,
+        }
+    }
+
+    fn mark(&mut self, x: u64) {
+        let i = x - 1;
+        let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if self.bits[word] & bit != 0 {
+            self.duplicates += 1;
+        } else {
+            self.bits[word] |= bit;
+            self.distinct += 1;
+        }
+    }
+}
+
+fn print_summary(args: &Args, s: &Summary) {
+    let secs = s.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        (s.consumed as f64 / secs) as u64
+    } else {
+        0
+    };
+    let kind = match args.kind {
+        KindArg::Fifo => "fifo",
+        KindArg::Lifo => "lifo",
+        KindArg::Priority => "priority",
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{kind} queue of capacity {}, {}, {}",
+        args.capacity,
+        plural(args.producers, "producer"),
+        plural(args.consumers, "consumer")
+    );
+    let _ = writeln!(
+        out,
+        "produced {} items, consumed {}",
+        s.produced, s.consumed
+    );
+    let _ = writeln!(out, "deepest queue: {} items", s.deepest);
+    let _ = writeln!(
+        out,
+        "producers waited on a full queue: {} times",
+        s.full_waits
+    );
+    let _ = writeln!(out, "elapsed: {:.3}ms, {rate} items/s", secs * 1000.0);
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}

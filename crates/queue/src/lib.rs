@@ -1,1 +1,712 @@
-//! In progress.
+//! A bounded multi-producer, multi-consumer queue for async tasks, with everything Python's
+//! `asyncio.Queue` offers: `put` / `get` that wait, `try_put` / `try_get` that do not,
+//! `task_done` / `join` to wait until every item is processed, graceful and immediate shutdown as
+//! Python 3.13 defines them, and FIFO, LIFO and priority orders behind one API.
+//!
+//! It runs on any executor (it depends on no runtime) and across threads; a [`Queue`] is a cheap
+//! handle (an `Arc`) that is cloned for each task. Waiting putters and getters are served in the
+//! order they arrived, and every future is cancel-safe: a `get` dropped after an item was handed
+//! to it passes the item on to the next getter, and a `put` dropped while it waits never inserts
+//! its item.
+//!
+//! ```
+//! use queue::Queue;
+//!
+//! # futures_lite::future::block_on(async {
+//! let q = Queue::bounded(2);
+//!
+//! // A producer puts items and waits while the queue is full ...
+//! let producer = {
+//!     let q = q.clone();
+//!     async move {
+//!         for x in 1..=5 {
+//!             q.put(x).await.unwrap();
+//!         }
+//!         // ... and says it is finished: getters drain what is left, then get an error.
+//!         q.shutdown();
+//!     }
+//! };
+//! // A consumer takes them until the queue is shut down and empty.
+//! let consumer = async {
+//!     let mut seen = Vec::new();
+//!     while let Ok(x) = q.get().await {
+//!         seen.push(x);
+//!         q.task_done().unwrap();
+//!     }
+//!     seen
+//! };
+//! let ((), seen) = futures_lite::future::zip(producer, consumer).await;
+//! assert_eq!(seen, [1, 2, 3, 4, 5]);
+//! q.join().await; // every item was marked done
+//! # });
+//! ```
+//!
+//! The same API with another order:
+//!
+//! ```
+//! use queue::{Queue, TryGetError};
+//!
+//! let q = Queue::priority(8);
+//! for x in [3, 1, 2] {
+//!     q.try_put(x).unwrap();
+//! }
+//! assert_eq!(q.try_get(), Ok(1));
+//! let q = Queue::lifo(8);
+//! for x in [3, 1, 2] {
+//!     q.try_put(x).unwrap();
+//! }
+//! assert_eq!(q.try_get(), Ok(2));
+//! q.shutdown_immediate();
+//! assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+//! ```
+//!
+//! # What it does not do
+//!
+//! - It does not close when handles are dropped: unlike a channel there is one kind of handle,
+//!   so a getter waits until an item comes or [`Queue::shutdown`] is called. End consumers with
+//!   `shutdown`, as Python 3.13 does.
+//! - It is not unbounded and has no capacity 0 (rendezvous); for those, use async-channel.
+//! - It has no blocking (thread-parking) `put` / `get`; drive the futures with an executor or
+//!   `block_on`.
+//! - `join` counts items, not the tasks processing them: an item taken but never marked done
+//!   with [`Queue::task_done`] keeps `join` waiting, as in Python.
+//! - It does not reorder equal items in a priority queue by arrival; put `(priority, seq, item)`.
+//! - Every operation takes one short lock. Under heavy contention from many threads a lock-free
+//!   channel may scale better; on one executor thread this queue is among the fastest.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod error;
+mod kind;
+mod waiters;
+
+pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
+pub use kind::{Fifo, Kind, Lifo, Priority};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use event_listener::{Event, EventListener};
+use waiters::WaitList;
+
+/// A bounded async queue; clone it to share it between tasks and threads.
+///
+/// `K` is the order: [`Fifo`] (the default, [`Queue::bounded`]), [`Lifo`] ([`Queue::lifo`]) or
+/// [`Priority`] ([`Queue::priority`]).
+pub struct Queue<T, K: Kind<T> = Fifo> {
+    inner: Arc<Inner<T, K>>,
+}
+
+/// What the handles share.
+struct Inner<T, K: Kind<T>> {
+    capacity: usize,
+    state: Mutex<State<T, K>>,
+    /// Notified when the count of unfinished items drops to zero.
+    all_done: Event,
+}
+
+/// Whether and how the queue was shut down.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shutdown {
+    Open,
+    Graceful,
+    Immediate,
+}
+
+/// A getter's slot.
+enum GetSlot<T> {
+    /// In line for an item.
+    Waiting,
+    /// An item was handed to it (it counts in the queue's length until the getter takes it).
+    Ready(T),
+    /// The queue was shut down with nothing for it.
+    Failed,
+}
+
+/// A putter's slot: it holds the item while the putter waits, so that the item can be moved
+/// into the queue the moment there is space, without waiting for the putter to run.
+enum PutSlot<T> {
+    Waiting(T),
+    Done,
+    /// The queue was shut down; the item goes back to the putter.
+    Failed(T),
+}
+
+/// Everything behind the lock.
+struct State<T, K: Kind<T>> {
+    items: K::Store,
+    /// Items handed to getters that have not yet run to take them.
+    handed_over: usize,
+    getters: WaitList<GetSlot<T>>,
+    putters: WaitList<PutSlot<T>>,
+    /// Items put and not yet marked done (asyncio's `_unfinished_tasks`).
+    unfinished: usize,
+    /// Items taken and not yet marked done: the limit of `task_done` calls.
+    taken: usize,
+    /// The largest length the queue reached.
+    peak: usize,
+    shutdown: Shutdown,
+}
+
+/// Up to two tasks to wake once the lock is released (waking under the lock would make the
+/// woken thread block on it at once).
+#[derive(Default)]
+struct Wakeups(Option<Waker>, Option<Waker>);
+
+impl Wakeups {
+    fn add(&mut self, waker: Option<Waker>) {
+        if self.0.is_none() {
+            self.0 = waker;
+        } else {
+            self.1 = waker;
+        }
+    }
+
+    fn wake(self) {
+        if let Some(w) = self.0 {
+            w.wake();
+        }
+        if let Some(w) = self.1 {
+            w.wake();
+        }
+    }
+}
+
+impl<T, K: Kind<T>> State<T, K> {
+    fn len(&self) -> usize {
+        K::len(&self.items) + self.handed_over
+    }
+
+    /// Places an item that is already counted as unfinished: straight into the hands of the
+    /// first waiting getter (so no newcomer can take it first), or into the store.
+    fn place(&mut self, item: T, wake: &mut Wakeups) {
+        match self.getters.pop_front() {
+            Some(key) => {
+                let (_, waker) = self.getters.serve(key, GetSlot::Ready(item));
+                self.handed_over += 1;
+                wake.add(waker);
+            }
+            None => K::push(&mut self.items, item),
+        }
+    }
+
+    /// One place in the queue came free: the first waiting putter's item takes it.
+    fn admit_putter(&mut self, wake: &mut Wakeups) {
+        if let Some(key) = self.putters.pop_front() {
+            let (old, waker) = self.putters.serve(key, PutSlot::Done);
+            let PutSlot::Waiting(item) = old else {
+                unreachable!("putter in line is waiting")
+            };
+            self.unfinished += 1;
+            wake.add(waker);
+            self.place(item, wake);
+        }
+    }
+
+    fn try_put(
+        &mut self,
+        item: T,
+        capacity: usize,
+        wake: &mut Wakeups,
+    ) -> Result<(), TryPutError<T>> {
+        if self.shutdown != Shutdown::Open {
+            return Err(TryPutError::ShutDown(item));
+        }
+        // Putters in line come first even if a place seems free.
+        if self.len() >= capacity || !self.putters.is_empty() {
+            return Err(TryPutError::Full(item));
+        }
+        self.unfinished += 1;
+        self.place(item, wake);
+        self.peak = self.peak.max(self.len());
+        Ok(())
+    }
+
+    fn try_get(&mut self, wake: &mut Wakeups) -> Result<T, TryGetError> {
+        // While getters wait the store is empty (every item is handed to one of them), so a
+        // newcomer cannot take an item from under them.
+        match K::pop(&mut self.items) {
+            Some(item) => {
+                self.taken += 1;
+                self.admit_putter(wake);
+                Ok(item)
+            }
+            None if self.shutdown == Shutdown::Open => Err(TryGetError::Empty),
+            None => Err(TryGetError::ShutDown),
+        }
+    }
+}
+
+impl<T> Queue<T, Fifo> {
+    /// A first-in, first-out queue that holds at most `capacity` items.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    pub fn bounded(capacity: usize) -> Self {
+        Self::with_kind(capacity)
+    }
+}
+
+impl<T> Queue<T, Lifo> {
+    /// A last-in, first-out queue that holds at most `capacity` items.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    pub fn lifo(capacity: usize) -> Self {
+        Self::with_kind(capacity)
+    }
+}
+
+impl<T: Ord> Queue<T, Priority> {
+    /// A queue that hands out its lowest item first and holds at most `capacity` items.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    pub fn priority(capacity: usize) -> Self {
+        Self::with_kind(capacity)
+    }
+}
+
+impl<T, K: Kind<T>> Queue<T, K> {
+    /// A queue of kind `K` that holds at most `capacity` items.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    pub fn with_kind(capacity: usize) -> Self {
+        assert!(capacity > 0, "queue capacity must be at least 1");
+        let state = State {
+            items: K::with_capacity(capacity),
+            handed_over: 0,
+            getters: WaitList::new(),
+            putters: WaitList::new(),
+            unfinished: 0,
+            taken: 0,
+            peak: 0,
+            shutdown: Shutdown::Open,
+        };
+        Queue {
+            inner: Arc::new(Inner {
+                capacity,
+                state: Mutex::new(state),
+                all_done: Event::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T, K>> {
+        // A panic while the lock was held (an item's `Ord` or `Drop`) leaves the counts
+        // consistent: they are updated only after the calls that can panic.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts an item, waiting while the queue is full; fails only if the queue is shut down,
+    /// handing the item back.
+    ///
+    /// Putters that wait are served in the order they called `put`. Dropping the future while it
+    /// waits takes the item out of line: it is dropped and never put.
+    pub fn put(&self, item: T) -> Put<'_, T, K> {
+        Put {
+            queue: self,
+            item: Some(item),
+            key: None,
+        }
+    }
+
+    /// Puts an item if there is room now (and no putter waiting before it).
+    pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        let mut wake = Wakeups::default();
+        let result = self.lock().try_put(item, self.inner.capacity, &mut wake);
+        wake.wake();
+        result
+    }
+
+    /// Takes the next item, waiting while the queue is empty; fails once the queue is shut down
+    /// and nothing is left in it.
+    ///
+    /// Getters that wait are served in the order they called `get`. If the future is dropped
+    /// after an item was handed to it, the item goes to the next getter (or back to the head of
+    /// the queue): no item is lost.
+    pub fn get(&self) -> Get<'_, T, K> {
+        Get {
+            queue: self,
+            key: None,
+        }
+    }
+
+    /// Takes the next item if there is one now.
+    pub fn try_get(&self) -> Result<T, TryGetError> {
+        let mut wake = Wakeups::default();
+        let result = self.lock().try_get(&mut wake);
+        wake.wake();
+        result
+    }
+
+    /// Marks one taken item as processed, for [`join`](Queue::join).
+    ///
+    /// Fails if every item taken (by `get` or `try_get`) was already marked done.
+    pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut st = self.lock();
+        if st.taken == 0 {
+            return Err(TaskDoneError);
+        }
+        st.taken -= 1;
+        st.unfinished -= 1;
+        let all_done = st.unfinished == 0;
+        drop(st);
+        if all_done {
+            self.inner.all_done.notify(usize::MAX);
+        }
+        Ok(())
+    }
+
+    /// Waits until every item put was taken and marked done with [`task_done`](Queue::task_done)
+    /// (items discarded by [`shutdown_immediate`](Queue::shutdown_immediate) count as done).
+    pub fn join(&self) -> Join<'_, T, K> {
+        Join {
+            queue: self,
+            listener: None,
+        }
+    }
+
+    /// How many items are put and not yet marked done.
+    pub fn unfinished(&self) -> usize {
+        self.lock().unfinished
+    }
+
+    /// Shuts the queue down gracefully (Python 3.13's `shutdown()`): puts fail from now on,
+    /// putters waiting fail with their items, getters take what is left and then fail, and
+    /// `join` returns once those items are marked done.
+    pub fn shutdown(&self) {
+        let mut wakers = Vec::new();
+        let mut st = self.lock();
+        if st.shutdown == Shutdown::Open {
+            st.shutdown = Shutdown::Graceful;
+        }
+        Self::fail_putters(&mut st, &mut wakers);
+        // Getters wait only while the store is empty: nothing is left for them.
+        while let Some(key) = st.getters.pop_front() {
+            let (_, waker) = st.getters.serve(key, GetSlot::Failed);
+            wakers.extend(waker);
+        }
+        drop(st);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Shuts the queue down at once (Python 3.13's `shutdown(immediate=True)`): the items left
+    /// (including those handed to getters that have not run yet) are discarded and counted as
+    /// done, puts and gets fail from now on, and `join` returns unless taken items still wait
+    /// for their `task_done`.
+    pub fn shutdown_immediate(&self) {
+        let mut wakers = Vec::new();
+        let mut discarded = Vec::new();
+        let mut st = self.lock();
+        st.shutdown = Shutdown::Immediate;
+        Self::fail_putters(&mut st, &mut wakers);
+        // Every getter slot, in line or already handed an item, fails.
+        for key in st.getters.keys_in_use() {
+            if matches!(st.getters.state(key), GetSlot::Failed) {
+                continue;
+            }
+            st.getters.unlink(key);
+            let (old, waker) = st.getters.serve(key, GetSlot::Failed);
+            if let GetSlot::Ready(item) = old {
+                st.handed_over -= 1;
+                discarded.push(item);
+            }
+            wakers.extend(waker);
+        }
+        while let Some(item) = K::pop(&mut st.items) {
+            discarded.push(item);
+        }
+        st.unfinished -= discarded.len();
+        let all_done = st.unfinished == 0;
+        drop(st);
+        // Items are dropped without the lock: their `Drop` may use the queue.
+        drop(discarded);
+        wakers.into_iter().for_each(Waker::wake);
+        if all_done {
+            self.inner.all_done.notify(usize::MAX);
+        }
+    }
+
+    fn fail_putters(st: &mut State<T, K>, wakers: &mut Vec<Waker>) {
+        while let Some(key) = st.putters.pop_front() {
+            // Swap the item out through a placeholder, then hand it back in the failed state.
+            let (old, waker) = st.putters.serve(key, PutSlot::Done);
+            let PutSlot::Waiting(item) = old else {
+                unreachable!("putter in line is waiting")
+            };
+            st.putters.serve(key, PutSlot::Failed(item));
+            wakers.extend(waker);
+        }
+    }
+
+    /// Whether [`shutdown`](Queue::shutdown) or [`shutdown_immediate`](Queue::shutdown_immediate)
+    /// was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.lock().shutdown != Shutdown::Open
+    }
+
+    /// How many items the queue holds (counting those handed to getters that have not yet run).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the queue holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue holds `capacity` items.
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.inner.capacity
+    }
+
+    /// The most items the queue holds.
+    pub fn capacity(&self) -> usize {
+        self.inner.capacity
+    }
+
+    /// The largest length the queue reached since it was created.
+    pub fn peak_len(&self) -> usize {
+        self.lock().peak
+    }
+
+    /// How many `put`s are waiting for room.
+    pub fn putters_waiting(&self) -> usize {
+        self.lock().putters.len()
+    }
+
+    /// How many `get`s are waiting for an item.
+    pub fn getters_waiting(&self) -> usize {
+        self.lock().getters.len()
+    }
+}
+
+impl<T, K: Kind<T>> Clone for Queue<T, K> {
+    fn clone(&self) -> Self {
+        Queue {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T, K: Kind<T>> fmt::Debug for Queue<T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.lock();
+        f.debug_struct("Queue")
+            .field("kind", &std::any::type_name::<K>())
+            .field("len", &st.len())
+            .field("capacity", &self.inner.capacity)
+            .field("unfinished", &st.unfinished)
+            .field("shutdown", &st.shutdown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Queue::put`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Put<'a, T, K: Kind<T> = Fifo> {
+    queue: &'a Queue<T, K>,
+    /// The item until it is put or moved into the putter's slot.
+    item: Option<T>,
+    /// The slot while in line.
+    key: Option<usize>,
+}
+
+// The item is never pinned: it is only moved in and out.
+impl<T, K: Kind<T>> Unpin for Put<'_, T, K> {}
+
+impl<T, K: Kind<T>> Future for Put<'_, T, K> {
+    type Output = Result<(), PutError<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut wake = Wakeups::default();
+        let mut st = this.queue.lock();
+        let out = match this.key {
+            None => {
+                let item = this.item.take().expect("`Put` polled after it completed");
+                match st.try_put(item, this.queue.inner.capacity, &mut wake) {
+                    Ok(()) => Poll::Ready(Ok(())),
+                    Err(TryPutError::ShutDown(item)) => Poll::Ready(Err(PutError(item))),
+                    Err(TryPutError::Full(item)) => {
+                        this.key =
+                            Some(st.putters.push(PutSlot::Waiting(item), cx.waker().clone()));
+                        Poll::Pending
+                    }
+                }
+            }
+            Some(key) => match st.putters.state(key) {
+                PutSlot::Waiting(_) => {
+                    st.putters.set_waker(key, cx.waker());
+                    Poll::Pending
+                }
+                PutSlot::Done | PutSlot::Failed(_) => {
+                    this.key = None;
+                    match st.putters.free(key) {
+                        PutSlot::Failed(item) => Poll::Ready(Err(PutError(item))),
+                        _ => Poll::Ready(Ok(())),
+                    }
+                }
+            },
+        };
+        drop(st);
+        wake.wake();
+        out
+    }
+}
+
+impl<T, K: Kind<T>> Drop for Put<'_, T, K> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            let mut st = self.queue.lock();
+            // Still in line: leave it, and take the item along (it is dropped, never put).
+            // Already served: the item is in the queue; nothing is owed to anyone.
+            if matches!(st.putters.state(key), PutSlot::Waiting(_)) {
+                st.putters.unlink(key);
+            }
+            let slot = st.putters.free(key);
+            drop(st);
+            drop(slot);
+        }
+    }
+}
+
+impl<T, K: Kind<T>> fmt::Debug for Put<'_, T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Put")
+            .field("waiting", &self.key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Queue::get`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Get<'a, T, K: Kind<T> = Fifo> {
+    queue: &'a Queue<T, K>,
+    /// The slot while in line or holding an item handed to it.
+    key: Option<usize>,
+}
+
+impl<T, K: Kind<T>> Unpin for Get<'_, T, K> {}
+
+impl<T, K: Kind<T>> Future for Get<'_, T, K> {
+    type Output = Result<T, GetError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut wake = Wakeups::default();
+        let mut st = this.queue.lock();
+        let out = match this.key {
+            None => match st.try_get(&mut wake) {
+                Ok(item) => Poll::Ready(Ok(item)),
+                Err(TryGetError::ShutDown) => Poll::Ready(Err(GetError)),
+                Err(TryGetError::Empty) => {
+                    this.key = Some(st.getters.push(GetSlot::Waiting, cx.waker().clone()));
+                    Poll::Pending
+                }
+            },
+            Some(key) => match st.getters.state(key) {
+                GetSlot::Waiting => {
+                    st.getters.set_waker(key, cx.waker());
+                    Poll::Pending
+                }
+                GetSlot::Ready(_) | GetSlot::Failed => {
+                    this.key = None;
+                    match st.getters.free(key) {
+                        GetSlot::Ready(item) => {
+                            st.handed_over -= 1;
+                            st.taken += 1;
+                            // The item leaves the queue: its place goes to a waiting putter.
+                            st.admit_putter(&mut wake);
+                            Poll::Ready(Ok(item))
+                        }
+                        _ => Poll::Ready(Err(GetError)),
+                    }
+                }
+            },
+        };
+        drop(st);
+        wake.wake();
+        out
+    }
+}
+
+impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            let mut wake = Wakeups::default();
+            let mut st = self.queue.lock();
+            if matches!(st.getters.state(key), GetSlot::Waiting) {
+                st.getters.unlink(key);
+            }
+            // An item handed to this getter goes to the next one in line (who is woken in its
+            // place) or back to the head of the queue.
+            if let GetSlot::Ready(item) = st.getters.free(key) {
+                st.handed_over -= 1;
+                match st.getters.pop_front() {
+                    Some(next) => {
+                        let (_, waker) = st.getters.serve(next, GetSlot::Ready(item));
+                        st.handed_over += 1;
+                        wake.add(waker);
+                    }
+                    None => K::push_back_popped(&mut st.items, item),
+                }
+            }
+            drop(st);
+            wake.wake();
+        }
+    }
+}
+
+impl<T, K: Kind<T>> fmt::Debug for Get<'_, T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Get")
+            .field("waiting", &self.key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Queue::join`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Join<'a, T, K: Kind<T> = Fifo> {
+    queue: &'a Queue<T, K>,
+    listener: Option<EventListener>,
+}
+
+impl<T, K: Kind<T>> Future for Join<'_, T, K> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.queue.lock().unfinished == 0 {
+                self.listener = None;
+                return Poll::Ready(());
+            }
+            match self.listener.as_mut() {
+                // Listen, then look again: a notification between the first look and the
+                // listening would otherwise be missed.
+                None => self.listener = Some(self.queue.inner.all_done.listen()),
+                Some(listener) => {
+                    std::task::ready!(Pin::new(listener).poll(cx));
+                    self.listener = None;
+                }
+            }
+        }
+    }
+}
+
+impl<T, K: Kind<T>> fmt::Debug for Join<'_, T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Join").finish_non_exhaustive()
+    }
+}
