@@ -213,11 +213,11 @@ impl Delays {
         Delays { rng, max_ms }
     }
 
-    /// Simulates I/O: sleeps up to `max_ms` (not at all when it is zero).
-    async fn sleep(&mut self) {
-        if self.max_ms > 0 {
-            Timer::after(Duration::from_millis(self.rng.u64(0..=self.max_ms))).await;
-        }
+    /// Simulates I/O: a timer of up to `max_ms`, or none when that is zero (so that a run
+    /// without delays measures the queue, not the timers).
+    fn sleep(&mut self) -> Option<Timer> {
+        (self.max_ms > 0)
+            .then(|| Timer::after(Duration::from_millis(self.rng.u64(0..=self.max_ms))))
     }
 }
 
@@ -233,7 +233,9 @@ async fn produce<K: Kind<u64>>(
     let mut produced = 0;
     for x in items {
         role.say(format_args!("producing {x}/{total}"));
-        delays.sleep().await;
+        if let Some(timer) = delays.sleep() {
+            timer.await;
+        }
         // Try first so that a wait on a full queue can be counted.
         let put = match queue.try_put(x) {
             Ok(()) => Ok(()),
@@ -264,7 +266,9 @@ async fn consume<K: Kind<u64>>(
         seen.borrow_mut().mark(x);
         consumed += 1;
         role.say(format_args!("consuming item {x}..."));
-        delays.sleep().await;
+        if let Some(timer) = delays.sleep() {
+            timer.await;
+        }
     }
     consumed
 }

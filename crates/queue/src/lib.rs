@@ -157,7 +157,10 @@ struct State<T, K: Kind<T>> {
 #[derive(Default)]
 struct Wakeups(Option<Waker>, Option<Waker>);
 
+// `#[inline]`: these are not generic, so without it they could not be inlined into the
+// (generic, so monomorphized in the caller's crate) hot paths.
 impl Wakeups {
+    #[inline]
     fn add(&mut self, waker: Option<Waker>) {
         if self.0.is_none() {
             self.0 = waker;
@@ -166,6 +169,7 @@ impl Wakeups {
         }
     }
 
+    #[inline]
     fn wake(self) {
         if let Some(w) = self.0 {
             w.wake();
