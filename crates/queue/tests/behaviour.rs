@@ -1,0 +1,406 @@
+//! The queue's behaviour, one operation at a time: every error, both shutdown modes,
+//! `task_done` / `join`, fairness between waiters, and what a dropped future leaves behind.
+//! Futures are polled by hand so that the order of events is exact.
+
+mod common;
+
+use std::error::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+
+use common::{Tracked, counting_waker, poll, poll_noop};
+use queue::{GetError, PutError, Queue, TaskDoneError, TryGetError, TryPutError};
+
+#[test]
+fn handles_and_futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Queue<String>>();
+    send::<queue::Put<'static, String>>();
+    send::<queue::Get<'static, String>>();
+    send::<queue::Join<'static, String>>();
+}
+
+#[test]
+fn sizes() {
+    let q = Queue::bounded(2);
+    assert_eq!(
+        (q.len(), q.capacity(), q.is_empty(), q.is_full()),
+        (0, 2, true, false)
+    );
+    q.try_put(1).unwrap();
+    assert_eq!((q.len(), q.is_empty(), q.is_full()), (1, false, false));
+    q.clone().try_put(2).unwrap(); // a clone is the same queue
+    assert_eq!((q.len(), q.is_empty(), q.is_full()), (2, false, true));
+    q.try_get().unwrap();
+    assert_eq!((q.len(), q.peak_len()), (1, 2));
+}
+
+#[test]
+#[should_panic(expected = "capacity must be at least 1")]
+fn capacity_zero_panics() {
+    let _ = Queue::<u8>::bounded(0);
+}
+
+#[test]
+fn try_put_full_hands_the_item_back() {
+    let q = Queue::bounded(1);
+    q.try_put("a".to_string()).unwrap();
+    let err = q.try_put("b".to_string()).unwrap_err();
+    assert!(err.is_full() && !err.is_shut_down());
+    assert_eq!(err.to_string(), "queue is full");
+    assert_eq!(format!("{err:?}"), "Full(..)");
+    assert_eq!(err.into_inner(), "b");
+    assert_eq!(q.len(), 1);
+}
+
+#[test]
+fn try_get_empty() {
+    let q = Queue::<u8>::bounded(1);
+    let err = q.try_get().unwrap_err();
+    assert_eq!(err, TryGetError::Empty);
+    assert!(err.is_empty() && !err.is_shut_down());
+    assert_eq!(err.to_string(), "queue is empty");
+}
+
+#[test]
+fn errors_after_shutdown() {
+    let q = Queue::bounded(2);
+    q.try_put(1).unwrap();
+    q.shutdown();
+    assert!(q.is_shutdown());
+    let err = q.try_put(2).unwrap_err();
+    assert!(err.is_shut_down() && !err.is_full());
+    assert_eq!(err.to_string(), "queue is shut down");
+    assert_eq!(err, TryPutError::ShutDown(2));
+    let err = futures_lite::future::block_on(q.put(3)).unwrap_err();
+    assert_eq!(err, PutError(3));
+    assert_eq!(err.to_string(), "queue is shut down");
+    assert_eq!(err.into_inner(), 3);
+    // What was in the queue is still handed out, then gets fail.
+    assert_eq!(futures_lite::future::block_on(q.get()), Ok(1));
+    assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+    assert_eq!(TryGetError::ShutDown.to_string(), "queue is shut down");
+    let err = futures_lite::future::block_on(q.get()).unwrap_err();
+    assert_eq!(err, GetError);
+    assert_eq!(err.to_string(), "queue is shut down");
+}
+
+#[test]
+fn errors_are_std_errors() {
+    let errors: Vec<Box<dyn Error>> = vec![
+        Box::new(TryPutError::Full(1)),
+        Box::new(PutError(1)),
+        Box::new(TryGetError::Empty),
+        Box::new(GetError),
+        Box::new(TaskDoneError),
+    ];
+    let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        messages,
+        [
+            "queue is full",
+            "queue is shut down",
+            "queue is empty",
+            "queue is shut down",
+            "task_done called more times than items were taken"
+        ]
+    );
+}
+
+#[test]
+fn task_done_more_than_taken_is_an_error() {
+    let q = Queue::bounded(4);
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    // Two were put but none taken: nothing to mark done.
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    q.try_get().unwrap();
+    assert_eq!(q.task_done(), Ok(()));
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    assert_eq!(q.unfinished(), 1);
+}
+
+#[test]
+fn join_waits_for_every_item_to_be_done() {
+    let q = Queue::bounded(4);
+    let mut join = q.join();
+    // Nothing put: join returns at once.
+    assert_eq!(poll_noop(&mut join), Poll::Ready(()));
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    let (waker, woken) = counting_waker();
+    let mut join = q.join();
+    assert!(poll(&mut join, &waker).is_pending());
+    q.try_get().unwrap();
+    q.try_get().unwrap();
+    q.task_done().unwrap();
+    assert!(poll(&mut join, &waker).is_pending());
+    assert_eq!(woken.count(), 0);
+    q.task_done().unwrap();
+    assert_eq!(woken.count(), 1);
+    assert_eq!(poll(&mut join, &waker), Poll::Ready(()));
+}
+
+#[test]
+fn graceful_shutdown_fails_waiting_putters_with_their_items() {
+    let q = Queue::bounded(1);
+    q.try_put(1).unwrap();
+    let (waker, woken) = counting_waker();
+    let mut put = q.put(2);
+    assert!(poll(&mut put, &waker).is_pending());
+    q.shutdown();
+    assert_eq!(woken.count(), 1);
+    assert_eq!(poll(&mut put, &waker), Poll::Ready(Err(PutError(2))));
+    // The item already in the queue is drained, and join follows it being done.
+    let mut join = q.join();
+    assert!(poll_noop(&mut join).is_pending());
+    assert_eq!(q.try_get(), Ok(1));
+    assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+    q.task_done().unwrap();
+    assert_eq!(poll_noop(&mut join), Poll::Ready(()));
+}
+
+#[test]
+fn graceful_shutdown_fails_waiting_getters() {
+    let q = Queue::<u8>::bounded(1);
+    let (waker, woken) = counting_waker();
+    let mut get = q.get();
+    assert!(poll(&mut get, &waker).is_pending());
+    q.shutdown();
+    assert_eq!(woken.count(), 1);
+    assert_eq!(poll(&mut get, &waker), Poll::Ready(Err(GetError)));
+}
+
+#[test]
+fn graceful_shutdown_keeps_an_item_already_handed_to_a_getter() {
+    let q = Queue::bounded(1);
+    let mut get = q.get();
+    assert!(poll_noop(&mut get).is_pending());
+    q.try_put(5).unwrap();
+    q.shutdown();
+    assert_eq!(poll_noop(&mut get), Poll::Ready(Ok(5)));
+}
+
+#[test]
+fn immediate_shutdown_discards_the_rest_and_counts_it_done() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = Queue::bounded(4);
+    for i in 0..3 {
+        q.try_put(Tracked(i, drops.clone())).unwrap();
+    }
+    let taken = q.try_get().unwrap();
+    assert_eq!(taken.0, 0);
+    let mut join = q.join();
+    assert!(poll_noop(&mut join).is_pending());
+    q.shutdown_immediate();
+    // The two left were dropped and count as done; the taken one still waits for task_done.
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert_eq!((q.len(), q.unfinished()), (0, 1));
+    assert!(q.try_get().unwrap_err().is_shut_down());
+    assert!(
+        q.try_put(Tracked(9, drops.clone()))
+            .unwrap_err()
+            .is_shut_down()
+    );
+    assert!(poll_noop(&mut join).is_pending());
+    q.task_done().unwrap();
+    assert_eq!(poll_noop(&mut join), Poll::Ready(()));
+    drop(taken);
+}
+
+#[test]
+fn immediate_shutdown_fails_waiting_getters_and_putters() {
+    let q = Queue::<u8>::bounded(1);
+    let (gw, got) = counting_waker();
+    let mut get = q.get();
+    assert!(poll(&mut get, &gw).is_pending());
+    let other = Queue::bounded(1);
+    other.try_put(0).unwrap();
+    let (pw, put_woken) = counting_waker();
+    let mut put = other.put(1);
+    assert!(poll(&mut put, &pw).is_pending());
+    q.shutdown_immediate();
+    other.shutdown_immediate();
+    assert_eq!((got.count(), put_woken.count()), (1, 1));
+    assert_eq!(poll(&mut get, &gw), Poll::Ready(Err(GetError)));
+    assert_eq!(poll(&mut put, &pw), Poll::Ready(Err(PutError(1))));
+    assert_eq!(poll_noop(&mut other.join()), Poll::Ready(()));
+}
+
+#[test]
+fn immediate_shutdown_discards_an_item_handed_to_a_getter_that_has_not_run() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = Queue::bounded(1);
+    let mut get = q.get();
+    assert!(poll_noop(&mut get).is_pending());
+    q.try_put(Tracked(1, drops.clone())).unwrap();
+    assert_eq!(q.len(), 1);
+    q.shutdown_immediate();
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(matches!(poll_noop(&mut get), Poll::Ready(Err(GetError))));
+    assert_eq!(poll_noop(&mut q.join()), Poll::Ready(()));
+}
+
+#[test]
+fn graceful_then_immediate_discards_what_was_being_drained() {
+    let q = Queue::bounded(2);
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    q.shutdown();
+    assert_eq!(q.try_get(), Ok(1));
+    q.shutdown_immediate();
+    assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+    assert_eq!(q.unfinished(), 1); // the one taken
+}
+
+#[test]
+fn waiting_putters_are_served_in_arrival_order_and_newcomers_wait() {
+    let q = Queue::bounded(1);
+    q.try_put(0).unwrap();
+    let mut puts: Vec<_> = (1..=3).map(|i| q.put(i)).collect();
+    let wakers: Vec<_> = (0..3).map(|_| counting_waker()).collect();
+    for (put, (w, _)) in puts.iter_mut().zip(&wakers) {
+        assert!(poll(put, w).is_pending());
+    }
+    assert_eq!(q.putters_waiting(), 3);
+    // Taking an item moves the first putter's item in at once: a newcomer finds no room.
+    assert_eq!(q.try_get(), Ok(0));
+    assert_eq!(
+        wakers.iter().map(|(_, c)| c.count()).collect::<Vec<_>>(),
+        [1, 0, 0]
+    );
+    assert_eq!(q.try_put(9), Err(TryPutError::Full(9)));
+    // Polling the later putters first changes nothing: they still wait, the first is done.
+    for (put, (w, _)) in puts.iter_mut().zip(&wakers).skip(1).rev() {
+        assert!(poll(put, w).is_pending());
+    }
+    assert_eq!(poll(&mut puts[0], &wakers[0].0), Poll::Ready(Ok(())));
+    assert_eq!(q.try_get(), Ok(1));
+    assert_eq!(q.try_get(), Ok(2));
+    assert_eq!(q.try_get(), Ok(3));
+    for (put, (w, _)) in puts.iter_mut().zip(&wakers).skip(1) {
+        assert_eq!(poll(put, w), Poll::Ready(Ok(())));
+    }
+}
+
+#[test]
+fn waiting_getters_are_served_in_arrival_order_and_newcomers_wait() {
+    let q = Queue::bounded(4);
+    let mut gets: Vec<_> = (0..3).map(|_| q.get()).collect();
+    for get in gets.iter_mut() {
+        assert!(poll_noop(get).is_pending());
+    }
+    assert_eq!(q.getters_waiting(), 3);
+    q.try_put('a').unwrap();
+    // The item is promised to the first getter, though it has not run yet.
+    assert_eq!(q.try_get(), Err(TryGetError::Empty));
+    q.try_put('b').unwrap();
+    q.try_put('c').unwrap();
+    let got: Vec<_> = gets.iter_mut().rev().map(poll_noop).collect();
+    assert_eq!(
+        got,
+        [
+            Poll::Ready(Ok('c')),
+            Poll::Ready(Ok('b')),
+            Poll::Ready(Ok('a'))
+        ]
+    );
+}
+
+#[test]
+fn a_dropped_get_passes_its_item_and_wake_up_to_the_next_getter() {
+    let q = Queue::bounded(2);
+    let (w1, woken1) = counting_waker();
+    let (w2, woken2) = counting_waker();
+    let mut g1 = q.get();
+    let mut g2 = q.get();
+    assert!(poll(&mut g1, &w1).is_pending());
+    assert!(poll(&mut g2, &w2).is_pending());
+    q.try_put(7).unwrap();
+    assert_eq!((woken1.count(), woken2.count()), (1, 0));
+    drop(g1);
+    assert_eq!(woken2.count(), 1);
+    assert_eq!(poll(&mut g2, &w2), Poll::Ready(Ok(7)));
+    assert_eq!(q.len(), 0);
+}
+
+#[test]
+fn a_dropped_get_with_nobody_behind_returns_its_item_to_the_head() {
+    let q = Queue::bounded(2);
+    let mut g = q.get();
+    assert!(poll_noop(&mut g).is_pending());
+    q.try_put(1).unwrap(); // handed to g
+    q.try_put(2).unwrap(); // into the queue
+    assert_eq!(q.try_put(3), Err(TryPutError::Full(3)));
+    drop(g);
+    assert_eq!(q.try_get(), Ok(1));
+    assert_eq!(q.try_get(), Ok(2));
+    // Only items actually taken can be marked done.
+    q.task_done().unwrap();
+    q.task_done().unwrap();
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+}
+
+#[test]
+fn a_dropped_waiting_put_never_inserts_its_item() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = Queue::bounded(1);
+    q.try_put(Tracked(0, drops.clone())).unwrap();
+    let mut p1 = q.put(Tracked(1, drops.clone()));
+    let mut p2 = q.put(Tracked(2, drops.clone()));
+    assert!(poll_noop(&mut p1).is_pending());
+    assert!(poll_noop(&mut p2).is_pending());
+    drop(p1);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(q.putters_waiting(), 1);
+    assert_eq!(q.try_get().unwrap().0, 0);
+    assert_eq!(q.try_get().unwrap().0, 2);
+    assert!(q.try_get().unwrap_err().is_empty());
+    assert!(poll_noop(&mut p2).is_ready());
+    assert_eq!(q.unfinished(), 2);
+}
+
+#[test]
+fn a_put_dropped_after_it_was_served_has_put_its_item() {
+    let q = Queue::bounded(1);
+    q.try_put(0).unwrap();
+    let mut p = q.put(1);
+    assert!(poll_noop(&mut p).is_pending());
+    assert_eq!(q.try_get(), Ok(0));
+    // Served but not yet run: the item is already in the queue, so dropping loses nothing.
+    drop(p);
+    assert_eq!(q.try_get(), Ok(1));
+}
+
+#[test]
+fn an_item_handed_over_frees_its_place_when_taken() {
+    // Capacity 1: a getter holds a handed-over item, so a second put must wait for it.
+    let q = Queue::bounded(1);
+    let mut g1 = q.get();
+    assert!(poll_noop(&mut g1).is_pending());
+    q.try_put(1).unwrap();
+    let mut g2 = q.get();
+    assert!(poll_noop(&mut g2).is_pending());
+    let (w, woken) = counting_waker();
+    let mut p = q.put(2);
+    assert!(poll(&mut p, &w).is_pending());
+    // g1 takes its item: the place goes to the putter, whose item goes straight to g2.
+    assert_eq!(poll_noop(&mut g1), Poll::Ready(Ok(1)));
+    assert_eq!(woken.count(), 1);
+    assert_eq!(poll(&mut p, &w), Poll::Ready(Ok(())));
+    assert_eq!(poll_noop(&mut g2), Poll::Ready(Ok(2)));
+}
+
+#[test]
+fn debug_output() {
+    let q = Queue::<u8>::bounded(3);
+    q.try_put(1).unwrap();
+    let s = format!("{q:?}");
+    assert!(
+        s.starts_with("Queue { kind: \"queue::kind::Fifo\", len: 1, capacity: 3"),
+        "{s}"
+    );
+}
