@@ -1,0 +1,319 @@
+//! Stress tests on a multi-threaded executor: many producers and consumers whose `put` and `get`
+//! futures are randomly cancelled (raced against a few yields, polled first or second at random, so that a future is also
+//! dropped after it was served). Every item must end up either
+//! consumed exactly once or dropped by the cancelled `put` that owned it — never lost, never
+//! duplicated — and `join` must return. Each test runs under a generous deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use futures_lite::future::{self, yield_now};
+use queue::{Kind, Queue};
+use smol::Executor;
+
+const THREADS: usize = 4;
+/// Generous: a loaded 2-core machine must never trip it; only a hang does.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// The fate of every item: how often it was consumed, and how often dropped unconsumed.
+struct Ledger {
+    consumed: Vec<AtomicU8>,
+    dropped: Vec<AtomicU8>,
+    created: Vec<AtomicU8>,
+    /// Items found dropped right after their `put` was cancelled (so dropped with it).
+    dropped_by_put: Vec<AtomicU8>,
+    /// Consumed so far, all items together.
+    total_consumed: AtomicUsize,
+}
+
+impl Ledger {
+    fn new(n: usize) -> Arc<Self> {
+        Arc::new(Ledger {
+            consumed: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            dropped: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            created: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            dropped_by_put: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            total_consumed: AtomicUsize::new(0),
+        })
+    }
+
+    /// Checks that each item created had exactly one fate and the others none, and (unless
+    /// the queue discarded items in a shutdown) that every item dropped was dropped with its
+    /// cancelled `put`, not lost on the way; returns (consumed, dropped).
+    fn check(&self, discards: bool) -> (usize, usize) {
+        let (mut consumed, mut dropped) = (0, 0);
+        for id in 0..self.consumed.len() {
+            let c = self.consumed[id].load(Ordering::SeqCst);
+            let d = self.dropped[id].load(Ordering::SeqCst);
+            let expected = self.created[id].load(Ordering::SeqCst);
+            assert_eq!(
+                c + d,
+                expected,
+                "item {id}: consumed {c} times, dropped {d} times"
+            );
+            if !discards && d == 1 {
+                let by_put = self.dropped_by_put[id].load(Ordering::SeqCst);
+                assert_eq!(by_put, 1, "item {id} was put, then lost");
+            }
+            consumed += usize::from(c);
+            dropped += usize::from(d);
+        }
+        (consumed, dropped)
+    }
+}
+
+/// An item that records in the ledger if it is dropped without being consumed.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Token {
+    id: u32,
+    #[allow(dead_code)]
+    consumed: bool,
+}
+
+struct Item {
+    token: Token,
+    ledger: Arc<Ledger>,
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.token == other.token
+    }
+}
+impl Eq for Item {}
+impl PartialOrd for Item {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Item {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.token.cmp(&other.token)
+    }
+}
+
+impl Drop for Item {
+    fn drop(&mut self) {
+        let slot = if self.token.consumed {
+            &self.ledger.consumed
+        } else {
+            &self.ledger.dropped
+        };
+        slot[self.token.id as usize].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs `body` on an executor shared by `THREADS` threads, failing if it takes past `DEADLINE`.
+fn run_on_threads<F>(body: impl FnOnce(Arc<Executor<'static>>) -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let ex = Arc::new(Executor::new());
+        let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
+        let workers: Vec<_> = (0..THREADS - 1)
+            .map(|_| {
+                let (ex, stop_rx) = (ex.clone(), stop_rx.clone());
+                thread::spawn(move || smol::block_on(ex.run(stop_rx.recv())))
+            })
+            .collect();
+        let task = ex.spawn(body(ex.clone()));
+        smol::block_on(ex.run(task));
+        drop(stop_tx);
+        for w in workers {
+            let _ = w.join();
+        }
+        let _ = done_tx.send(());
+    });
+    done_rx.recv_timeout(DEADLINE).expect(
+        "stress test did not finish: an item or a wake-up was lost (join or a waiter hangs)",
+    );
+}
+
+/// Yields a random few times: the rival that cancels a `put` or `get` when it wins the race.
+async fn cancel_soon(rng: &mut fastrand::Rng) {
+    for _ in 0..rng.usize(0..4) {
+        yield_now().await;
+    }
+}
+
+/// Producers put items `0..n` between them, each `put` raced against `cancel_soon`; consumers
+/// `get` (also raced) and mark each item done. Without `immediate_after`, the queue is joined
+/// and shut down gracefully once producers finish; with it, the consumer that takes the
+/// `immediate_after`-th item shuts it down at once. Returns when every task has stopped.
+async fn produce_and_consume<K: Kind<Item> + 'static>(
+    ex: Arc<Executor<'static>>,
+    q: Queue<Item, K>,
+    ledger: Arc<Ledger>,
+    producers: u32,
+    consumers: u32,
+    immediate_after: Option<usize>,
+) where
+    K::Store: Send,
+{
+    let n = ledger.consumed.len() as u32;
+    let per = n / producers;
+    let producer_tasks: Vec<_> = (0..producers)
+        .map(|p| {
+            let (q, ledger) = (q.clone(), ledger.clone());
+            ex.spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(u64::from(p));
+                for id in p * per..(p + 1) * per {
+                    ledger.created[id as usize].store(1, Ordering::SeqCst);
+                    let item = Item {
+                        token: Token {
+                            id,
+                            consumed: false,
+                        },
+                        ledger: ledger.clone(),
+                    };
+                    let put = async { Some(q.put(item).await) };
+                    match future::race(put, async {
+                        cancel_soon(&mut rng).await;
+                        None
+                    })
+                    .await
+                    {
+                        // Put, or cancelled (the item dropped with its future, or already put).
+                        Some(Ok(())) | None => {}
+                        // Shut down: the item came back and is dropped here.
+                        Some(Err(_)) => return,
+                    }
+                    // The `put` future is gone now: if the item is dropped, it was dropped with it.
+                    if ledger.dropped[id as usize].load(Ordering::SeqCst) == 1 {
+                        ledger.dropped_by_put[id as usize].store(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    let consumer_tasks: Vec<_> = (0..consumers)
+        .map(|c| {
+            let (q, ledger) = (q.clone(), ledger.clone());
+            ex.spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(1000 + u64::from(c));
+                loop {
+                    let get = async { Some(q.get().await) };
+                    let got = future::race(get, async {
+                        cancel_soon(&mut rng).await;
+                        None
+                    })
+                    .await;
+                    match got {
+                        Some(Ok(mut item)) => {
+                            item.token.consumed = true;
+                            drop(item);
+                            q.task_done().unwrap();
+                            let total = ledger.total_consumed.fetch_add(1, Ordering::SeqCst) + 1;
+                            if Some(total) == immediate_after {
+                                q.shutdown_immediate();
+                            }
+                        }
+                        Some(Err(_)) => return,
+                        None => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    match immediate_after {
+        None => {
+            for p in producer_tasks {
+                p.await;
+            }
+            // Every item put was consumed and marked done.
+            q.join().await;
+            assert!(q.is_empty());
+            q.shutdown();
+        }
+        Some(_) => {
+            for p in producer_tasks {
+                p.await;
+            }
+        }
+    }
+    for c in consumer_tasks {
+        c.await;
+    }
+    q.join().await;
+    assert_eq!(q.unfinished(), 0);
+}
+
+/// `q` with 8 producers and 8 consumers.
+fn stress<K: Kind<Item> + 'static>(q: Queue<Item, K>, items: usize, immediate: Option<usize>)
+where
+    K::Store: Send,
+{
+    stress_with(q, items, 8, 8, immediate)
+}
+
+fn stress_with<K: Kind<Item> + 'static>(
+    q: Queue<Item, K>,
+    items: usize,
+    producers: u32,
+    consumers: u32,
+    immediate: Option<usize>,
+) where
+    K::Store: Send,
+{
+    let ledger = Ledger::new(items);
+    let l = ledger.clone();
+    run_on_threads(move |ex| produce_and_consume(ex, q, l, producers, consumers, immediate));
+    let (consumed, dropped) = ledger.check(immediate.is_some());
+    println!("{consumed} consumed, {dropped} dropped by cancelled puts or the shutdown");
+    // The cancellations did happen, and items did flow.
+    assert!(
+        consumed > 0 && dropped > 0,
+        "{consumed} consumed, {dropped} dropped"
+    );
+    if immediate.is_some() {
+        let created = ledger
+            .created
+            .iter()
+            .filter(|c| c.load(Ordering::SeqCst) == 1)
+            .count();
+        assert!(created < items, "the shutdown did not stop the producers");
+    }
+}
+
+#[test]
+fn fifo_with_random_cancellation_loses_and_duplicates_nothing() {
+    stress(Queue::bounded(4), 20_000, None);
+}
+
+#[test]
+fn lifo_with_random_cancellation_loses_and_duplicates_nothing() {
+    stress(Queue::lifo(3), 20_000, None);
+}
+
+#[test]
+fn priority_with_random_cancellation_loses_and_duplicates_nothing() {
+    stress(Queue::priority(5), 20_000, None);
+}
+
+#[test]
+fn capacity_one_with_random_cancellation_loses_and_duplicates_nothing() {
+    stress(Queue::bounded(1), 20_000, None);
+}
+
+#[test]
+fn few_producers_many_waiting_getters_lose_and_duplicate_nothing() {
+    // Getters mostly wait here, so items are handed to getters that are then cancelled.
+    stress_with(Queue::bounded(4), 20_000, 2, 12, None);
+}
+
+#[test]
+fn many_producers_few_consumers_lose_and_duplicate_nothing() {
+    stress_with(Queue::bounded(2), 20_000, 12, 2, None);
+}
+
+#[test]
+fn immediate_shutdown_mid_stream_discards_and_join_returns() {
+    // A fifth of the items consumed, then the shutdown comes while they flow.
+    let ledger_items = 100_000;
+    stress(Queue::bounded(4), ledger_items, Some(ledger_items / 5));
+}
