@@ -22,7 +22,7 @@ use smol::{LocalExecutor, Timer};
 
 /// Producers and consumers over a bounded async queue (the asyncio.Queue demo).
 #[derive(Parser, Debug)]
-#[command(name = "prodcons", version)]
+#[command(name = "prodcons", version, allow_negative_numbers = true)]
 struct Args {
     /// Items to produce, numbered 1..=N.
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = item_count)]
@@ -329,8 +329,8 @@ fn print_summary(args: &Args, s: &Summary) {
     let _ = writeln!(out, "deepest queue: {} items", s.deepest);
     let _ = writeln!(
         out,
-        "producers waited on a full queue: {} times",
-        s.full_waits
+        "producers waited on a full queue: {}",
+        plural(s.full_waits as usize, "time")
     );
     let _ = writeln!(out, "elapsed: {:.3}ms, {rate} items/s", secs * 1000.0);
 }
