@@ -22,8 +22,10 @@ pub trait Kind<T> {
     /// Removes the item that comes out next.
     fn pop(store: &mut Self::Store) -> Option<T>;
 
-    /// Puts back an item that [`pop`](Kind::pop) just handed out, so that it comes out next again.
-    fn push_back_popped(store: &mut Self::Store, item: T);
+    /// Takes back an item that was handed to a getter which was dropped before it took it.
+    /// The item was put while the store was empty, so it is older than every stored item:
+    /// store it where its age puts it.
+    fn push_returned(store: &mut Self::Store, item: T);
 
     /// How many items the store holds.
     fn len(store: &Self::Store) -> usize;
@@ -53,7 +55,7 @@ impl<T> Kind<T> for Fifo {
         store.pop_front()
     }
 
-    fn push_back_popped(store: &mut Self::Store, item: T) {
+    fn push_returned(store: &mut Self::Store, item: T) {
         store.push_front(item);
     }
 
@@ -81,8 +83,9 @@ impl<T> Kind<T> for Lifo {
         store.pop()
     }
 
-    fn push_back_popped(store: &mut Self::Store, item: T) {
-        store.push(item);
+    fn push_returned(store: &mut Self::Store, item: T) {
+        // The oldest item comes out last.
+        store.insert(0, item);
     }
 
     fn len(store: &Self::Store) -> usize {
@@ -111,7 +114,7 @@ impl<T: Ord> Kind<T> for Priority {
         store.pop().map(|Reverse(item)| item)
     }
 
-    fn push_back_popped(store: &mut Self::Store, item: T) {
+    fn push_returned(store: &mut Self::Store, item: T) {
         store.push(Reverse(item));
     }
 

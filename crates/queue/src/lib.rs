@@ -224,8 +224,8 @@ impl<T, K: Kind<T>> State<T, K> {
         if self.len() >= capacity || !self.putters.is_empty() {
             return Err(TryPutError::Full(item));
         }
-        self.unfinished += 1;
         self.place(item, wake);
+        self.unfinished += 1;
         self.peak = self.peak.max(self.len());
         Ok(())
     }
@@ -306,8 +306,9 @@ impl<T, K: Kind<T>> Queue<T, K> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T, K>> {
-        // A panic while the lock was held (an item's `Ord` or `Drop`) leaves the counts
-        // consistent: they are updated only after the calls that can panic.
+        // The only user code run under the lock is an item's `Ord` (in a priority queue); if it
+        // panics, that item is lost but the queue stays usable, so a poisoned lock is taken
+        // over rather than passed on as a panic to every other task.
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -663,7 +664,7 @@ impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
                         st.handed_over += 1;
                         wake.add(waker);
                     }
-                    None => K::push_back_popped(&mut st.items, item),
+                    None => K::push_returned(&mut st.items, item),
                 }
             }
             drop(st);

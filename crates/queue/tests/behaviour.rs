@@ -345,6 +345,23 @@ fn a_dropped_get_with_nobody_behind_returns_its_item_to_the_head() {
 }
 
 #[test]
+fn a_returned_item_keeps_its_place_in_each_order() {
+    // The item handed to a dropped getter was put first: it is the oldest.
+    fn returned<K: queue::Kind<u8>>(q: Queue<u8, K>) -> Vec<u8> {
+        let mut g = q.get();
+        assert!(poll_noop(&mut g).is_pending());
+        for x in [2, 3, 1] {
+            q.try_put(x).unwrap();
+        }
+        drop(g);
+        std::iter::from_fn(|| q.try_get().ok()).collect()
+    }
+    assert_eq!(returned(Queue::bounded(3)), [2, 3, 1]);
+    assert_eq!(returned(Queue::lifo(3)), [1, 3, 2]);
+    assert_eq!(returned(Queue::priority(3)), [1, 2, 3]);
+}
+
+#[test]
 fn a_dropped_waiting_put_never_inserts_its_item() {
     let drops = Arc::new(AtomicUsize::new(0));
     let q = Queue::bounded(1);
