@@ -162,3 +162,45 @@ fn bad_kind() {
 fn bad_delay() {
     snapshot!("bad_delay", cmd("prodcons").args(["--max-delay-ms", "-5"]));
 }
+
+/// Random delays with several producers and consumers on a small queue: the order varies, the
+/// counts do not (the binary itself fails if an item is lost or consumed twice).
+#[test]
+fn delays_with_many_tasks_consume_every_item_once() {
+    let out = cmd("prodcons")
+        .args([
+            "--items",
+            "60",
+            "--producers",
+            "3",
+            "--consumers",
+            "4",
+            "--capacity",
+            "2",
+        ])
+        .args([
+            "--max-delay-ms",
+            "10",
+            "--seed",
+            "7",
+            "--quiet",
+            "--kind",
+            "lifo",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("produced 60 items, consumed 60\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().count() == 5,
+        "--quiet prints only the summary:\n{stdout}"
+    );
+}
