@@ -315,18 +315,30 @@ mod portable {
             let timeout = if block { None } else { Some(Duration::ZERO) };
             self.poller.wait(&mut events.events, timeout)?;
             for ev in events.events.iter() {
-                let error = ev.is_err().unwrap_or(false);
-                let hangup = ev.is_interrupt();
-                events.list.push((
-                    ev.key as u64,
-                    Bits {
-                        readable: ev.readable,
-                        writable: ev.writable,
-                        read_hangup: false,
-                        hangup,
-                        error,
-                    },
-                ));
+                let key = ev.key as u64;
+                let mut bits = Bits {
+                    readable: ev.readable,
+                    writable: ev.writable,
+                    read_hangup: false,
+                    hangup: ev.is_interrupt(),
+                    error: ev.is_err().unwrap_or(false),
+                };
+                // `polling` does not say whether the peer hung up; without that, a reader at the
+                // end of file would be told `Ready` forever. Ask poll(2), at the price of one
+                // syscall per readable event on these platforms.
+                let read = Interest {
+                    read: true,
+                    write: false,
+                };
+                if bits.readable
+                    && let Ok(now) =
+                        super::with_fd(key as u32 as RawFd, |fd| super::poll_now(fd, read))
+                {
+                    bits.read_hangup |= now.read_hangup;
+                    bits.hangup |= now.hangup;
+                    bits.error |= now.error;
+                }
+                events.list.push((key, bits));
             }
             Ok(())
         }
