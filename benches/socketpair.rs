@@ -4,12 +4,12 @@
 //!
 //! ```text
 //! cargo bench --bench socketpair
-//! PINGPONG_ROUNDS=200000 PINGPONG_REPEATS=3 cargo bench --bench socketpair
+//! PINGPONG_ROUNDS=200000 PINGPONG_REPEATS=5 cargo bench --bench socketpair
 //! ```
 //!
 //! Each contender bounces one byte between the two ends of a socketpair N times, each end driven
-//! by readiness. The runs are interleaved and repeated; the best rate of each is reported (the
-//! machine is shared, so the best run is the one least disturbed), with the ratios.
+//! by readiness. The runs are interleaved and repeated; the best and the median rate of each are
+//! reported (the machine is shared: the best run is the least disturbed one), with the ratios.
 
 use std::io;
 use std::process::Command;
@@ -19,66 +19,80 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn main() {
     let rounds = env_number("PINGPONG_ROUNDS", 200_000);
-    let repeats = env_number("PINGPONG_REPEATS", 3).max(1);
-    println!("socketpair ping-pong: {rounds} round trips, best of {repeats} runs each");
+    let repeats = env_number("PINGPONG_REPEATS", 5).max(1);
+    println!("socketpair ping-pong: {rounds} round trips per run, {repeats} interleaved runs");
 
-    let mut best = Best::default();
+    let mut lib = Vec::new();
+    let mut bin = Vec::new();
+    let mut tokio = Vec::new();
+    let mut python = Vec::new();
     for run in 1..=repeats {
-        let lib = rate(
+        lib.push(rate(
             rounds,
             fdwatch::pingpong::run(rounds).expect("fdwatch ping-pong"),
+        ));
+        bin.push(binary(rounds).expect("socketpair-reader --pingpong"));
+        tokio.push(rate(
+            rounds,
+            tokio_pingpong(rounds).expect("tokio ping-pong"),
+        ));
+        let py = python_asyncio(rounds);
+        print!(
+            "  run {run}: fdwatch {:.0}/s, socketpair-reader {:.0}/s, tokio {:.0}/s",
+            lib[lib.len() - 1],
+            bin[bin.len() - 1],
+            tokio[tokio.len() - 1]
         );
-        let bin = binary(rounds).expect("socketpair-reader --pingpong");
-        let tokio = rate(rounds, tokio_pingpong(rounds).expect("tokio ping-pong"));
-        let python = python(rounds);
-        print!("  run {run}: fdwatch {lib:.0}/s, socketpair-reader {bin:.0}/s, tokio {tokio:.0}/s");
-        match python {
-            Some(p) => println!(", asyncio {p:.0}/s"),
+        match py {
+            Some(p) => {
+                python.push(p);
+                println!(", asyncio {p:.0}/s");
+            }
             None => println!(),
         }
-        best.lib = best.lib.max(lib);
-        best.bin = best.bin.max(bin);
-        best.tokio = best.tokio.max(tokio);
-        best.python = python.map(|p| best.python.unwrap_or(0.0).max(p));
     }
 
     println!();
-    println!("{:<44} {:>12}", "contender", "round trips/s");
-    println!(
-        "{:<44} {:>12.0}",
-        "fdwatch EventLoop (in-process)", best.lib
-    );
-    println!(
-        "{:<44} {:>12.0}",
-        "socketpair-reader --pingpong (release)", best.bin
-    );
-    println!(
-        "{:<44} {:>12.0}",
-        "tokio UnixStream, current-thread", best.tokio
-    );
-    match best.python {
-        Some(p) => println!("{:<44} {:>12.0}", "python3 asyncio add_reader", p),
-        None => println!("python3 asyncio add_reader: skipped (python3 not found)"),
+    println!("{:<42} {:>12} {:>12}", "round trips/s", "best", "median");
+    let row = |name: &str, rates: &[f64]| {
+        println!("{name:<42} {:>12.0} {:>12.0}", best(rates), median(rates));
+    };
+    row("fdwatch EventLoop (in-process)", &lib);
+    row("socketpair-reader --pingpong (release)", &bin);
+    row("tokio UnixStream, current-thread", &tokio);
+    if python.is_empty() {
+        println!("python3 asyncio add_reader: skipped (python3 not found)");
+    } else {
+        row("python3 asyncio add_reader", &python);
     }
     println!();
     println!(
-        "socketpair-reader / tokio:   {:.2}x (goal: >= 1.0x)",
-        best.bin / best.tokio
+        "socketpair-reader / tokio:   best {:.2}x, median {:.2}x (goal: >= 1x)",
+        best(&bin) / best(&tokio),
+        median(&bin) / median(&tokio)
     );
-    if let Some(p) = best.python {
+    if !python.is_empty() {
         println!(
-            "socketpair-reader / asyncio: {:.2}x (goal: >= 2.0x)",
-            best.bin / p
+            "socketpair-reader / asyncio: best {:.2}x, median {:.2}x (goal: >= 2x)",
+            best(&bin) / best(&python),
+            median(&bin) / median(&python)
         );
     }
 }
 
-#[derive(Default)]
-struct Best {
-    lib: f64,
-    bin: f64,
-    tokio: f64,
-    python: Option<f64>,
+fn best(rates: &[f64]) -> f64 {
+    rates.iter().copied().fold(0.0, f64::max)
+}
+
+fn median(rates: &[f64]) -> f64 {
+    let mut sorted = rates.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -109,7 +123,7 @@ fn binary(rounds: u64) -> io::Result<f64> {
 }
 
 /// Runs the asyncio script; `None` if python3 is not installed.
-fn python(rounds: u64) -> Option<f64> {
+fn python_asyncio(rounds: u64) -> Option<f64> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/socketpair_asyncio.py");
     match Command::new("python3")
         .arg(script)

@@ -84,6 +84,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head -1`): nothing is left to tell anyone.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -95,11 +97,11 @@ fn main() -> ExitCode {
 fn pingpong(rounds: u64) -> io::Result<()> {
     let elapsed = fdwatch::pingpong::run(rounds)?;
     let secs = elapsed.as_secs_f64();
-    println!(
+    writeln!(
+        io::stdout(),
         "{rounds} round trips in {secs:.3}s: {:.0} round trips/s",
         rounds as f64 / secs.max(1e-9)
-    );
-    Ok(())
+    )
 }
 
 /// What the reader callback shares with `main`: the messages still expected, and the first
@@ -133,9 +135,12 @@ fn exchange(messages: Vec<String>) -> io::Result<()> {
     let rfd = rsock.as_raw_fd();
     ev.add_reader(rfd, move |ev, readiness| {
         let mut st = shared.borrow_mut();
-        match receive(&rsock, readiness, &mut st) {
-            Ok(Some(message)) => {
-                println!("Received: {message}");
+        let received = receive(&rsock, readiness, &mut st).and_then(|m| {
+            m.map(|m| writeln!(io::stdout(), "Received: {m}"))
+                .transpose()
+        });
+        match received {
+            Ok(Some(())) => {
                 if !schedule_next(ev, &mut st) {
                     // We are done: unregister the fd and stop the loop.
                     ev.remove_reader(rfd);

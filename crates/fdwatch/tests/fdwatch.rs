@@ -578,20 +578,26 @@ fn await_readable_tells_data_from_the_end_of_file() {
 }
 
 #[test]
-fn await_readable_waits_for_data_written_later() {
+fn await_readable_waits_for_data_written_later_by_a_smol_task() {
     bounded(|| {
-        let (rsock, wsock) = pair();
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            (&wsock).write_all(b"late").unwrap();
-            wsock
+        smol::block_on(async {
+            let (rsock, wsock) = pair();
+            // The writer is ordinary smol code on the same reactor: a timer, then async I/O.
+            let writer = smol::spawn(async move {
+                smol::Timer::after(Duration::from_millis(50)).await;
+                let mut wsock = smol::Async::new(wsock).unwrap();
+                smol::io::AsyncWriteExt::write_all(&mut wsock, b"late")
+                    .await
+                    .unwrap();
+                wsock
+            });
+            let watch = Watch::new(rsock).unwrap();
+            assert_eq!(watch.readable().await.unwrap(), Readiness::Ready);
+            let mut buf = [0; 16];
+            assert_eq!(watch.get_ref().read(&mut buf).unwrap(), 4);
+            drop(writer.await);
+            assert_eq!(watch.readable().await.unwrap(), Readiness::Hangup);
         });
-        let watch = Watch::new(rsock).unwrap();
-        let readiness = future::block_on(watch.readable()).unwrap();
-        assert_eq!(readiness, Readiness::Ready);
-        let mut buf = [0; 16];
-        assert_eq!(watch.get_ref().read(&mut buf).unwrap(), 4);
-        drop(writer.join().unwrap());
     });
 }
 
