@@ -218,8 +218,13 @@ impl EventLoop {
     /// ever run: no watch and no scheduled callback (asyncio would wait forever then).
     ///
     /// Each turn waits for readiness (not at all if callbacks are scheduled), runs the readiness
-    /// callbacks, then the callbacks scheduled before the turn began. Fails if the loop is
-    /// already running (a callback called `run`) or if waiting for events fails.
+    /// callbacks, then the [`call_soon`](Self::call_soon) callbacks scheduled so far; one that
+    /// these schedule waits for the next turn, so a callback rescheduling itself cannot starve
+    /// the watches. Fails if the loop is already running (a callback called `run`) or if waiting
+    /// for events fails.
+    ///
+    /// A panic in a callback propagates out of `run`; drop the loop afterwards, as the panicking
+    /// watch is left half-dispatched.
     pub fn run(&mut self) -> io::Result<()> {
         if self.running {
             return Err(io::Error::other("event loop is already running"));
