@@ -74,13 +74,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.pingpong {
         Some(rounds) => pingpong(rounds),
-        None => {
-            let messages = match args.count {
-                None => vec![args.message],
-                Some(n) => (1..=n).map(|i| format!("{} {i}", args.message)).collect(),
-            };
-            exchange(messages)
-        }
+        None => exchange(Messages {
+            text: args.message,
+            count: args.count,
+            sent: 0,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,25 +102,47 @@ fn pingpong(rounds: u64) -> io::Result<()> {
     )
 }
 
-/// What the reader callback shares with `main`: the messages still expected, and the first
-/// failure.
+/// The messages to send, made one at a time (a large `--count` must not fill the memory).
+struct Messages {
+    text: String,
+    /// `None`: the one message is `text`; `Some(n)`: `text 1` to `text n`.
+    count: Option<u64>,
+    sent: u64,
+}
+
+impl Iterator for Messages {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let message = match self.count {
+            None if self.sent == 0 => self.text.clone(),
+            Some(n) if self.sent < n => format!("{} {}", self.text, self.sent + 1),
+            _ => return None,
+        };
+        self.sent += 1;
+        Some(message)
+    }
+}
+
+/// What the reader callback shares with `main`: the messages still to send and the one
+/// expected now, and the first failure.
 struct Exchange {
     wsock: Rc<UnixStream>,
-    messages: std::vec::IntoIter<String>,
+    messages: Messages,
     expected: Option<String>,
     received: Vec<u8>,
     failure: Option<io::Error>,
 }
 
 /// Sends each message in turn over a socketpair and prints it as the watched end receives it.
-fn exchange(messages: Vec<String>) -> io::Result<()> {
+fn exchange(messages: Messages) -> io::Result<()> {
     // Create a pair of connected sockets.
     let (rsock, wsock) = UnixStream::pair()?;
     rsock.set_nonblocking(true)?;
     wsock.set_nonblocking(true)?;
     let state = Rc::new(RefCell::new(Exchange {
         wsock: Rc::new(wsock),
-        messages: messages.into_iter(),
+        messages,
         expected: None,
         received: Vec::new(),
         failure: None,
