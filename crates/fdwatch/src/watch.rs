@@ -72,7 +72,8 @@ impl<T: AsFd> Watch<T> {
     }
 
     /// A stream of readability events, one per turn of the reactor that finds the fd readable.
-    /// It ends never: stop polling it (drop it) to stop watching.
+    /// It never ends: drop it to stop waiting, and drop the [`Watch`] (or take the I/O object back
+    /// with [`into_inner`](Self::into_inner)) to stop watching.
     pub fn readable_events(&self) -> ReadinessStream<'_, T> {
         ReadinessStream {
             watch: self,
