@@ -71,9 +71,10 @@ impl Handler {
 
 /// The watches on one fd: the kernel sees one registration per fd, with both directions.
 struct Slot {
-    /// Distinguishes this registration from an earlier one of the same fd number, so that an
-    /// event already collected for a removed watch is never delivered to a newer one.
-    generation: u32,
+    /// The turn of the loop in which this fd was (re)registered. Events collected in that same
+    /// turn predate the registration (they were for a watch since removed), so they are not
+    /// delivered to it.
+    added_in: u64,
     reader: Handler,
     writer: Handler,
 }
@@ -100,9 +101,9 @@ enum Dir {
     Write,
 }
 
-/// The kernel event key of a registration: generation in the high half, fd in the low half.
-fn key(fd: RawFd, generation: u32) -> u64 {
-    (u64::from(generation) << 32) | u64::from(fd as u32)
+/// The kernel event key of a registration: the fd number, which fits every backend's key.
+fn key(fd: RawFd) -> u64 {
+    u64::from(fd as u32)
 }
 
 /// A single-threaded callback event loop for fd readiness, shaped like asyncio's.
@@ -127,7 +128,8 @@ pub struct EventLoop {
     soon: VecDeque<SoonFn>,
     /// How many fds have at least one watch.
     watched: usize,
-    next_generation: u32,
+    /// Counts the loop's waits for events; see [`Slot::added_in`].
+    turn: u64,
     stopping: bool,
     running: bool,
 }
@@ -151,7 +153,7 @@ impl EventLoop {
             events: Some(Events::with_capacity(EVENTS_PER_TURN)),
             soon: VecDeque::new(),
             watched: 0,
-            next_generation: 0,
+            turn: 0,
             stopping: false,
             running: false,
         })
@@ -265,21 +267,21 @@ impl EventLoop {
             .events
             .take()
             .unwrap_or_else(|| Events::with_capacity(EVENTS_PER_TURN));
+        self.turn += 1;
         let result = self.poller.wait(&mut events, block);
         if result.is_ok() {
             for i in 0..events.len() {
                 let (key, bits) = events.get(i);
                 let fd = key as u32 as RawFd;
-                let generation = (key >> 32) as u32;
-                let Some(slot) = self.slot_of(fd, generation) else {
+                let Some(slot) = self.current_slot(fd) else {
                     continue; // removed by an earlier callback of this batch
                 };
                 let wants_read = slot.reader.is_watched();
                 if wants_read && let Some(r) = bits.for_reader(|| sys::pending_bytes(fd)) {
-                    self.dispatch(fd, generation, Dir::Read, r);
+                    self.dispatch(fd, Dir::Read, r);
                 }
                 if let Some(r) = bits.for_writer() {
-                    self.dispatch(fd, generation, Dir::Write, r);
+                    self.dispatch(fd, Dir::Write, r);
                 }
             }
         }
@@ -287,10 +289,10 @@ impl EventLoop {
         result
     }
 
-    /// Runs one direction's callback of the registration `(fd, generation)`, if it still stands.
+    /// Runs one direction's callback of `fd`, if its watch still stands.
     #[inline]
-    fn dispatch(&mut self, fd: RawFd, generation: u32, dir: Dir, readiness: Readiness) {
-        let Some(slot) = self.slot_of(fd, generation) else {
+    fn dispatch(&mut self, fd: RawFd, dir: Dir, readiness: Readiness) {
+        let Some(slot) = self.current_slot(fd) else {
             return;
         };
         let handler = slot.handler(dir);
@@ -302,7 +304,7 @@ impl EventLoop {
         };
         callback(self, readiness);
         // Put the callback back unless it removed or replaced its own watch while it ran.
-        if let Some(slot) = self.slot_of(fd, generation) {
+        if let Some(slot) = self.current_slot(fd) {
             let handler = slot.handler(dir);
             if matches!(handler, Handler::Running) {
                 *handler = Handler::Set(callback);
@@ -324,9 +326,11 @@ impl EventLoop {
             .and_then(Option::as_mut)
     }
 
+    /// The watches of `fd` that were registered before this turn's events were collected.
     #[inline]
-    fn slot_of(&mut self, fd: RawFd, generation: u32) -> Option<&mut Slot> {
-        self.slot_mut(fd).filter(|s| s.generation == generation)
+    fn current_slot(&mut self, fd: RawFd) -> Option<&mut Slot> {
+        let turn = self.turn;
+        self.slot_mut(fd).filter(|s| s.added_in < turn)
     }
 
     fn add(&mut self, fd: RawFd, dir: Dir, callback: ReadyFn) -> Result<(), WatchError> {
@@ -339,13 +343,16 @@ impl EventLoop {
             // kept only in our table would never fire.
             let old = mem::replace(slot.handler(dir), Handler::Set(callback));
             let interest = slot.interest();
-            let generation = slot.generation;
-            match self.poller.modify(fd, key(fd, generation), interest) {
+            match self.poller.modify(fd, key(fd), interest) {
                 Ok(()) => Ok(()),
                 Err(e) if Poller::is_not_registered(&e) => {
                     // A new file under the old number: register it afresh, callbacks kept.
+                    let turn = self.turn;
+                    if let Some(slot) = self.slot_mut(fd) {
+                        slot.added_in = turn;
+                    }
                     self.poller
-                        .add(fd, key(fd, generation), interest)
+                        .add(fd, key(fd), interest)
                         .map_err(|e| self.forget(fd, e))
                 }
                 Err(e) => {
@@ -356,16 +363,14 @@ impl EventLoop {
                 }
             }
         } else {
-            let generation = self.next_generation;
-            self.next_generation = self.next_generation.wrapping_add(1);
             let mut slot = Slot {
-                generation,
+                added_in: self.turn,
                 reader: Handler::Empty,
                 writer: Handler::Empty,
             };
             *slot.handler(dir) = Handler::Set(callback);
             self.poller
-                .add(fd, key(fd, generation), slot.interest())
+                .add(fd, key(fd), slot.interest())
                 .map_err(|e| WatchError::from_io(fd, e))?;
             if self.slots.len() <= index {
                 self.slots.resize_with(index + 1, || None);
@@ -400,11 +405,10 @@ impl EventLoop {
         // A running callback is dropped by `dispatch` when it returns; a resting one here.
         *handler = Handler::Empty;
         let interest = slot.interest();
-        let generation = slot.generation;
         // The kernel's answer is ignored: if the fd was closed first, the kernel has already
         // forgotten it, and the watch is gone either way.
         if interest.read || interest.write {
-            let _ = self.poller.modify(fd, key(fd, generation), interest);
+            let _ = self.poller.modify(fd, key(fd), interest);
         } else {
             let _ = self.poller.delete(fd);
             self.slots[fd as usize] = None;

@@ -184,6 +184,43 @@ fn removed_watch_gets_no_event_already_collected() {
 }
 
 #[test]
+fn a_watch_added_again_during_a_batch_waits_for_the_next_turn() {
+    bounded(|| {
+        // Both fds are readable, so one turn collects both events. Whichever callback runs first
+        // removes the other watch and adds a new one for the same fd: the event collected for
+        // the removed watch must not reach the new one; the new one fires on the next turn
+        // (level-triggered: the data is still unread), after this turn's call_soon callbacks.
+        let (a, mut a_peer) = pair();
+        let (b, mut b_peer) = pair();
+        a_peer.write_all(b"x").unwrap();
+        b_peer.write_all(b"x").unwrap();
+        let (afd, bfd) = (a.as_raw_fd(), b.as_raw_fd());
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        for (me, other) in [(afd, bfd), (bfd, afd)] {
+            let got = Rc::clone(&got);
+            ev.add_reader(me, move |ev, _| {
+                got.borrow_mut().push("first".into());
+                assert!(ev.remove_reader(me));
+                assert!(ev.remove_reader(other));
+                let seen = Rc::clone(&got);
+                ev.add_reader(other, move |ev, _| {
+                    seen.borrow_mut().push("new".into());
+                    ev.remove_reader(other);
+                })
+                .unwrap();
+                let seen = Rc::clone(&got);
+                ev.call_soon(move |_| seen.borrow_mut().push("end of turn".into()));
+            })
+            .unwrap();
+        }
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["first", "end of turn", "new"]);
+        drop((a, b));
+    });
+}
+
+#[test]
 fn call_soon_runs_in_order_and_stop_ends_the_batch() {
     let got = log();
     let mut ev = EventLoop::new().unwrap();
