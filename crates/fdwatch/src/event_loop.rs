@@ -118,7 +118,8 @@ fn key(fd: RawFd) -> u64 {
 /// and a writer at the same time.
 ///
 /// The loop watches fd numbers; it does not own or close them. Remove a watch before closing
-/// its fd.
+/// its fd. Its table of watches is indexed by fd number, so it grows to the highest fd watched
+/// (a few dozen bytes per number): cheap for the small numbers a process normally has.
 pub struct EventLoop {
     poller: Poller,
     /// Watches indexed by fd number: fds are small dense integers, so a table beats a hash map.
