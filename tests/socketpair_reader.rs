@@ -1,1 +1,88 @@
-//! In progress.
+//! socketpair-reader: the asyncio add_reader demo, its options, its errors and its benchmark line.
+
+use crate::fixture::cmd;
+
+/// The benchmark line's rate varies from run to run; the round trip count must not.
+const RATE: &[(&str, &str)] = &[(r"\d+ round trips/s", "[RATE] round trips/s")];
+
+#[test]
+fn default_receives_abc() {
+    snapshot!("default", cmd("socketpair-reader"));
+}
+
+#[test]
+fn message_is_sent_instead_of_abc() {
+    snapshot!(
+        "message",
+        cmd("socketpair-reader").args(["--message", "hello, socketpair"])
+    );
+}
+
+#[test]
+fn count_receives_each_message_in_order() {
+    snapshot!("count_3", cmd("socketpair-reader").args(["--count", "3"]));
+}
+
+#[test]
+fn long_message_arrives_whole() {
+    // Larger than the binary's 16 KiB read buffer, so each message is read in several
+    // readability callbacks, and still printed once, whole. (Under the kernel's 128 KiB limit
+    // for one argument.)
+    let long = "x".repeat(120_000);
+    let out = cmd("socketpair-reader")
+        .args(["--message", &long, "--count", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let expected = format!("Received: {long} 1\nReceived: {long} 2\n");
+    assert!(
+        out.stdout == expected.as_bytes(),
+        "long messages were not received whole"
+    );
+}
+
+#[test]
+fn count_zero_is_refused() {
+    snapshot!("count_0", cmd("socketpair-reader").args(["--count", "0"]));
+}
+
+#[test]
+fn count_not_a_number_is_refused() {
+    snapshot!(
+        "count_abc",
+        cmd("socketpair-reader").args(["--count", "abc"])
+    );
+}
+
+#[test]
+fn empty_message_is_refused() {
+    snapshot!(
+        "message_empty",
+        cmd("socketpair-reader").args(["--message", ""])
+    );
+}
+
+#[test]
+fn pingpong_conflicts_with_count() {
+    snapshot!(
+        "pingpong_with_count",
+        cmd("socketpair-reader").args(["--pingpong", "10", "--count", "2"])
+    );
+}
+
+#[test]
+fn pingpong_prints_one_summary_line() {
+    snapshot!(
+        "pingpong_1000",
+        cmd("socketpair-reader").args(["--pingpong", "1000"]),
+        RATE
+    );
+}
+
+#[test]
+fn help_explains_every_option() {
+    // Spelled out with the fixture's plain settings (what `snapshot!` does without filters).
+    crate::fixture::settings().bind(|| {
+        insta_cmd::assert_cmd_snapshot!("help", cmd("socketpair-reader").arg("--help"));
+    });
+}

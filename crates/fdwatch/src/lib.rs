@@ -1,1 +1,103 @@
-//! In progress.
+//! Watch raw file descriptors for readiness: asyncio's `add_reader` / `add_writer`, in Rust.
+//!
+//! `fdwatch` tells you when a file descriptor — a socket, one end of a socketpair or a pipe,
+//! stdin, a TCP stream — can be read or written, every time it can, for as long as the watch
+//! stands. It comes in two shapes:
+//!
+//! - [`EventLoop`]: a small callback loop shaped like asyncio's ([`add_reader`],
+//!   [`add_writer`], [`remove_reader`], [`remove_writer`], [`call_soon`], [`stop`], [`run`]).
+//!   It sits directly on the kernel's readiness API (level-triggered epoll on Linux), with no
+//!   allocation and no reference counting on the dispatch path, so a callback-driven ping-pong
+//!   over a socketpair runs as fast as a hand-written epoll loop.
+//! - [`Watch`]: an `await`-able form for smol code, on smol's own reactor (async-io): await
+//!   the next readiness with [`Watch::readable`] / [`Watch::writable`], or take a
+//!   [`Stream`](futures_lite::Stream) of readiness events with [`Watch::readable_events`].
+//!
+//! Both report a [`Readiness`] that says what happened: [`Readiness::Ready`] (data to read, or
+//! room to write), [`Readiness::Hangup`] (end of file: the other side is gone and nothing is left
+//! to read) or [`Readiness::Error`] (an error is pending on the descriptor).
+//!
+//! Asyncio's kinder semantics are kept: watching an fd again replaces the old watch instead of
+//! failing, and removing a watch says whether there was one. An fd that is not open, or that
+//! cannot be watched (a regular file), is refused with a [`WatchError`] when the watch is added,
+//! never accepted as a watch that would silently never fire.
+//!
+//! # Example
+//!
+//! The callback form, as in the asyncio tutorial: watch one end of a socketpair, write to the
+//! other end from a `call_soon` callback, read the message when the watch fires.
+//!
+//! ```
+//! use fdwatch::{EventLoop, Readiness};
+//! use std::io::{Read, Write};
+//! use std::os::fd::AsRawFd;
+//! use std::os::unix::net::UnixStream;
+//!
+//! let (rsock, mut wsock) = UnixStream::pair()?;
+//! let rfd = rsock.as_raw_fd();
+//! let mut ev = EventLoop::new()?;
+//! // The callback owns the socket; the loop knows only its fd number.
+//! ev.add_reader(rfd, move |ev, readiness| {
+//!     assert_eq!(readiness, Readiness::Ready);
+//!     let mut buf = [0; 100];
+//!     let n = (&rsock).read(&mut buf).unwrap();
+//!     println!("Received: {}", String::from_utf8_lossy(&buf[..n]));
+//!     // We are done: stop watching and stop the loop.
+//!     assert!(ev.remove_reader(rfd));
+//!     ev.stop();
+//! })?;
+//! ev.call_soon(move |_| {
+//!     wsock.write_all(b"abc").unwrap();
+//! });
+//! ev.run()?;
+//! # std::io::Result::Ok(())
+//! ```
+//!
+//! The `await` form, in smol code:
+//!
+//! ```
+//! use fdwatch::{Readiness, Watch};
+//! use std::io::Write;
+//! use std::os::unix::net::UnixStream;
+//!
+//! # futures_lite::future::block_on(async {
+//! let (rsock, mut wsock) = UnixStream::pair()?;
+//! let watch = Watch::new(rsock)?;
+//! wsock.write_all(b"abc")?;
+//! assert_eq!(watch.readable().await?, Readiness::Ready);
+//! # std::io::Result::Ok(()) }).unwrap();
+//! ```
+//!
+//! # What it does not do
+//!
+//! - The [`EventLoop`] is single-threaded: callbacks are `FnMut` without `Send`, and there is no
+//!   `call_soon_threadsafe`. Run one loop per thread.
+//! - It watches descriptors, it does not own them: close an fd only after removing its watch.
+//!   (The kernel forgets a watch whose file is closed, as it does for asyncio; `fdwatch` notices
+//!   a recycled fd number when it is watched again, and then registers it afresh.)
+//! - Regular files and directories are always "ready", so the kernel refuses to watch them:
+//!   that is [`WatchError::Unsupported`], as asyncio raises `PermissionError`.
+//!
+//! [`add_reader`]: EventLoop::add_reader
+//! [`add_writer`]: EventLoop::add_writer
+//! [`remove_reader`]: EventLoop::remove_reader
+//! [`remove_writer`]: EventLoop::remove_writer
+//! [`call_soon`]: EventLoop::call_soon
+//! [`stop`]: EventLoop::stop
+//! [`run`]: EventLoop::run
+
+#![cfg(unix)]
+#![deny(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod error;
+mod event_loop;
+pub mod pingpong;
+mod readiness;
+mod sys;
+mod watch;
+
+pub use error::WatchError;
+pub use event_loop::{EventLoop, Source};
+pub use readiness::Readiness;
+pub use watch::{ReadinessStream, Watch};

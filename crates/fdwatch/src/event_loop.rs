@@ -1,0 +1,420 @@
+//! The callback event loop: asyncio's `add_reader` / `add_writer` / `call_soon` / `run` on one
+//! thread, dispatching straight from the kernel's event list to the callbacks.
+//!
+//! The dispatch path is the hot path of every readiness-driven protocol, so it allocates
+//! nothing and counts no references: watches live in a table indexed by fd number, a callback is
+//! moved out of its slot while it runs (so it may borrow the loop mutably and add, replace or
+//! remove watches, its own included) and moved back afterwards, and the event buffer is reused.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::mem;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use crate::error::WatchError;
+use crate::readiness::Readiness;
+use crate::sys::{self, Events, Interest, Poller};
+
+/// What [`EventLoop`] accepts as an fd: a bare [`RawFd`] number (as asyncio accepts an int), a
+/// [`BorrowedFd`], or a reference to anything that has an fd (`&UnixStream`, `&Stdin`, ...).
+///
+/// The loop keeps only the number: it watches the fd, it does not own or close it.
+pub trait Source {
+    /// The fd number.
+    fn raw_fd(&self) -> RawFd;
+}
+
+impl Source for RawFd {
+    fn raw_fd(&self) -> RawFd {
+        *self
+    }
+}
+
+impl Source for BorrowedFd<'_> {
+    fn raw_fd(&self) -> RawFd {
+        self.as_raw_fd()
+    }
+}
+
+impl<T: AsFd + ?Sized> Source for &T {
+    fn raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+/// A readiness callback: it gets the loop (to add or remove watches, schedule callbacks or stop)
+/// and what happened on the fd.
+type ReadyFn = Box<dyn FnMut(&mut EventLoop, Readiness)>;
+
+/// A callback scheduled with [`EventLoop::call_soon`].
+type SoonFn = Box<dyn FnOnce(&mut EventLoop)>;
+
+/// How many kernel events one turn of the loop takes at most; more wait for the next turn.
+const EVENTS_PER_TURN: usize = 256;
+
+/// One direction's callback.
+enum Handler {
+    /// Not watched.
+    Empty,
+    /// Watched, callback at rest.
+    Set(ReadyFn),
+    /// Watched, callback moved out because it is running right now.
+    Running,
+}
+
+impl Handler {
+    fn is_watched(&self) -> bool {
+        !matches!(self, Handler::Empty)
+    }
+}
+
+/// The watches on one fd: the kernel sees one registration per fd, with both directions.
+struct Slot {
+    /// The turn of the loop in which this fd was (re)registered. Events collected in that same
+    /// turn predate the registration (they were for a watch since removed), so they are not
+    /// delivered to it.
+    added_in: u64,
+    reader: Handler,
+    writer: Handler,
+}
+
+impl Slot {
+    fn interest(&self) -> Interest {
+        Interest {
+            read: self.reader.is_watched(),
+            write: self.writer.is_watched(),
+        }
+    }
+
+    fn handler(&mut self, dir: Dir) -> &mut Handler {
+        match dir {
+            Dir::Read => &mut self.reader,
+            Dir::Write => &mut self.writer,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Read,
+    Write,
+}
+
+/// The kernel event key of a registration: the fd number, which fits every backend's key.
+fn key(fd: RawFd) -> u64 {
+    u64::from(fd as u32)
+}
+
+/// A single-threaded callback event loop for fd readiness, shaped like asyncio's.
+///
+/// Watch an fd with [`add_reader`](Self::add_reader) / [`add_writer`](Self::add_writer); the
+/// callback runs every time the fd is ready (level-triggered) until the watch is removed with
+/// [`remove_reader`](Self::remove_reader) / [`remove_writer`](Self::remove_writer). Callbacks
+/// get `&mut EventLoop`, so they can change watches, [`call_soon`](Self::call_soon) more work,
+/// or [`stop`](Self::stop) the loop. [`run`](Self::run) turns the loop.
+///
+/// Watching the same fd and direction again replaces the callback. One fd may have a reader
+/// and a writer at the same time.
+///
+/// The loop watches fd numbers; it does not own or close them. Remove a watch before closing
+/// its fd. Its table of watches is indexed by fd number, so it grows to the highest fd watched
+/// (a few dozen bytes per number): cheap for the small numbers a process normally has.
+pub struct EventLoop {
+    poller: Poller,
+    /// Watches indexed by fd number: fds are small dense integers, so a table beats a hash map.
+    slots: Vec<Option<Slot>>,
+    /// The kernel event buffer, reused; `None` only while a turn has it out.
+    events: Option<Events>,
+    soon: VecDeque<SoonFn>,
+    /// How many fds have at least one watch.
+    watched: usize,
+    /// Counts the loop's waits for events; see [`Slot::added_in`].
+    turn: u64,
+    stopping: bool,
+    running: bool,
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("watched_fds", &self.watched)
+            .field("pending_callbacks", &self.soon.len())
+            .field("running", &self.running)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventLoop {
+    /// Creates an event loop with nothing watched.
+    pub fn new() -> io::Result<Self> {
+        Ok(EventLoop {
+            poller: Poller::new()?,
+            slots: Vec::new(),
+            events: Some(Events::with_capacity(EVENTS_PER_TURN)),
+            soon: VecDeque::new(),
+            watched: 0,
+            turn: 0,
+            stopping: false,
+            running: false,
+        })
+    }
+
+    /// Calls `callback` every time `fd` is readable — data, end of file or an error, as the
+    /// [`Readiness`] says — until the watch is removed.
+    ///
+    /// If `fd` already has a reader, its callback is replaced. An fd that is not open, or that
+    /// cannot be watched (a regular file), is refused with a [`WatchError`].
+    pub fn add_reader<F>(&mut self, fd: impl Source, callback: F) -> Result<(), WatchError>
+    where
+        F: FnMut(&mut EventLoop, Readiness) + 'static,
+    {
+        self.add(fd.raw_fd(), Dir::Read, Box::new(callback))
+    }
+
+    /// Calls `callback` every time `fd` is writable (or hung up, or has an error) until the
+    /// watch is removed.
+    ///
+    /// If `fd` already has a writer, its callback is replaced. An fd that is not open, or that
+    /// cannot be watched, is refused with a [`WatchError`].
+    pub fn add_writer<F>(&mut self, fd: impl Source, callback: F) -> Result<(), WatchError>
+    where
+        F: FnMut(&mut EventLoop, Readiness) + 'static,
+    {
+        self.add(fd.raw_fd(), Dir::Write, Box::new(callback))
+    }
+
+    /// Stops watching `fd` for readability. Returns whether it was watched.
+    pub fn remove_reader(&mut self, fd: impl Source) -> bool {
+        self.remove(fd.raw_fd(), Dir::Read)
+    }
+
+    /// Stops watching `fd` for writability. Returns whether it was watched.
+    pub fn remove_writer(&mut self, fd: impl Source) -> bool {
+        self.remove(fd.raw_fd(), Dir::Write)
+    }
+
+    /// Schedules `callback` to run on the next turn of the loop, after the readiness callbacks of
+    /// that turn, in the order of the `call_soon` calls.
+    pub fn call_soon<F>(&mut self, callback: F)
+    where
+        F: FnOnce(&mut EventLoop) + 'static,
+    {
+        self.soon.push_back(Box::new(callback));
+    }
+
+    /// Makes [`run`](Self::run) return once the current batch of callbacks has run. Called
+    /// before `run`, the next `run` does one turn and returns.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Whether `fd` has a reader (the first flag) and a writer (the second).
+    pub fn is_watched(&self, fd: impl Source) -> (bool, bool) {
+        match self.slot(fd.raw_fd()) {
+            Some(slot) => (slot.reader.is_watched(), slot.writer.is_watched()),
+            None => (false, false),
+        }
+    }
+
+    /// Runs the loop until [`stop`](Self::stop) is called, or until nothing is left that could
+    /// ever run: no watch and no scheduled callback (asyncio would wait forever then).
+    ///
+    /// Each turn waits for readiness (not at all if callbacks are scheduled), runs the readiness
+    /// callbacks, then the [`call_soon`](Self::call_soon) callbacks scheduled so far; one that
+    /// these schedule waits for the next turn, so a callback rescheduling itself cannot starve
+    /// the watches. Fails if the loop is already running (a callback called `run`) or if waiting
+    /// for events fails.
+    ///
+    /// A panic in a callback propagates out of `run`; drop the loop afterwards, as the panicking
+    /// watch is left half-dispatched.
+    pub fn run(&mut self) -> io::Result<()> {
+        if self.running {
+            return Err(io::Error::other("event loop is already running"));
+        }
+        self.running = true;
+        let result = self.turns();
+        self.running = false;
+        self.stopping = false;
+        result
+    }
+
+    fn turns(&mut self) -> io::Result<()> {
+        loop {
+            if self.watched == 0 && self.soon.is_empty() && !self.stopping {
+                return Ok(());
+            }
+            let block = self.soon.is_empty() && !self.stopping;
+            self.poll(block)?;
+            // Only the callbacks scheduled so far: one scheduled by a callback of this batch
+            // waits for the next turn, so readiness is not starved by a self-rescheduling
+            // callback.
+            for _ in 0..self.soon.len() {
+                if let Some(callback) = self.soon.pop_front() {
+                    callback(self);
+                }
+            }
+            if self.stopping {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits for (or collects) kernel events and runs their callbacks.
+    fn poll(&mut self, block: bool) -> io::Result<()> {
+        // The buffer is moved out so that callbacks can borrow the loop; it goes back with its
+        // capacity. (It is missing only if a callback panicked during an earlier turn.)
+        let mut events = self
+            .events
+            .take()
+            .unwrap_or_else(|| Events::with_capacity(EVENTS_PER_TURN));
+        self.turn += 1;
+        let result = self.poller.wait(&mut events, block);
+        if result.is_ok() {
+            for i in 0..events.len() {
+                let (key, bits) = events.get(i);
+                let fd = key as u32 as RawFd;
+                let Some(slot) = self.current_slot(fd) else {
+                    continue; // removed by an earlier callback of this batch
+                };
+                let wants_read = slot.reader.is_watched();
+                if wants_read && let Some(r) = bits.for_reader(|| sys::pending_bytes(fd)) {
+                    self.dispatch(fd, Dir::Read, r);
+                }
+                if let Some(r) = bits.for_writer() {
+                    self.dispatch(fd, Dir::Write, r);
+                }
+            }
+        }
+        self.events = Some(events);
+        result
+    }
+
+    /// Runs one direction's callback of `fd`, if its watch still stands.
+    #[inline]
+    fn dispatch(&mut self, fd: RawFd, dir: Dir, readiness: Readiness) {
+        let Some(slot) = self.current_slot(fd) else {
+            return;
+        };
+        let handler = slot.handler(dir);
+        if !matches!(handler, Handler::Set(_)) {
+            return;
+        }
+        let Handler::Set(mut callback) = mem::replace(handler, Handler::Running) else {
+            unreachable!("checked just above");
+        };
+        callback(self, readiness);
+        // Put the callback back unless it removed or replaced its own watch while it ran.
+        if let Some(slot) = self.current_slot(fd) {
+            let handler = slot.handler(dir);
+            if matches!(handler, Handler::Running) {
+                *handler = Handler::Set(callback);
+            }
+        }
+    }
+
+    fn slot(&self, fd: RawFd) -> Option<&Slot> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .and_then(Option::as_ref)
+    }
+
+    fn slot_mut(&mut self, fd: RawFd) -> Option<&mut Slot> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
+    }
+
+    /// The watches of `fd` that were registered before this turn's events were collected.
+    #[inline]
+    fn current_slot(&mut self, fd: RawFd) -> Option<&mut Slot> {
+        let turn = self.turn;
+        self.slot_mut(fd).filter(|s| s.added_in < turn)
+    }
+
+    fn add(&mut self, fd: RawFd, dir: Dir, callback: ReadyFn) -> Result<(), WatchError> {
+        let Ok(index) = usize::try_from(fd) else {
+            return Err(WatchError::BadFd(fd));
+        };
+        if let Some(slot) = self.slot_mut(fd) {
+            // Already registered: replace the callback. The kernel is asked anyway, because the
+            // fd may have been closed (the kernel then forgot it) and its number reused: a watch
+            // kept only in our table would never fire.
+            let old = mem::replace(slot.handler(dir), Handler::Set(callback));
+            let interest = slot.interest();
+            match self.poller.modify(fd, key(fd), interest) {
+                Ok(()) => Ok(()),
+                Err(e) if Poller::is_not_registered(&e) => {
+                    // A new file under the old number: register it afresh, callbacks kept.
+                    let turn = self.turn;
+                    if let Some(slot) = self.slot_mut(fd) {
+                        slot.added_in = turn;
+                    }
+                    self.poller
+                        .add(fd, key(fd), interest)
+                        .map_err(|e| self.forget(fd, e))
+                }
+                Err(e) => {
+                    if let Some(slot) = self.slot_mut(fd) {
+                        *slot.handler(dir) = old;
+                    }
+                    Err(self.forget(fd, e))
+                }
+            }
+        } else {
+            let mut slot = Slot {
+                added_in: self.turn,
+                reader: Handler::Empty,
+                writer: Handler::Empty,
+            };
+            *slot.handler(dir) = Handler::Set(callback);
+            self.poller
+                .add(fd, key(fd), slot.interest())
+                .map_err(|e| WatchError::from_io(fd, e))?;
+            if self.slots.len() <= index {
+                self.slots.resize_with(index + 1, || None);
+            }
+            self.slots[index] = Some(slot);
+            self.watched += 1;
+            Ok(())
+        }
+    }
+
+    /// Drops the watches of `fd` after the kernel refused it (it was closed behind our back),
+    /// and turns the kernel's answer into the error for the caller.
+    fn forget(&mut self, fd: RawFd, err: io::Error) -> WatchError {
+        let err = WatchError::from_io(fd, err);
+        if let WatchError::BadFd(_) = err
+            && let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i))
+            && slot.take().is_some()
+        {
+            self.watched -= 1;
+        }
+        err
+    }
+
+    fn remove(&mut self, fd: RawFd, dir: Dir) -> bool {
+        let Some(slot) = self.slot_mut(fd) else {
+            return false;
+        };
+        let handler = slot.handler(dir);
+        if !handler.is_watched() {
+            return false;
+        }
+        // A running callback is dropped by `dispatch` when it returns; a resting one here.
+        *handler = Handler::Empty;
+        let interest = slot.interest();
+        // The kernel's answer is ignored: if the fd was closed first, the kernel has already
+        // forgotten it, and the watch is gone either way.
+        if interest.read || interest.write {
+            let _ = self.poller.modify(fd, key(fd), interest);
+        } else {
+            let _ = self.poller.delete(fd);
+            self.slots[fd as usize] = None;
+            self.watched -= 1;
+        }
+        true
+    }
+}

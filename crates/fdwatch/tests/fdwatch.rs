@@ -1,0 +1,719 @@
+//! fdwatch's behaviour through its public API: the callback loop's asyncio semantics (replace,
+//! remove, call_soon, stop), what each readiness means on sockets, pipes and stdin, the errors
+//! for fds that cannot be watched, and the `await` and stream forms.
+
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fdwatch::{EventLoop, Readiness, Watch, WatchError};
+use futures_lite::{StreamExt, future};
+
+/// Runs `test` on its own thread and fails if it does not finish in a minute, so that a watch
+/// that never fires fails the test instead of hanging the suite.
+fn bounded(test: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        test();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => handle.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            // The test panicked: re-raise its panic here.
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within 60 s"),
+    }
+}
+
+fn pair() -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+/// A readiness log shared between callbacks and the test.
+type Log = Rc<RefCell<Vec<String>>>;
+
+fn log() -> Log {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The callback loop: asyncio's semantics.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn seed_add_reader_call_soon_remove_reader() {
+    bounded(|| {
+        let (rsock, mut wsock) = pair();
+        let rfd = rsock.as_raw_fd();
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        let seen = Rc::clone(&got);
+        ev.add_reader(rfd, move |ev, readiness| {
+            let mut buf = [0; 100];
+            let n = (&rsock).read(&mut buf).unwrap();
+            seen.borrow_mut().push(format!(
+                "{readiness:?} {}",
+                String::from_utf8_lossy(&buf[..n])
+            ));
+            assert!(ev.remove_reader(rfd));
+            ev.stop();
+        })
+        .unwrap();
+        ev.call_soon(move |_| wsock.write_all(b"abc").unwrap());
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["Ready abc"]);
+        assert_eq!(ev.is_watched(rfd), (false, false));
+    });
+}
+
+#[test]
+fn watching_again_replaces_the_callback() {
+    bounded(|| {
+        let (rsock, mut wsock) = pair();
+        let rfd = rsock.as_raw_fd();
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        let first = Rc::clone(&got);
+        ev.add_reader(rfd, move |ev, _| {
+            first.borrow_mut().push("first".into());
+            ev.stop();
+        })
+        .unwrap();
+        let second = Rc::clone(&got);
+        ev.add_reader(rfd, move |ev, _| {
+            let mut buf = [0; 16];
+            let _ = (&rsock).read(&mut buf);
+            second.borrow_mut().push("second".into());
+            ev.remove_reader(rfd);
+            ev.stop();
+        })
+        .unwrap();
+        wsock.write_all(b"x").unwrap();
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["second"]);
+    });
+}
+
+#[test]
+fn a_callback_can_replace_itself() {
+    bounded(|| {
+        let (rsock, mut wsock) = pair();
+        let rfd = rsock.as_raw_fd();
+        let rsock = Rc::new(rsock);
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        let (seen, sock) = (Rc::clone(&got), Rc::clone(&rsock));
+        ev.add_reader(rfd, move |ev, _| {
+            seen.borrow_mut().push("old".into());
+            let (seen, sock) = (Rc::clone(&seen), Rc::clone(&sock));
+            ev.add_reader(rfd, move |ev, _| {
+                let mut buf = [0; 16];
+                let _ = (&*sock).read(&mut buf);
+                seen.borrow_mut().push("new".into());
+                ev.remove_reader(rfd);
+            })
+            .unwrap();
+        })
+        .unwrap();
+        // Unread data keeps the fd readable (level-triggered), so the replacement fires on the
+        // next turn; it then reads, removes itself, and the loop ends with nothing left.
+        wsock.write_all(b"x").unwrap();
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["old", "new"]);
+    });
+}
+
+#[test]
+fn remove_says_whether_anything_was_watched() {
+    let (a, _b) = pair();
+    let mut ev = EventLoop::new().unwrap();
+    assert!(!ev.remove_reader(&a));
+    assert!(!ev.remove_writer(&a));
+    ev.add_reader(&a, |_, _| {}).unwrap();
+    ev.add_writer(&a, |_, _| {}).unwrap();
+    assert_eq!(ev.is_watched(&a), (true, true));
+    assert!(ev.remove_writer(&a));
+    assert!(!ev.remove_writer(&a));
+    assert_eq!(ev.is_watched(&a), (true, false));
+    assert!(ev.remove_reader(&a));
+    assert!(!ev.remove_reader(&a));
+    assert_eq!(ev.is_watched(&a), (false, false));
+    // Nothing watched and nothing scheduled: run returns at once instead of waiting forever.
+    ev.run().unwrap();
+}
+
+#[test]
+fn removed_watch_gets_no_event_already_collected() {
+    bounded(|| {
+        // Both fds are readable before the loop turns, so one epoll_wait returns both; whichever
+        // callback runs first removes the other, which must then not run.
+        let (a, mut a_peer) = pair();
+        let (b, mut b_peer) = pair();
+        a_peer.write_all(b"x").unwrap();
+        b_peer.write_all(b"x").unwrap();
+        let (afd, bfd) = (a.as_raw_fd(), b.as_raw_fd());
+        let calls = Rc::new(Cell::new(0));
+        let mut ev = EventLoop::new().unwrap();
+        for (me, other) in [(afd, bfd), (bfd, afd)] {
+            let calls = Rc::clone(&calls);
+            ev.add_reader(me, move |ev, _| {
+                calls.set(calls.get() + 1);
+                assert!(ev.remove_reader(other));
+                assert!(ev.remove_reader(me));
+            })
+            .unwrap();
+        }
+        ev.run().unwrap();
+        assert_eq!(calls.get(), 1);
+        drop((a, b));
+    });
+}
+
+#[test]
+fn a_watch_added_again_during_a_batch_waits_for_the_next_turn() {
+    bounded(|| {
+        // Both fds are readable, so one turn collects both events. Whichever callback runs first
+        // removes the other watch and adds a new one for the same fd: the event collected for
+        // the removed watch must not reach the new one; the new one fires on the next turn
+        // (level-triggered: the data is still unread), after this turn's call_soon callbacks.
+        let (a, mut a_peer) = pair();
+        let (b, mut b_peer) = pair();
+        a_peer.write_all(b"x").unwrap();
+        b_peer.write_all(b"x").unwrap();
+        let (afd, bfd) = (a.as_raw_fd(), b.as_raw_fd());
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        for (me, other) in [(afd, bfd), (bfd, afd)] {
+            let got = Rc::clone(&got);
+            ev.add_reader(me, move |ev, _| {
+                got.borrow_mut().push("first".into());
+                assert!(ev.remove_reader(me));
+                assert!(ev.remove_reader(other));
+                let seen = Rc::clone(&got);
+                ev.add_reader(other, move |ev, _| {
+                    seen.borrow_mut().push("new".into());
+                    ev.remove_reader(other);
+                })
+                .unwrap();
+                let seen = Rc::clone(&got);
+                ev.call_soon(move |_| seen.borrow_mut().push("end of turn".into()));
+            })
+            .unwrap();
+        }
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["first", "end of turn", "new"]);
+        drop((a, b));
+    });
+}
+
+#[test]
+fn call_soon_runs_in_order_and_stop_ends_the_batch() {
+    let got = log();
+    let mut ev = EventLoop::new().unwrap();
+    for i in 1..=3 {
+        let got = Rc::clone(&got);
+        ev.call_soon(move |ev| {
+            got.borrow_mut().push(format!("soon {i}"));
+            if i == 2 {
+                ev.stop();
+                // Scheduled after stop: runs on the next `run`, not in this one.
+                let got = Rc::clone(&got);
+                ev.call_soon(move |_| got.borrow_mut().push("later".into()));
+            }
+        });
+    }
+    ev.run().unwrap();
+    assert_eq!(*got.borrow(), ["soon 1", "soon 2", "soon 3"]);
+    ev.run().unwrap();
+    assert_eq!(*got.borrow(), ["soon 1", "soon 2", "soon 3", "later"]);
+}
+
+#[test]
+fn run_inside_a_callback_is_an_error() {
+    let result = Rc::new(RefCell::new(None));
+    let mut ev = EventLoop::new().unwrap();
+    let out = Rc::clone(&result);
+    ev.call_soon(move |ev| *out.borrow_mut() = Some(ev.run().map_err(|e| e.to_string())));
+    ev.run().unwrap();
+    assert_eq!(
+        *result.borrow(),
+        Some(Err("event loop is already running".to_string()))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// What readiness says: data, end of file, error.
+// ---------------------------------------------------------------------------------------------
+
+/// Collects every readiness the reader of `fd` is told, reading what there is each time, until
+/// the end of file (or an error) is reported; returns the readinesses and the bytes read.
+fn read_to_end(mut reader: impl Read + AsFd + 'static) -> (Vec<Readiness>, Vec<u8>) {
+    let fd = reader.as_fd().as_raw_fd();
+    let seen = Rc::new(RefCell::new((Vec::new(), Vec::new())));
+    let mut ev = EventLoop::new().unwrap();
+    let out = Rc::clone(&seen);
+    ev.add_reader(fd, move |ev, readiness| {
+        let mut out = out.borrow_mut();
+        out.0.push(readiness);
+        if readiness == Readiness::Ready {
+            let mut buf = [0; 2];
+            match reader.read(&mut buf) {
+                Ok(n) => out.1.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read after Ready failed: {e}"),
+            }
+        } else {
+            ev.remove_reader(fd);
+        }
+    })
+    .unwrap();
+    ev.run().unwrap();
+    Rc::try_unwrap(seen).unwrap().into_inner()
+}
+
+#[test]
+fn data_sent_before_a_hangup_is_ready_then_the_end_of_file() {
+    bounded(|| {
+        let (rsock, mut wsock) = pair();
+        wsock.write_all(b"abcde").unwrap();
+        drop(wsock);
+        let (readiness, bytes) = read_to_end(rsock);
+        assert_eq!(bytes, b"abcde");
+        // Three reads of at most 2 bytes while data is left, then the end of file.
+        assert_eq!(
+            readiness,
+            [
+                Readiness::Ready,
+                Readiness::Ready,
+                Readiness::Ready,
+                Readiness::Hangup
+            ]
+        );
+    });
+}
+
+#[test]
+fn shutdown_of_the_writing_half_is_the_end_of_file() {
+    bounded(|| {
+        let (rsock, wsock) = pair();
+        wsock.shutdown(std::net::Shutdown::Write).unwrap();
+        let (readiness, bytes) = read_to_end(rsock);
+        assert!(bytes.is_empty());
+        assert_eq!(readiness, [Readiness::Hangup]);
+        drop(wsock);
+    });
+}
+
+#[test]
+fn a_reset_connection_is_an_error() {
+    bounded(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // Closing with a zero linger time sends RST instead of FIN.
+        rustix::net::sockopt::set_socket_linger(&server, Some(Duration::ZERO)).unwrap();
+        drop(server);
+        client.set_nonblocking(true).unwrap();
+        let (readiness, _) = read_to_end(client);
+        assert_eq!(readiness, [Readiness::Error]);
+    });
+}
+
+#[test]
+fn a_pipe_reader_sees_data_then_the_end_of_file() {
+    bounded(|| {
+        let (reader, mut writer) = io::pipe().unwrap();
+        writer.write_all(b"xyz").unwrap();
+        drop(writer);
+        let (readiness, bytes) = read_to_end(reader);
+        assert_eq!(bytes, b"xyz");
+        assert_eq!(readiness.last(), Some(&Readiness::Hangup));
+        assert!(
+            readiness[..readiness.len() - 1]
+                .iter()
+                .all(|r| *r == Readiness::Ready)
+        );
+    });
+}
+
+#[test]
+fn a_child_process_output_pipe_is_watchable() {
+    bounded(|| {
+        let mut child = Command::new("sh")
+            .args(["-c", "echo one; echo two"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (readiness, bytes) = read_to_end(stdout);
+        assert_eq!(bytes, b"one\ntwo\n");
+        assert_eq!(readiness.last(), Some(&Readiness::Hangup));
+        assert!(child.wait().unwrap().success());
+    });
+}
+
+/// The child half of `stdin_is_watchable`: watch fd 0, echo what arrives, stop at its end.
+fn stdin_child() {
+    let stdin = io::stdin();
+    let fd = stdin.as_fd().as_raw_fd();
+    assert_eq!(fd, 0);
+    let (readiness, bytes) = read_to_end(File::from(stdin.as_fd().try_clone_to_owned().unwrap()));
+    println!(
+        "STDIN {:?} {}",
+        readiness.last().unwrap(),
+        String::from_utf8_lossy(&bytes)
+    );
+}
+
+#[test]
+fn stdin_is_watchable() {
+    if std::env::var_os("FDWATCH_STDIN_CHILD").is_some() {
+        return stdin_child();
+    }
+    // Run this very test again as a child whose stdin is a pipe we write to.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stdin_is_watchable",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FDWATCH_STDIN_CHILD", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"typed").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("STDIN Hangup typed"), "{stdout}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writability.
+// ---------------------------------------------------------------------------------------------
+
+/// Writes until the socket buffer is full.
+fn fill(mut sock: &UnixStream) -> usize {
+    let chunk = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match sock.write(&chunk) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn writer_fires_once_the_peer_drains_a_full_buffer() {
+    bounded(|| {
+        let (wsock, rsock) = pair();
+        // Kept open to the end (the drain callback only borrows it): a closed peer would be a
+        // hang-up, not room to write.
+        let rsock = Rc::new(rsock);
+        let filled = fill(&wsock);
+        assert!(filled > 0);
+        let drained = Rc::new(Cell::new(false));
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        let (seen, was_drained) = (Rc::clone(&got), Rc::clone(&drained));
+        let wfd = wsock.as_raw_fd();
+        ev.add_writer(wfd, move |ev, readiness| {
+            seen.borrow_mut()
+                .push(format!("{readiness:?} drained={}", was_drained.get()));
+            (&wsock).write_all(b"more").unwrap();
+            ev.remove_writer(wfd);
+        })
+        .unwrap();
+        // The buffer is full: the writer cannot fire until this callback empties it.
+        let (flag, peer) = (Rc::clone(&drained), Rc::clone(&rsock));
+        ev.call_soon(move |_| {
+            let mut buf = vec![0; filled];
+            (&*peer).read_exact(&mut buf).unwrap();
+            flag.set(true);
+        });
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["Ready drained=true"]);
+    });
+}
+
+#[test]
+fn writer_sees_the_hangup_of_a_closed_peer() {
+    bounded(|| {
+        let (wsock, rsock) = pair();
+        drop(rsock);
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        let seen = Rc::clone(&got);
+        let wfd = wsock.as_raw_fd();
+        ev.add_writer(wfd, move |ev, readiness| {
+            seen.borrow_mut().push(format!("{readiness:?}"));
+            ev.remove_writer(wfd);
+        })
+        .unwrap();
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["Hangup"]);
+        drop(wsock);
+    });
+}
+
+#[test]
+fn pipe_writer_sees_an_error_once_the_reader_is_gone() {
+    bounded(|| {
+        let (reader, writer) = io::pipe().unwrap();
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        let seen = Rc::clone(&got);
+        let wfd = writer.as_raw_fd();
+        ev.add_writer(wfd, move |ev, readiness| {
+            seen.borrow_mut().push(format!("{readiness:?}"));
+            ev.remove_writer(wfd);
+        })
+        .unwrap();
+        drop(reader);
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["Error"]);
+        drop(writer);
+    });
+}
+
+#[test]
+fn one_fd_with_a_reader_and_a_writer() {
+    bounded(|| {
+        let (a, mut b) = pair();
+        b.write_all(b"x").unwrap();
+        let got = log();
+        let mut ev = EventLoop::new().unwrap();
+        let fd = a.as_raw_fd();
+        for name in ["reader", "writer"] {
+            let seen = Rc::clone(&got);
+            let callback = move |ev: &mut EventLoop, readiness| {
+                seen.borrow_mut().push(format!("{name} {readiness:?}"));
+                if name == "reader" {
+                    ev.remove_reader(fd);
+                } else {
+                    ev.remove_writer(fd);
+                }
+            };
+            if name == "reader" {
+                ev.add_reader(fd, callback).unwrap();
+            } else {
+                ev.add_writer(fd, callback).unwrap();
+            }
+        }
+        ev.run().unwrap();
+        let mut got = got.borrow().clone();
+        got.sort();
+        assert_eq!(got, ["reader Ready", "writer Ready"]);
+        drop(a);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fds that cannot be watched.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn negative_fd_is_a_bad_fd() {
+    let mut ev = EventLoop::new().unwrap();
+    let err = ev.add_reader(-1, |_, _| {}).unwrap_err();
+    assert!(matches!(err, WatchError::BadFd(-1)), "{err:?}");
+    assert_eq!(err.to_string(), "fd -1 is not an open file descriptor");
+}
+
+#[test]
+fn fd_that_is_not_open_is_a_bad_fd() {
+    // Far above any descriptor this process opens, so no other test can have it open.
+    let fd: RawFd = 1_000_000;
+    let mut ev = EventLoop::new().unwrap();
+    let err = ev.add_reader(fd, |_, _| {}).unwrap_err();
+    assert!(matches!(err, WatchError::BadFd(1_000_000)), "{err:?}");
+    let err = ev.add_writer(fd, |_, _| {}).unwrap_err();
+    assert_eq!(err.fd(), fd);
+    // Refused watches leave nothing behind: the loop has nothing to wait for.
+    assert_eq!(ev.is_watched(fd), (false, false));
+    assert!(!ev.remove_reader(fd));
+    ev.run().unwrap();
+    let io_err: io::Error = err.into();
+    assert_eq!(io_err.kind(), io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn regular_file_is_unsupported() {
+    let file = File::open(env!("CARGO_MANIFEST_PATH")).unwrap();
+    let mut ev = EventLoop::new().unwrap();
+    let err = ev.add_reader(&file, |_, _| {}).unwrap_err();
+    assert!(matches!(err, WatchError::Unsupported(_)), "{err:?}");
+    assert!(err.to_string().contains("cannot be watched"), "{err}");
+    let err = Watch::new(file).unwrap_err();
+    assert!(matches!(err, WatchError::Unsupported(_)), "{err:?}");
+}
+
+#[test]
+fn a_closed_and_reused_fd_number_is_registered_afresh() {
+    bounded(|| {
+        let (old, _old_peer) = pair();
+        let fd = old.as_raw_fd();
+        let mut ev = EventLoop::new().unwrap();
+        ev.add_reader(fd, |_, _| panic!("the old socket's callback must not run"))
+            .unwrap();
+        // Put another socket under the same number: the old file is closed, and the kernel
+        // forgets its registration. A watch kept only in the loop's table would never fire.
+        let (new, mut new_peer) = pair();
+        let mut number: OwnedFd = old.into();
+        rustix::io::dup2(&new, &mut number).unwrap();
+        assert_eq!(number.as_raw_fd(), fd);
+        let got = log();
+        let seen = Rc::clone(&got);
+        ev.add_reader(fd, move |ev, readiness| {
+            seen.borrow_mut().push(format!("{readiness:?}"));
+            ev.remove_reader(fd);
+        })
+        .unwrap();
+        new_peer.write_all(b"x").unwrap();
+        ev.run().unwrap();
+        assert_eq!(*got.borrow(), ["Ready"]);
+        drop((new, number));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The await and stream forms.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn await_readable_tells_data_from_the_end_of_file() {
+    bounded(|| {
+        future::block_on(async {
+            let (rsock, mut wsock) = pair();
+            let watch = Watch::new(rsock).unwrap();
+            wsock.write_all(b"abc").unwrap();
+            assert_eq!(watch.readable().await.unwrap(), Readiness::Ready);
+            let mut buf = [0; 16];
+            assert_eq!(watch.get_ref().read(&mut buf).unwrap(), 3);
+            drop(wsock);
+            assert_eq!(watch.readable().await.unwrap(), Readiness::Hangup);
+        });
+    });
+}
+
+#[test]
+fn await_readable_waits_for_data_written_later_by_a_smol_task() {
+    bounded(|| {
+        smol::block_on(async {
+            let (rsock, wsock) = pair();
+            // The writer is ordinary smol code on the same reactor: a timer, then async I/O.
+            let writer = smol::spawn(async move {
+                smol::Timer::after(Duration::from_millis(50)).await;
+                let mut wsock = smol::Async::new(wsock).unwrap();
+                smol::io::AsyncWriteExt::write_all(&mut wsock, b"late")
+                    .await
+                    .unwrap();
+                wsock
+            });
+            let watch = Watch::new(rsock).unwrap();
+            assert_eq!(watch.readable().await.unwrap(), Readiness::Ready);
+            let mut buf = [0; 16];
+            assert_eq!(watch.get_ref().read(&mut buf).unwrap(), 4);
+            drop(writer.await);
+            assert_eq!(watch.readable().await.unwrap(), Readiness::Hangup);
+        });
+    });
+}
+
+#[test]
+fn await_writable_on_a_socket_and_a_pipe() {
+    bounded(|| {
+        future::block_on(async {
+            let (a, b) = pair();
+            let watch = Watch::new(a).unwrap();
+            assert_eq!(watch.writable().await.unwrap(), Readiness::Ready);
+            drop(b);
+            assert_eq!(watch.writable().await.unwrap(), Readiness::Hangup);
+
+            let (reader, writer) = io::pipe().unwrap();
+            let watch = Watch::new(writer).unwrap();
+            assert_eq!(watch.writable().await.unwrap(), Readiness::Ready);
+            drop(reader);
+            assert_eq!(watch.writable().await.unwrap(), Readiness::Error);
+        });
+    });
+}
+
+#[test]
+fn stream_repeats_while_data_is_unread_then_ends_with_hangup() {
+    bounded(|| {
+        future::block_on(async {
+            let (reader, mut writer) = io::pipe().unwrap();
+            let watch = Watch::new(reader).unwrap();
+            writer.write_all(b"hi").unwrap();
+            // Level-triggered: unread data is reported again on every event.
+            let first: Vec<_> = watch
+                .readable_events()
+                .take(3)
+                .map(Result::unwrap)
+                .collect()
+                .await;
+            assert_eq!(first, [Readiness::Ready; 3]);
+            let mut buf = [0; 8];
+            assert_eq!(watch.get_ref().read(&mut buf).unwrap(), 2);
+            drop(writer);
+            let mut events = watch.readable_events();
+            assert_eq!(events.next().await.unwrap().unwrap(), Readiness::Hangup);
+        });
+    });
+}
+
+#[test]
+fn watch_gives_the_io_object_back() {
+    let (a, _b) = pair();
+    let fd = a.as_raw_fd();
+    let watch = Watch::new(a).unwrap();
+    assert!(format!("{watch:?}").contains(&fd.to_string()));
+    let a = watch.into_inner().unwrap();
+    assert_eq!(a.as_raw_fd(), fd);
+}
+
+#[test]
+fn watch_of_a_borrowed_stdin_like_pipe() {
+    bounded(|| {
+        future::block_on(async {
+            let (reader, mut writer) = io::pipe().unwrap();
+            // A borrowed fd: the watch does not own (or close) it.
+            let watch = Watch::new(reader.as_fd()).unwrap();
+            writer.write_all(b"line\n").unwrap();
+            assert_eq!(watch.readable().await.unwrap(), Readiness::Ready);
+            // Dropping the watch leaves the borrowed fd open and its data unread.
+            drop(watch);
+            let mut line = [0; 5];
+            (&reader).read_exact(&mut line).unwrap();
+            assert_eq!(&line, b"line\n");
+            drop(writer);
+        });
+    });
+}
+
+#[test]
+fn pingpong_completes_the_requested_rounds() {
+    bounded(|| {
+        let elapsed = fdwatch::pingpong::run(2_000).unwrap();
+        assert!(elapsed > Duration::ZERO);
+    });
+}
