@@ -345,6 +345,19 @@ fn a_dropped_get_with_nobody_behind_returns_its_item_to_the_head() {
 }
 
 #[test]
+fn a_dropped_waiting_get_leaves_the_line() {
+    let q = Queue::bounded(1);
+    let mut g1 = q.get();
+    let mut g2 = q.get();
+    assert!(poll_noop(&mut g1).is_pending());
+    assert!(poll_noop(&mut g2).is_pending());
+    drop(g1);
+    assert_eq!(q.getters_waiting(), 1);
+    q.try_put(4).unwrap();
+    assert_eq!(poll_noop(&mut g2), Poll::Ready(Ok(4)));
+}
+
+#[test]
 fn a_returned_item_keeps_its_place_in_each_order() {
     // The item handed to a dropped getter was put first: it is the oldest.
     fn returned<K: queue::Kind<u8>>(q: Queue<u8, K>) -> Vec<u8> {
