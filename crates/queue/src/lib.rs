@@ -242,8 +242,26 @@ impl<T, K: Kind<T>> State<T, K> {
                 self.admit_putter(wake);
                 Ok(item)
             }
-            None if self.shutdown == Shutdown::Open => Err(TryGetError::Empty),
-            None => Err(TryGetError::ShutDown),
+            None if self.drained() => Err(TryGetError::ShutDown),
+            None => Err(TryGetError::Empty),
+        }
+    }
+
+    /// Whether getters have nothing more to hope for: the queue is shut down and holds no item,
+    /// not even one handed to a getter that has not run yet. (Such an item comes back if its
+    /// getter is dropped, and then the getters still waiting must be there to take it.)
+    fn drained(&self) -> bool {
+        self.shutdown != Shutdown::Open && self.len() == 0
+    }
+
+    /// After a graceful shutdown, once the last item is gone: the getters still in line fail.
+    fn fail_getters_if_drained(&mut self, wakers: &mut Vec<Waker>) {
+        if !self.drained() {
+            return;
+        }
+        while let Some(key) = self.getters.pop_front() {
+            let (_, waker) = self.getters.serve(key, GetSlot::Failed);
+            wakers.extend(waker);
         }
     }
 }
@@ -394,6 +412,10 @@ impl<T, K: Kind<T>> Queue<T, K> {
     /// Shuts the queue down gracefully (Python 3.13's `shutdown()`): puts fail from now on,
     /// putters waiting fail with their items, getters take what is left and then fail, and
     /// `join` returns once those items are marked done.
+    ///
+    /// "What is left" includes items already handed to getters that have not run yet: until
+    /// they are taken, other getters keep waiting (and [`try_get`](Queue::try_get) says
+    /// `Empty`), so that an item given back by a dropped getter still finds a taker.
     pub fn shutdown(&self) {
         let mut wakers = Vec::new();
         let mut st = self.lock();
@@ -401,11 +423,10 @@ impl<T, K: Kind<T>> Queue<T, K> {
             st.shutdown = Shutdown::Graceful;
         }
         Self::fail_putters(&mut st, &mut wakers);
-        // Getters wait only while the store is empty: nothing is left for them.
-        while let Some(key) = st.getters.pop_front() {
-            let (_, waker) = st.getters.serve(key, GetSlot::Failed);
-            wakers.extend(waker);
-        }
+        // Getters wait only while the store is empty. They fail now unless items are handed to
+        // getters that have not run yet: one of those may be dropped and give its item back,
+        // and then the next getter in line takes it (the last one taken fails the rest).
+        st.fail_getters_if_drained(&mut wakers);
         drop(st);
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -615,6 +636,8 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let mut wake = Wakeups::default();
+        // Getters failed by this one taking the last item after a graceful shutdown.
+        let mut failed = Vec::new();
         let mut st = this.queue.lock();
         let out = match this.key {
             None => match st.try_get(&mut wake) {
@@ -638,6 +661,11 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
                             st.taken += 1;
                             // The item leaves the queue: its place goes to a waiting putter.
                             st.admit_putter(&mut wake);
+                            // Shut down gracefully and that was the last item: the getters
+                            // that waited in case it came back fail now.
+                            if st.shutdown != Shutdown::Open {
+                                st.fail_getters_if_drained(&mut failed);
+                            }
                             Poll::Ready(Ok(item))
                         }
                         _ => Poll::Ready(Err(GetError)),
@@ -647,6 +675,9 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
         };
         drop(st);
         wake.wake();
+        if !failed.is_empty() {
+            failed.into_iter().for_each(Waker::wake);
+        }
         out
     }
 }

@@ -434,3 +434,43 @@ fn debug_output() {
         "{s}"
     );
 }
+
+#[test]
+fn graceful_shutdown_keeps_getters_waiting_while_a_handed_item_may_come_back() {
+    // g1 is handed an item and dropped before it takes it, after a graceful shutdown: the item
+    // goes to g2, which must still be in line for it (failing g2 would strand the item and
+    // keep `join` waiting forever).
+    let q = Queue::bounded(2);
+    let (w2, woken2) = counting_waker();
+    let mut g1 = q.get();
+    let mut g2 = q.get();
+    assert!(poll_noop(&mut g1).is_pending());
+    assert!(poll(&mut g2, &w2).is_pending());
+    q.try_put(1).unwrap(); // handed to g1
+    q.shutdown();
+    assert!(poll(&mut g2, &w2).is_pending());
+    assert_eq!(q.try_get(), Err(TryGetError::Empty));
+    drop(g1);
+    assert_eq!(woken2.count(), 1);
+    assert_eq!(poll(&mut g2, &w2), Poll::Ready(Ok(1)));
+    assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+    q.task_done().unwrap();
+    assert_eq!(poll_noop(&mut q.join()), Poll::Ready(()));
+}
+
+#[test]
+fn graceful_shutdown_fails_the_waiting_getters_once_the_handed_item_is_taken() {
+    let q = Queue::bounded(2);
+    let (w2, woken2) = counting_waker();
+    let mut g1 = q.get();
+    let mut g2 = q.get();
+    assert!(poll_noop(&mut g1).is_pending());
+    assert!(poll(&mut g2, &w2).is_pending());
+    q.try_put(1).unwrap(); // handed to g1
+    q.shutdown();
+    assert_eq!(woken2.count(), 0);
+    assert_eq!(poll_noop(&mut g1), Poll::Ready(Ok(1)));
+    assert_eq!(woken2.count(), 1);
+    assert_eq!(poll(&mut g2, &w2), Poll::Ready(Err(GetError)));
+    assert_eq!(q.getters_waiting(), 0);
+}
