@@ -1,8 +1,13 @@
 //! Stress tests on a multi-threaded executor: many producers and consumers whose `put` and `get`
-//! futures are randomly cancelled (raced against a few yields, polled first or second at random, so that a future is also
-//! dropped after it was served). Every item must end up either
-//! consumed exactly once or dropped by the cancelled `put` that owned it — never lost, never
-//! duplicated — and `join` must return. Each test runs under a generous deadline.
+//! futures are randomly cancelled (raced against a few yields, polled first or second at random,
+//! so that a future is also dropped after it was served). Every item must end up either consumed
+//! exactly once or dropped by the cancelled `put` that owned it — never lost, never duplicated —
+//! and `join` must return.
+//!
+//! A lost item is caught directly: once the producers are done, every item they created must
+//! soon be accounted for (consumed, or dropped by its cancelled `put` or by the shutdown), and
+//! the test says how many are missing instead of waiting for `join` to hang. Each test also
+//! runs under a generous deadline, for a lost wake-up that stalls a task.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -17,6 +22,10 @@ use smol::Executor;
 const THREADS: usize = 4;
 /// Generous: a loaded 2-core machine must never trip it; only a hang does.
 const DEADLINE: Duration = Duration::from_secs(120);
+/// How long the count of items accounted for may stand still, once the producers are done and
+/// some are missing, before they are reported lost: only the few items left in the queue
+/// remain to be taken, so this is generous too.
+const STALL: Duration = Duration::from_secs(10);
 
 /// The fate of every item: how often it was consumed, and how often dropped unconsumed.
 struct Ledger {
@@ -27,6 +36,10 @@ struct Ledger {
     dropped_by_put: Vec<AtomicU8>,
     /// Consumed so far, all items together.
     total_consumed: AtomicUsize,
+    /// Items created so far, all producers together.
+    total_created: AtomicUsize,
+    /// Items whose fate is known (consumed or dropped), all together.
+    total_accounted: AtomicUsize,
 }
 
 impl Ledger {
@@ -37,6 +50,8 @@ impl Ledger {
             created: (0..n).map(|_| AtomicU8::new(0)).collect(),
             dropped_by_put: (0..n).map(|_| AtomicU8::new(0)).collect(),
             total_consumed: AtomicUsize::new(0),
+            total_created: AtomicUsize::new(0),
+            total_accounted: AtomicUsize::new(0),
         })
     }
 
@@ -103,6 +118,7 @@ impl Drop for Item {
             &self.ledger.dropped
         };
         slot[self.token.id as usize].fetch_add(1, Ordering::SeqCst);
+        self.ledger.total_accounted.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -112,7 +128,7 @@ where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let (done_tx, done_rx) = mpsc::channel();
-    thread::spawn(move || {
+    let runner = thread::spawn(move || {
         let ex = Arc::new(Executor::new());
         let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
         let workers: Vec<_> = (0..THREADS - 1)
@@ -129,9 +145,18 @@ where
         }
         let _ = done_tx.send(());
     });
-    done_rx.recv_timeout(DEADLINE).expect(
-        "stress test did not finish: an item or a wake-up was lost (join or a waiter hangs)",
-    );
+    match done_rx.recv_timeout(DEADLINE) {
+        Ok(()) => {}
+        // The body panicked (a failed check): report that panic, not a hang.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = runner.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("stress test did not finish: a wake-up was lost (join or a waiter hangs)")
+        }
+    }
 }
 
 /// Yields a random few times: the rival that cancels a `put` or `get` when it wins the race.
@@ -164,6 +189,7 @@ async fn produce_and_consume<K: Kind<Item> + 'static>(
                 let mut rng = fastrand::Rng::with_seed(u64::from(p));
                 for id in p * per..(p + 1) * per {
                     ledger.created[id as usize].store(1, Ordering::SeqCst);
+                    ledger.total_created.fetch_add(1, Ordering::SeqCst);
                     let item = Item {
                         token: Token {
                             id,
@@ -220,27 +246,49 @@ async fn produce_and_consume<K: Kind<Item> + 'static>(
             })
         })
         .collect();
-    match immediate_after {
-        None => {
-            for p in producer_tasks {
-                p.await;
-            }
-            // Every item put was consumed and marked done.
-            q.join().await;
-            assert!(q.is_empty());
-            q.shutdown();
-        }
-        Some(_) => {
-            for p in producer_tasks {
-                p.await;
-            }
-        }
+    for p in producer_tasks {
+        p.await;
+    }
+    all_accounted_for(&q, &ledger).await;
+    if immediate_after.is_none() {
+        // Every item put was consumed and marked done.
+        q.join().await;
+        assert!(q.is_empty());
+        q.shutdown();
     }
     for c in consumer_tasks {
         c.await;
     }
     q.join().await;
     assert_eq!(q.unfinished(), 0);
+}
+
+/// Waits (boundedly) until every item created is consumed or dropped; fails naming how many are
+/// missing. Called once the producers are done, so no item is created any more.
+async fn all_accounted_for<K: Kind<Item>>(q: &Queue<Item, K>, ledger: &Ledger) {
+    let created = ledger.total_created.load(Ordering::SeqCst);
+    let (mut last, mut since) = (usize::MAX, std::time::Instant::now());
+    loop {
+        let accounted = ledger.total_accounted.load(Ordering::SeqCst);
+        assert!(
+            accounted <= created,
+            "{accounted} fates for {created} items"
+        );
+        if accounted == created {
+            return;
+        }
+        if accounted != last {
+            (last, since) = (accounted, std::time::Instant::now());
+        }
+        assert!(
+            since.elapsed() < STALL,
+            "{} of {created} items lost: neither consumed nor dropped, and nothing happened \
+             for {STALL:?} (queue {q:?}, {} getters waiting)",
+            created - accounted,
+            q.getters_waiting(),
+        );
+        smol::Timer::after(Duration::from_millis(1)).await;
+    }
 }
 
 /// `q` with 8 producers and 8 consumers.
