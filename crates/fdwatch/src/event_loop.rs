@@ -352,9 +352,11 @@ impl EventLoop {
                     if let Some(slot) = self.slot_mut(fd) {
                         slot.added_in = turn;
                     }
-                    self.poller
-                        .add(fd, key(fd), interest)
-                        .map_err(|e| self.forget(fd, e))
+                    self.poller.add(fd, key(fd), interest).map_err(|e| {
+                        // The kernel has nothing under this number now: no watch stands.
+                        self.drop_slot(fd);
+                        WatchError::from_io(fd, e)
+                    })
                 }
                 Err(e) => {
                     if let Some(slot) = self.slot_mut(fd) {
@@ -382,17 +384,26 @@ impl EventLoop {
         }
     }
 
-    /// Drops the watches of `fd` after the kernel refused it (it was closed behind our back),
-    /// and turns the kernel's answer into the error for the caller.
+    /// Turns the kernel's refusal to change the registration of `fd` into the error for the
+    /// caller. If the number no longer names the file that was registered (it was closed behind
+    /// our back, and maybe reused by a file that cannot be watched), the kernel has forgotten
+    /// the watches, so they are dropped here too rather than kept as watches that never fire.
+    /// (Any other error, such as running out of memory, leaves the old registration standing.)
     fn forget(&mut self, fd: RawFd, err: io::Error) -> WatchError {
         let err = WatchError::from_io(fd, err);
-        if let WatchError::BadFd(_) = err
-            && let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i))
+        if let WatchError::BadFd(_) | WatchError::Unsupported(_) = err {
+            self.drop_slot(fd);
+        }
+        err
+    }
+
+    /// Drops every watch of `fd` from the table (not from the kernel).
+    fn drop_slot(&mut self, fd: RawFd) {
+        if let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i))
             && slot.take().is_some()
         {
             self.watched -= 1;
         }
-        err
     }
 
     fn remove(&mut self, fd: RawFd, dir: Dir) -> bool {

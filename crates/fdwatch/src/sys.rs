@@ -23,6 +23,10 @@ pub(crate) struct Interest {
 /// Runs `f` with the caller's fd number borrowed for the duration of one or two syscalls.
 ///
 /// Negative numbers are refused with `EBADF` before anything else happens.
+///
+/// `f` must only hand the fd to syscalls that look at it (`epoll_ctl`, `poll`, the `FIONREAD`
+/// ioctl): never read, write, close or otherwise change the file, since the number may not be
+/// the file the caller meant (see below).
 #[allow(unsafe_code)]
 pub(crate) fn with_fd<R>(
     fd: RawFd,
@@ -31,12 +35,17 @@ pub(crate) fn with_fd<R>(
     if fd < 0 {
         return Err(io::Error::from(rustix::io::Errno::BADF));
     }
-    // SAFETY: `borrow_raw` requires a number other than -1 that stays open while borrowed. The
-    // number is not negative (checked above), and the borrow cannot outlive `f`, which only
-    // hands it to the kernel (epoll_ctl, ioctl, poll). If the caller passed a number that is not
-    // open, the kernel answers EBADF, which becomes `WatchError::BadFd`; no memory is touched
-    // through the fd, so nothing else can go wrong. This is the asyncio contract: the loop
-    // watches numbers it does not own.
+    // SAFETY: `borrow_raw` asks for a number other than -1 (a `BorrowedFd` cannot hold it: that
+    // would be an invalid value, true undefined behaviour) that stays open while borrowed. The
+    // first is checked above. The second cannot be promised for a number a caller passed in
+    // (asyncio's contract: the loop watches numbers it does not own), so this relies instead on
+    // what the borrow is used for: it lives only inside `f`, which passes it by value to
+    // syscalls that only inspect the fd (the contract above). No memory is read or written
+    // through the fd, so a number that is not open only makes the kernel answer `EBADF`
+    // (`WatchError::BadFd`), and a number that was closed and reused by another file (even
+    // one owned elsewhere in the process) at worst registers or inspects that file: a wrong
+    // watch, which the caller's contract (remove a watch before closing its fd) rules out,
+    // never memory unsafety. The same reasoning makes mio's `SourceFd` safe.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     f(borrowed)
 }

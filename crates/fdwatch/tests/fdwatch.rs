@@ -594,6 +594,29 @@ fn a_closed_and_reused_fd_number_is_registered_afresh() {
     });
 }
 
+#[test]
+fn a_reused_fd_number_that_cannot_be_watched_leaves_no_watch_behind() {
+    bounded(|| {
+        let (old, _old_peer) = pair();
+        let fd = old.as_raw_fd();
+        let mut ev = EventLoop::new().unwrap();
+        ev.add_reader(fd, |_, _| panic!("the old socket's callback must not run"))
+            .unwrap();
+        // A regular file under the same number: the kernel forgot the socket's registration
+        // and refuses the file.
+        let file = File::open(env!("CARGO_MANIFEST_PATH")).unwrap();
+        let mut number: OwnedFd = old.into();
+        rustix::io::dup2(&file, &mut number).unwrap();
+        let err = ev.add_writer(fd, |_, _| {}).unwrap_err();
+        assert!(matches!(err, WatchError::Unsupported(_)), "{err:?}");
+        // Neither the new watch nor the old one stands: none could ever fire, so `run` has
+        // nothing to wait for and returns.
+        assert_eq!(ev.is_watched(fd), (false, false));
+        ev.run().unwrap();
+        drop((file, number));
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The await and stream forms.
 // ---------------------------------------------------------------------------------------------
