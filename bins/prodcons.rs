@@ -28,16 +28,16 @@ struct Args {
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = item_count)]
     items: u64,
     /// Producer tasks; the items are split between them in consecutive runs.
-    #[arg(long, default_value_t = 1, value_name = "P", value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1, value_name = "P", value_parser = task_count)]
     producers: usize,
     /// Consumer tasks.
-    #[arg(long, default_value_t = 1, value_name = "C", value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1, value_name = "C", value_parser = task_count)]
     consumers: usize,
     /// The most items the queue holds; producers wait while it is full.
     #[arg(long, default_value_t = 8, value_name = "K", value_parser = at_least_one)]
     capacity: usize,
     /// Each producer sleeps up to this long before each put, each consumer after each get.
-    #[arg(long, default_value_t = 150, value_name = "MS")]
+    #[arg(long, default_value_t = 150, value_name = "MS", value_parser = delay_ms)]
     max_delay_ms: u64,
     /// Seed of the random delays.
     #[arg(long, default_value_t = 0, value_name = "S")]
@@ -78,6 +78,27 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Each task is spawned up front (its handle kept in a list), so an absurd count would only
+/// end in a failed allocation that aborts the process.
+const MAX_TASKS: usize = 100_000;
+
+fn task_count(s: &str) -> Result<usize, String> {
+    match at_least_one(s)? {
+        n if n > MAX_TASKS => Err(format!("must be at most {MAX_TASKS}")),
+        n => Ok(n),
+    }
+}
+
+/// A longer delay is no demo; a huge one would make the timer never fire and the run hang.
+const MAX_DELAY_MS: u64 = 60_000;
+
+fn delay_ms(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>().map_err(|e| format!("{e}"))? {
+        n if n > MAX_DELAY_MS => Err(format!("must be at most {MAX_DELAY_MS} (one minute)")),
+        n => Ok(n),
+    }
+}
+
 /// What a run did.
 struct Summary {
     produced: u64,
@@ -91,10 +112,21 @@ struct Summary {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let Some(seen) = Bitset::new(args.items) else {
+        eprintln!(
+            "error: not enough memory to check that {} items are each consumed once",
+            args.items
+        );
+        return ExitCode::FAILURE;
+    };
     let summary = match args.kind {
-        KindArg::Fifo => run(&args, Queue::<u64, Fifo>::with_kind(args.capacity)),
-        KindArg::Lifo => run(&args, Queue::<u64, Lifo>::with_kind(args.capacity)),
-        KindArg::Priority => run(&args, Queue::<u64, Priority>::with_kind(args.capacity)),
+        KindArg::Fifo => run(&args, Queue::<u64, Fifo>::with_kind(args.capacity), seen),
+        KindArg::Lifo => run(&args, Queue::<u64, Lifo>::with_kind(args.capacity), seen),
+        KindArg::Priority => run(
+            &args,
+            Queue::<u64, Priority>::with_kind(args.capacity),
+            seen,
+        ),
     };
     print_summary(&args, &summary);
     if summary.duplicates > 0 || summary.missing > 0 {
@@ -109,12 +141,12 @@ fn main() -> ExitCode {
 
 /// Runs the producers and consumers on one executor thread, so that with zero delays the
 /// interleaving (and so the output) is the same on every run.
-fn run<K: Kind<u64> + 'static>(args: &Args, queue: Queue<u64, K>) -> Summary {
+fn run<K: Kind<u64> + 'static>(args: &Args, queue: Queue<u64, K>, seen: Bitset) -> Summary {
     let ex = LocalExecutor::new();
     let quiet = args.quiet;
     let many = args.producers > 1 || args.consumers > 1;
     let mut rng = fastrand::Rng::with_seed(args.seed);
-    let seen = Rc::new(RefCell::new(Bitset::new(args.items)));
+    let seen = Rc::new(RefCell::new(seen));
     let full_waits = Rc::new(Cell::new(0u64));
     let start = Instant::now();
     smol::block_on(ex.run(async {
@@ -281,12 +313,18 @@ struct Bitset {
 }
 
 impl Bitset {
-    fn new(items: u64) -> Self {
-        Bitset {
-            bits: vec![0; items.div_ceil(64) as usize],
+    /// `None` if the memory for `items` bits cannot be had (up to 512 MiB for the most
+    /// items allowed): a clear error rather than an aborted process.
+    fn new(items: u64) -> Option<Self> {
+        let words = usize::try_from(items.div_ceil(64)).ok()?;
+        let mut bits = Vec::new();
+        bits.try_reserve_exact(words).ok()?;
+        bits.resize(words, 0);
+        Some(Bitset {
+            bits,
             distinct: 0,
             duplicates: 0,
-        }
+        })
     }
 
     fn mark(&mut self, x: u64) {

@@ -204,3 +204,33 @@ fn delays_with_many_tasks_consume_every_item_once() {
         "--quiet prints only the summary:\n{stdout}"
     );
 }
+
+#[test]
+fn too_many_tasks_is_refused() {
+    // Not an allocation failure that aborts the process.
+    let out = cmd("prodcons")
+        .args(["--producers", "100000000000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--producers <P>': must be at most 100000"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn too_long_a_delay_is_refused() {
+    // Not a timer so far away that it never fires and the run hangs.
+    let out = cmd("prodcons")
+        .args(["--max-delay-ms", "18446744073709551615"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--max-delay-ms <MS>': must be at most 60000"),
+        "{stderr}"
+    );
+}
