@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
 
 /// How a queue stores its items and which one comes out next.
 ///
@@ -23,9 +24,11 @@ pub trait Kind<T> {
     fn pop(store: &mut Self::Store) -> Option<T>;
 
     /// Takes back an item that was handed to a getter which was dropped before it took it.
-    /// The item was put while the store was empty, so it is older than every stored item:
-    /// store it where its age puts it.
-    fn push_returned(store: &mut Self::Store, item: T);
+    ///
+    /// The item was put while the store was empty, so it is older than every item put into the
+    /// store since; among items given back, a smaller `age` was handed out (and so put) earlier.
+    /// Store it where its age puts it.
+    fn push_returned(store: &mut Self::Store, item: T, age: u64);
 
     /// How many items the store holds.
     fn len(store: &Self::Store) -> usize;
@@ -36,31 +39,69 @@ fn initial(cap: usize) -> usize {
     cap.min(1024)
 }
 
+/// The store of [`Fifo`] and [`Lifo`]: the items in the order they were put, oldest at the
+/// front.
+///
+/// Items given back by dropped getters are older than every other item, so they sit at the
+/// front, in the order of their ages (which this store remembers while they are there).
+pub struct Deque<T> {
+    items: VecDeque<T>,
+    /// The ages of the given-back items, which are `items[..returned.len()]`, oldest first.
+    returned: VecDeque<u64>,
+}
+
+impl<T> Deque<T> {
+    fn with_capacity(cap: usize) -> Self {
+        Deque {
+            items: VecDeque::with_capacity(initial(cap)),
+            returned: VecDeque::new(),
+        }
+    }
+
+    fn push_returned(&mut self, item: T, age: u64) {
+        let at = self.returned.partition_point(|&a| a < age);
+        self.returned.insert(at, age);
+        self.items.insert(at, item);
+    }
+}
+
+impl<T> fmt::Debug for Deque<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deque")
+            .field("len", &self.items.len())
+            .field("returned", &self.returned.len())
+            .finish()
+    }
+}
+
 /// First in, first out (asyncio's `Queue`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fifo;
 
 impl<T> Kind<T> for Fifo {
-    type Store = VecDeque<T>;
+    type Store = Deque<T>;
 
     fn with_capacity(cap: usize) -> Self::Store {
-        VecDeque::with_capacity(initial(cap))
+        Deque::with_capacity(cap)
     }
 
     fn push(store: &mut Self::Store, item: T) {
-        store.push_back(item);
+        store.items.push_back(item);
     }
 
     fn pop(store: &mut Self::Store) -> Option<T> {
-        store.pop_front()
+        let item = store.items.pop_front();
+        // The front item was a given-back one if any is left.
+        store.returned.pop_front();
+        item
     }
 
-    fn push_returned(store: &mut Self::Store, item: T) {
-        store.push_front(item);
+    fn push_returned(store: &mut Self::Store, item: T, age: u64) {
+        store.push_returned(item, age);
     }
 
     fn len(store: &Self::Store) -> usize {
-        store.len()
+        store.items.len()
     }
 }
 
@@ -69,27 +110,30 @@ impl<T> Kind<T> for Fifo {
 pub struct Lifo;
 
 impl<T> Kind<T> for Lifo {
-    type Store = Vec<T>;
+    type Store = Deque<T>;
 
     fn with_capacity(cap: usize) -> Self::Store {
-        Vec::with_capacity(initial(cap))
+        Deque::with_capacity(cap)
     }
 
     fn push(store: &mut Self::Store, item: T) {
-        store.push(item);
+        store.items.push_back(item);
     }
 
     fn pop(store: &mut Self::Store) -> Option<T> {
-        store.pop()
+        // The back item is a given-back one only once nothing else is left.
+        if store.items.len() == store.returned.len() {
+            store.returned.pop_back();
+        }
+        store.items.pop_back()
     }
 
-    fn push_returned(store: &mut Self::Store, item: T) {
-        // The oldest item comes out last.
-        store.insert(0, item);
+    fn push_returned(store: &mut Self::Store, item: T, age: u64) {
+        store.push_returned(item, age);
     }
 
     fn len(store: &Self::Store) -> usize {
-        store.len()
+        store.items.len()
     }
 }
 
@@ -114,7 +158,7 @@ impl<T: Ord> Kind<T> for Priority {
         store.pop().map(|Reverse(item)| item)
     }
 
-    fn push_returned(store: &mut Self::Store, item: T) {
+    fn push_returned(store: &mut Self::Store, item: T, _age: u64) {
         store.push(Reverse(item));
     }
 

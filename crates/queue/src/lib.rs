@@ -83,7 +83,7 @@ mod kind;
 mod waiters;
 
 pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
-pub use kind::{Fifo, Kind, Lifo, Priority};
+pub use kind::{Deque, Fifo, Kind, Lifo, Priority};
 
 use std::fmt;
 use std::future::Future;
@@ -122,8 +122,10 @@ enum Shutdown {
 enum GetSlot<T> {
     /// In line for an item.
     Waiting,
-    /// An item was handed to it (it counts in the queue's length until the getter takes it).
-    Ready(T),
+    /// An item was handed to it (it counts in the queue's length until the getter takes it),
+    /// with the item's age: the count of hand-overs before it, to keep items given back by
+    /// dropped getters in order.
+    Ready(u64, T),
     /// The queue was shut down with nothing for it.
     Failed,
 }
@@ -142,6 +144,8 @@ struct State<T, K: Kind<T>> {
     items: K::Store,
     /// Items handed to getters that have not yet run to take them.
     handed_over: usize,
+    /// How many items were ever handed to getters: the age of the next one.
+    hand_overs: u64,
     getters: WaitList<GetSlot<T>>,
     putters: WaitList<PutSlot<T>>,
     /// Items put and not yet marked done (asyncio's `_unfinished_tasks`).
@@ -193,7 +197,9 @@ impl<T, K: Kind<T>> State<T, K> {
     fn place(&mut self, item: T, wake: &mut Wakeups) {
         match self.getters.pop_front() {
             Some(key) => {
-                let (_, waker) = self.getters.serve(key, GetSlot::Ready(item));
+                let age = self.hand_overs;
+                self.hand_overs += 1;
+                let (_, waker) = self.getters.serve(key, GetSlot::Ready(age, item));
                 self.handed_over += 1;
                 wake.add(waker);
             }
@@ -310,6 +316,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
         let state = State {
             items: K::with_capacity(capacity),
             handed_over: 0,
+            hand_overs: 0,
             getters: WaitList::new(),
             putters: WaitList::new(),
             unfinished: 0,
@@ -448,7 +455,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
             }
             st.getters.unlink(key);
             let (old, waker) = st.getters.serve(key, GetSlot::Failed);
-            if let GetSlot::Ready(item) = old {
+            if let GetSlot::Ready(_, item) = old {
                 st.handed_over -= 1;
                 discarded.push(item);
             }
@@ -653,10 +660,10 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
                     st.getters.set_waker(key, cx.waker());
                     Poll::Pending
                 }
-                GetSlot::Ready(_) | GetSlot::Failed => {
+                GetSlot::Ready(..) | GetSlot::Failed => {
                     this.key = None;
                     match st.getters.free(key) {
-                        GetSlot::Ready(item) => {
+                        GetSlot::Ready(_, item) => {
                             st.handed_over -= 1;
                             st.taken += 1;
                             // The item leaves the queue: its place goes to a waiting putter.
@@ -692,15 +699,15 @@ impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
             }
             // An item handed to this getter goes to the next one in line (who is woken in its
             // place) or back to the head of the queue.
-            if let GetSlot::Ready(item) = st.getters.free(key) {
+            if let GetSlot::Ready(age, item) = st.getters.free(key) {
                 st.handed_over -= 1;
                 match st.getters.pop_front() {
                     Some(next) => {
-                        let (_, waker) = st.getters.serve(next, GetSlot::Ready(item));
+                        let (_, waker) = st.getters.serve(next, GetSlot::Ready(age, item));
                         st.handed_over += 1;
                         wake.add(waker);
                     }
-                    None => K::push_returned(&mut st.items, item),
+                    None => K::push_returned(&mut st.items, item, age),
                 }
             }
             drop(st);

@@ -474,3 +474,31 @@ fn graceful_shutdown_fails_the_waiting_getters_once_the_handed_item_is_taken() {
     assert_eq!(poll(&mut g2, &w2), Poll::Ready(Err(GetError)));
     assert_eq!(q.getters_waiting(), 0);
 }
+
+#[test]
+fn items_given_back_by_several_dropped_getters_keep_their_order() {
+    // g1 and g2 are handed 1 and 2, a third item is stored, then both getters are dropped, in
+    // either order: the items come back in the order they were put.
+    fn given_back<K: queue::Kind<u8>>(q: Queue<u8, K>, g2_first: bool) -> Vec<u8> {
+        let mut g1 = q.get();
+        let mut g2 = q.get();
+        assert!(poll_noop(&mut g1).is_pending());
+        assert!(poll_noop(&mut g2).is_pending());
+        for x in [1, 2, 3] {
+            q.try_put(x).unwrap();
+        }
+        if g2_first {
+            drop(g2);
+            drop(g1);
+        } else {
+            drop(g1);
+            drop(g2);
+        }
+        std::iter::from_fn(|| q.try_get().ok()).collect()
+    }
+    for g2_first in [false, true] {
+        assert_eq!(given_back(Queue::bounded(4), g2_first), [1, 2, 3]);
+        assert_eq!(given_back(Queue::lifo(4), g2_first), [3, 2, 1]);
+        assert_eq!(given_back(Queue::priority(4), g2_first), [1, 2, 3]);
+    }
+}

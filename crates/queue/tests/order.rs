@@ -1,6 +1,7 @@
 //! Property tests of the order each kind gives: any sequence of `try_put` / `try_get` on a
 //! queue behaves like a plain model of it (a deque, a stack, a min-heap), including when it is
-//! full or empty; and puts that had to wait come out in the order they were made.
+//! full or empty; puts that had to wait come out in the order they were made; and items handed
+//! to getters that are dropped before taking them keep their place.
 
 mod common;
 
@@ -105,7 +106,78 @@ fn put_with_waiting<K: Kind<u8>>(q: &Queue<u8, K>, xs: &[u8]) -> Vec<u8> {
     out
 }
 
+/// What to do to a queue with getters in line.
+#[derive(Clone, Debug)]
+enum GetterOp {
+    /// Put the next number, if there is room.
+    Put,
+    /// A new `get` waits in line (or is handed an item at once).
+    Wait,
+    /// Drop the `i`-th live getter (modulo how many there are).
+    Drop(usize),
+}
+
+fn getter_ops() -> impl Strategy<Value = Vec<GetterOp>> {
+    prop::collection::vec(
+        prop_oneof![
+            Just(GetterOp::Put),
+            Just(GetterOp::Wait),
+            any::<usize>().prop_map(GetterOp::Drop),
+        ],
+        0..100,
+    )
+}
+
+/// Puts 1, 2, 3, ... while getters wait in line (when the store is empty) and are dropped
+/// (never taking their item), in the order `ops` says, then drops the rest and takes every
+/// item: with nothing taken by a getter, the items must come out as if no getter had ever been
+/// there.
+fn given_back<K: Kind<u32>>(q: Queue<u32, K>, ops: &[GetterOp]) -> Vec<u32> {
+    let mut getters = Vec::new();
+    let mut next = 1;
+    for op in ops {
+        match *op {
+            GetterOp::Put => {
+                if q.try_put(next).is_ok() {
+                    next += 1;
+                }
+            }
+            GetterOp::Wait => {
+                // Only when the getter would wait: every item is handed to a live getter (those
+                // not waiting in line), none is in the store.
+                let handed = getters.len() - q.getters_waiting();
+                if q.len() == handed {
+                    let mut get = q.get();
+                    assert!(poll_noop(&mut get).is_pending());
+                    getters.push(get);
+                }
+            }
+            GetterOp::Drop(i) => {
+                if !getters.is_empty() {
+                    let i = i % getters.len();
+                    drop(getters.remove(i));
+                }
+            }
+        }
+    }
+    drop(getters);
+    assert_eq!(q.len(), next as usize - 1);
+    std::iter::from_fn(|| q.try_get().ok()).collect()
+}
+
 proptest! {
+    #[test]
+    fn fifo_gives_back_items_in_put_order(cap in 1usize..8, ops in getter_ops()) {
+        let out = given_back(Queue::bounded(cap), &ops);
+        prop_assert_eq!(out.clone(), (1..=out.len() as u32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn lifo_gives_back_items_in_reverse_put_order(cap in 1usize..8, ops in getter_ops()) {
+        let out = given_back(Queue::lifo(cap), &ops);
+        prop_assert_eq!(out.clone(), (1..=out.len() as u32).rev().collect::<Vec<_>>());
+    }
+
     #[test]
     fn fifo_is_a_deque(cap in 1usize..8, ops in ops()) {
         check_against(Queue::bounded(cap), VecDeque::new(), &ops);
