@@ -95,9 +95,10 @@ fn main() -> ExitCode {
 fn pingpong(rounds: u64) -> io::Result<()> {
     let elapsed = fdwatch::pingpong::run(rounds)?;
     let secs = elapsed.as_secs_f64();
+    let trips = if rounds == 1 { "trip" } else { "trips" };
     writeln!(
         io::stdout(),
-        "{rounds} round trips in {secs:.3}s: {:.0} round trips/s",
+        "{rounds} round {trips} in {secs:.3}s: {:.0} round trips/s",
         rounds as f64 / secs.max(1e-9)
     )
 }
@@ -244,16 +245,26 @@ fn send(ev: &mut EventLoop, wsock: Rc<UnixStream>, bytes: Vec<u8>) -> io::Result
     let mut written = 0;
     let watched = Rc::clone(&wsock);
     ev.add_writer(&*watched, move |ev, readiness| {
-        let done = readiness != Readiness::Ready
-            || match (&*wsock).write(&bytes[written..]) {
-                Ok(n) => {
-                    written += n;
-                    written == bytes.len()
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-                // The reader sees the missing bytes as an end of file and reports it.
-                Err(_) => true,
-            };
+        let result = match readiness {
+            Readiness::Ready => (&*wsock).write(&bytes[written..]),
+            other => Err(io::Error::other(format!(
+                "the socket is not writable ({other:?})"
+            ))),
+        };
+        let done = match result {
+            Ok(n) => {
+                written += n;
+                written == bytes.len()
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) => {
+                // Say why, and end the stream: the reader then sees the missing bytes as an
+                // end of file, reports it and stops the loop (the message would never come).
+                eprintln!("error: writing the message: {e}");
+                let _ = wsock.shutdown(std::net::Shutdown::Write);
+                true
+            }
+        };
         if done {
             ev.remove_writer(&*wsock);
         }
