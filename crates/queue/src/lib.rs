@@ -334,9 +334,12 @@ impl<T, K: Kind<T>> Queue<T, K> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T, K>> {
-        // The only user code run under the lock is an item's `Ord` (in a priority queue); if it
-        // panics, that item is lost but the queue stays usable, so a poisoned lock is taken
-        // over rather than passed on as a panic to every other task.
+        // The only user code run under the lock is an item's `Ord` (in a priority queue). If it
+        // panics, the item being stored or taken is lost, and with it the queue's promise
+        // about that item: `join` may wait for it forever, and a putter admitted in the same
+        // operation may not be woken. The lock is still taken over rather than passed on as a
+        // panic to every other task: the counts and the lists stay consistent enough for the
+        // other items to flow.
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
