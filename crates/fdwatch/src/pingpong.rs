@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use crate::{EventLoop, Readiness};
 
 /// Bounces one byte between the two ends of a socketpair `rounds` times, each end driven by its
-/// reader callback, and returns how long it took.
+/// reader callback, and returns how long it took. Fails if either end fails, or if the loop
+/// ends before every round trip was made.
 ///
 /// ```
 /// let elapsed = fdwatch::pingpong::run(1000)?;
@@ -42,17 +43,20 @@ pub fn run(rounds: u64) -> io::Result<Duration> {
     // The serving end: count the return, serve again until done.
     let fail = Rc::clone(&failure);
     let mut ping_io = ping.try_clone()?;
-    let mut left = rounds;
+    // Round trips still to make; read back once the loop is done, to check they all were.
+    let left = Rc::new(Cell::new(rounds));
+    let left_in_callback = Rc::clone(&left);
     ev.add_reader(ping.as_raw_fd(), move |ev, readiness| {
-        let served = if left == 1 {
+        let left = &left_in_callback;
+        let served = if left.get() == 1 {
             receive(&mut ping_io, readiness)
         } else {
             bounce(&mut ping_io, readiness)
         };
         match served {
             Ok(true) => {
-                left -= 1;
-                if left == 0 {
+                left.set(left.get() - 1);
+                if left.get() == 0 {
                     ev.stop();
                 }
             }
@@ -73,6 +77,12 @@ pub fn run(rounds: u64) -> io::Result<Duration> {
     let elapsed = start.elapsed();
     if let Some(e) = failure.take() {
         return Err(e);
+    }
+    if left.get() != 0 {
+        return Err(io::Error::other(format!(
+            "the loop ended after {} of {rounds} round trips",
+            rounds - left.get()
+        )));
     }
     Ok(elapsed)
 }
