@@ -166,17 +166,29 @@ async fn cancel_soon(rng: &mut fastrand::Rng) {
     }
 }
 
+/// How a stress run ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Once producers finish: wait until every item is accounted for, join, shut down.
+    JoinThenShutdown,
+    /// Once producers finish: shut down gracefully at once, while consumers still drain (and
+    /// items handed to their cancelled `get`s come back); one consumer gives up at its first
+    /// cancelled `get` after the shutdown.
+    ShutdownWhileDraining,
+    /// The consumer that takes the n-th item shuts the queue down at once, mid-stream.
+    ImmediateAfter(usize),
+}
+
 /// Producers put items `0..n` between them, each `put` raced against `cancel_soon`; consumers
-/// `get` (also raced) and mark each item done. Without `immediate_after`, the queue is joined
-/// and shut down gracefully once producers finish; with it, the consumer that takes the
-/// `immediate_after`-th item shuts it down at once. Returns when every task has stopped.
+/// `get` (also raced) and mark each item done, until the queue is shut down as `end` says.
+/// Returns when every task has stopped.
 async fn produce_and_consume<K: Kind<Item> + 'static>(
     ex: Arc<Executor<'static>>,
     q: Queue<Item, K>,
     ledger: Arc<Ledger>,
     producers: u32,
     consumers: u32,
-    immediate_after: Option<usize>,
+    end: End,
 ) where
     K::Store: Send,
 {
@@ -235,11 +247,17 @@ async fn produce_and_consume<K: Kind<Item> + 'static>(
                             drop(item);
                             q.task_done().unwrap();
                             let total = ledger.total_consumed.fetch_add(1, Ordering::SeqCst) + 1;
-                            if Some(total) == immediate_after {
+                            if end == End::ImmediateAfter(total) {
                                 q.shutdown_immediate();
                             }
                         }
                         Some(Err(_)) => return,
+                        // One consumer gives up when its `get` is cancelled after the shutdown,
+                        // as a task cancelled as a whole would: an item handed to that `get`
+                        // must then reach another consumer, which must not have stopped yet.
+                        None if c == 0 && end == End::ShutdownWhileDraining && q.is_shutdown() => {
+                            return;
+                        }
                         None => {}
                     }
                 }
@@ -249,16 +267,29 @@ async fn produce_and_consume<K: Kind<Item> + 'static>(
     for p in producer_tasks {
         p.await;
     }
-    all_accounted_for(&q, &ledger).await;
-    if immediate_after.is_none() {
-        // Every item put was consumed and marked done.
-        q.join().await;
-        assert!(q.is_empty());
-        q.shutdown();
+    match end {
+        End::JoinThenShutdown => {
+            all_accounted_for(&q, &ledger).await;
+            // Every item put was consumed and marked done.
+            q.join().await;
+            assert!(q.is_empty());
+            q.shutdown();
+        }
+        End::ShutdownWhileDraining => q.shutdown(),
+        End::ImmediateAfter(_) => all_accounted_for(&q, &ledger).await,
     }
     for c in consumer_tasks {
         c.await;
     }
+    // The consumers have stopped: nothing can happen to an item any more.
+    let (created, accounted) = (
+        ledger.total_created.load(Ordering::SeqCst),
+        ledger.total_accounted.load(Ordering::SeqCst),
+    );
+    assert_eq!(
+        accounted, created,
+        "items left behind when the consumers stopped (queue {q:?})"
+    );
     q.join().await;
     assert_eq!(q.unfinished(), 0);
 }
@@ -292,11 +323,11 @@ async fn all_accounted_for<K: Kind<Item>>(q: &Queue<Item, K>, ledger: &Ledger) {
 }
 
 /// `q` with 8 producers and 8 consumers.
-fn stress<K: Kind<Item> + 'static>(q: Queue<Item, K>, items: usize, immediate: Option<usize>)
+fn stress<K: Kind<Item> + 'static>(q: Queue<Item, K>, items: usize, end: End)
 where
     K::Store: Send,
 {
-    stress_with(q, items, 8, 8, immediate)
+    stress_with(q, items, 8, 8, end)
 }
 
 fn stress_with<K: Kind<Item> + 'static>(
@@ -304,21 +335,22 @@ fn stress_with<K: Kind<Item> + 'static>(
     items: usize,
     producers: u32,
     consumers: u32,
-    immediate: Option<usize>,
+    end: End,
 ) where
     K::Store: Send,
 {
     let ledger = Ledger::new(items);
     let l = ledger.clone();
-    run_on_threads(move |ex| produce_and_consume(ex, q, l, producers, consumers, immediate));
-    let (consumed, dropped) = ledger.check(immediate.is_some());
+    run_on_threads(move |ex| produce_and_consume(ex, q, l, producers, consumers, end));
+    let immediate = matches!(end, End::ImmediateAfter(_));
+    let (consumed, dropped) = ledger.check(immediate);
     println!("{consumed} consumed, {dropped} dropped by cancelled puts or the shutdown");
     // The cancellations did happen, and items did flow.
     assert!(
         consumed > 0 && dropped > 0,
         "{consumed} consumed, {dropped} dropped"
     );
-    if immediate.is_some() {
+    if immediate {
         let created = ledger
             .created
             .iter()
@@ -330,38 +362,51 @@ fn stress_with<K: Kind<Item> + 'static>(
 
 #[test]
 fn fifo_with_random_cancellation_loses_and_duplicates_nothing() {
-    stress(Queue::bounded(4), 20_000, None);
+    stress(Queue::bounded(4), 20_000, End::JoinThenShutdown);
 }
 
 #[test]
 fn lifo_with_random_cancellation_loses_and_duplicates_nothing() {
-    stress(Queue::lifo(3), 20_000, None);
+    stress(Queue::lifo(3), 20_000, End::JoinThenShutdown);
 }
 
 #[test]
 fn priority_with_random_cancellation_loses_and_duplicates_nothing() {
-    stress(Queue::priority(5), 20_000, None);
+    stress(Queue::priority(5), 20_000, End::JoinThenShutdown);
 }
 
 #[test]
 fn capacity_one_with_random_cancellation_loses_and_duplicates_nothing() {
-    stress(Queue::bounded(1), 20_000, None);
+    stress(Queue::bounded(1), 20_000, End::JoinThenShutdown);
 }
 
 #[test]
 fn few_producers_many_waiting_getters_lose_and_duplicate_nothing() {
     // Getters mostly wait here, so items are handed to getters that are then cancelled.
-    stress_with(Queue::bounded(4), 20_000, 2, 12, None);
+    stress_with(Queue::bounded(4), 20_000, 2, 12, End::JoinThenShutdown);
 }
 
 #[test]
 fn many_producers_few_consumers_lose_and_duplicate_nothing() {
-    stress_with(Queue::bounded(2), 20_000, 12, 2, None);
+    stress_with(Queue::bounded(2), 20_000, 12, 2, End::JoinThenShutdown);
 }
 
 #[test]
 fn immediate_shutdown_mid_stream_discards_and_join_returns() {
     // A fifth of the items consumed, then the shutdown comes while they flow.
     let ledger_items = 100_000;
-    stress(Queue::bounded(4), ledger_items, Some(ledger_items / 5));
+    stress(
+        Queue::bounded(4),
+        ledger_items,
+        End::ImmediateAfter(ledger_items / 5),
+    );
+}
+
+#[test]
+fn graceful_shutdown_while_draining_strands_nothing() {
+    // Many short runs, so that the shutdown often comes while an item is handed to a getter
+    // that is then cancelled: the item must still reach a consumer before they all stop.
+    for _ in 0..100 {
+        stress_with(Queue::bounded(4), 400, 2, 8, End::ShutdownWhileDraining);
+    }
 }
