@@ -159,6 +159,10 @@ struct State<T, K: Kind<T>> {
 
 /// Up to two tasks to wake once the lock is released (waking under the lock would make the
 /// woken thread block on it at once).
+///
+/// They are woken when this is dropped, so that they are woken even if the operation panics
+/// (in an item's `Ord`) after it served them: declare it before the lock guard, which is then
+/// dropped first.
 #[derive(Default)]
 struct Wakeups(Option<Waker>, Option<Waker>);
 
@@ -176,12 +180,18 @@ impl Wakeups {
         }
     }
 
+    /// Wakes the tasks now (what dropping does; this names the moment).
     #[inline]
-    fn wake(self) {
-        if let Some(w) = self.0 {
+    fn wake(self) {}
+}
+
+impl Drop for Wakeups {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take() {
             w.wake();
         }
-        if let Some(w) = self.1 {
+        if let Some(w) = self.1.take() {
             w.wake();
         }
     }
@@ -233,8 +243,10 @@ impl<T, K: Kind<T>> State<T, K> {
         if self.len() >= capacity || !self.putters.is_empty() {
             return Err(TryPutError::Full(item));
         }
-        self.place(item, wake);
+        // Counted first: if the item's `Ord` panics while a priority queue places it, the
+        // heap still keeps it, and it must be counted for `task_done` once it is taken.
         self.unfinished += 1;
+        self.place(item, wake);
         self.peak = self.peak.max(self.len());
         Ok(())
     }
@@ -335,11 +347,11 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     fn lock(&self) -> MutexGuard<'_, State<T, K>> {
         // The only user code run under the lock is an item's `Ord` (in a priority queue). If it
-        // panics, the item being stored or taken is lost, and with it the queue's promise
-        // about that item: `join` may wait for it forever, and a putter admitted in the same
-        // operation may not be woken. The lock is still taken over rather than passed on as a
-        // panic to every other task: the counts and the lists stay consistent enough for the
-        // other items to flow.
+        // panics, the item being stored stays in the heap (counted, and its putter, if one was
+        // served, still woken), but an item being taken in that operation never reaches its
+        // taker: it is lost, and `join` waits for it forever. The lists and the other counts
+        // stay consistent, so the lock is taken over rather than passed on as a panic to every
+        // other task.
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -502,3 +502,41 @@ fn items_given_back_by_several_dropped_getters_keep_their_order() {
         assert_eq!(given_back(Queue::priority(4), g2_first), [1, 2, 3]);
     }
 }
+
+#[test]
+fn a_panicking_ord_while_admitting_a_putter_still_wakes_it_and_keeps_the_counts() {
+    use std::cmp::Ordering as Cmp;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    /// Compares by number, but panics when the number 99 is compared.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Touchy(u8);
+    impl PartialOrd for Touchy {
+        fn partial_cmp(&self, other: &Self) -> Option<Cmp> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Touchy {
+        fn cmp(&self, other: &Self) -> Cmp {
+            assert!(self.0 != 99 && other.0 != 99, "touchy");
+            self.0.cmp(&other.0)
+        }
+    }
+
+    let q = Queue::priority(2);
+    q.try_put(Touchy(1)).unwrap();
+    q.try_put(Touchy(2)).unwrap();
+    let (waker, woken) = counting_waker();
+    let mut put = q.put(Touchy(99));
+    assert!(poll(&mut put, &waker).is_pending());
+    // Taking 1 admits the putter; placing its item compares it with 2 and panics.
+    let taken = catch_unwind(AssertUnwindSafe(|| q.try_get()));
+    assert!(taken.is_err());
+    // The putter was served and is woken; its item stayed in the heap and is counted. (The
+    // item being taken, 1, never reached the caller: it still counts as unfinished.)
+    assert_eq!(woken.count(), 1);
+    assert!(matches!(poll(&mut put, &waker), Poll::Ready(Ok(()))));
+    assert_eq!((q.len(), q.unfinished()), (2, 3));
+    // The queue still works.
+    assert_eq!(q.try_get().map(|t| t.0), Ok(2));
+}
