@@ -1,0 +1,151 @@
+//! [`Semaphore`]: `async_lock::Semaphore` with contention recording.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::Report;
+use crate::acquire::{Hold, Wait};
+use crate::stats::Stats;
+
+/// A counter of permits that records its contention: [`async_lock::Semaphore`] plus a
+/// recorder. A "hold" is the time a permit is held; a "waiter" is an `acquire` that found no
+/// permit free.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// let s = lockstat::Semaphore::new(2);
+/// let a = s.acquire().await;
+/// let b = s.acquire().await;
+/// assert!(s.try_acquire().is_none());
+/// drop((a, b));
+/// assert_eq!(s.report().acquisitions, 2);
+/// # });
+/// ```
+pub struct Semaphore {
+    stats: Stats<false>,
+    inner: async_lock::Semaphore,
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits, recording.
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore::with_recording(permits, true)
+    }
+
+    /// A semaphore with `permits` permits, recording or not.
+    pub fn with_recording(permits: usize, recording: bool) -> Semaphore {
+        Semaphore {
+            stats: Stats::new(recording),
+            inner: async_lock::Semaphore::new(permits),
+        }
+    }
+
+    /// Waits for a permit. The call site is recorded for the report.
+    #[track_caller]
+    #[inline]
+    pub fn acquire(&self) -> Acquire<'_> {
+        Acquire {
+            inner: self.inner.acquire(),
+            wait: Wait::new(&self.stats, Location::caller()),
+        }
+    }
+
+    /// Takes a permit if one is free right now.
+    #[inline]
+    pub fn try_acquire(&self) -> Option<SemaphoreGuard<'_>> {
+        let inner = self.inner.try_acquire()?;
+        Some(SemaphoreGuard {
+            hold: Hold::at_once(&self.stats),
+            inner,
+        })
+    }
+
+    /// Adds `n` permits.
+    pub fn add_permits(&self, n: usize) {
+        self.inner.add_permits(n)
+    }
+
+    /// How many permits are free right now.
+    pub fn available_permits(&self) -> usize {
+        self.inner.available_permits()
+    }
+
+    /// What was recorded so far.
+    pub fn report(&self) -> Report {
+        self.stats.report()
+    }
+
+    /// Turns recording on or off from now on.
+    pub fn set_recording(&self, on: bool) {
+        self.stats.set_enabled(on)
+    }
+
+    /// Whether acquisitions are being recorded.
+    pub fn is_recording(&self) -> bool {
+        self.stats.enabled()
+    }
+
+    /// Forgets what was recorded.
+    pub fn reset_report(&self) {
+        self.stats.reset()
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("inner", &self.inner)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`Semaphore::acquire`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Acquire<'a> {
+        #[pin]
+        inner: async_lock::futures::Acquire<'a>,
+        wait: Wait<'a, false>,
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = SemaphoreGuard<'a>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.wait
+            .on_poll(this.inner.poll(cx))
+            .map(|(inner, hold)| SemaphoreGuard { hold, inner })
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Acquire { .. }")
+    }
+}
+
+/// A permit: given back (and its hold time recorded) when dropped.
+#[clippy::has_significant_drop]
+#[derive(Debug)]
+pub struct SemaphoreGuard<'a> {
+    // Declared first so that it is dropped while the permit is still held.
+    #[allow(dead_code, reason = "only its Drop reads it")]
+    hold: Hold<'a, false>,
+    inner: async_lock::SemaphoreGuard<'a>,
+}
+
+impl SemaphoreGuard<'_> {
+    /// Drops the guard without giving the permit back; the hold ends now.
+    pub fn forget(self) {
+        let SemaphoreGuard { hold, inner } = self;
+        drop(hold);
+        inner.forget();
+    }
+}
