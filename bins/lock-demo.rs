@@ -9,18 +9,22 @@
 //! cargo run --release --bin lock-demo -- --no-lock --tasks 3 --hold-ms 10
 //! ```
 //!
-//! Everything runs on one thread (a `LocalExecutor`), so the printed order is the same on every
-//! run and every holder awaits at least one yield point while holding, so the others really
-//! contend.
+//! Everything runs on one thread (a `LocalExecutor`) and the holders sleep on a clock that
+//! moves in steps (see `run_tasks`), so the printed order is the same on every run, however busy
+//! the machine. Every holder awaits at least one yield point while holding, so the others
+//! really contend.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueEnum, error::ErrorKind};
 use futures_lite::future;
-use smol::{LocalExecutor, Timer};
+use smol::LocalExecutor;
 
 /// Tasks sharing a lock: the seed's asyncio.Lock demo, with a contention report.
 #[derive(Parser, Debug)]
@@ -31,11 +35,11 @@ With --no-lock, the tasks increment a shared counter across a yield point, first
 lock (updates get lost), then with it.")]
 struct Args {
     /// How many tasks share the lock.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
     tasks: u32,
 
     /// How many times each task takes the lock.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     iterations: u32,
 
     /// How long each holder holds the lock, in milliseconds (0: across one yield point).
@@ -47,7 +51,7 @@ struct Args {
     kind: Kind,
 
     /// Permits of the semaphore (only with --kind semaphore) [default: 2].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = at_least_one)]
     permits: Option<u32>,
 
     /// Print only the contention report.
@@ -92,7 +96,9 @@ struct Demo {
     holders: Cell<u32>,
     most_holders: Cell<u32>,
     /// The output buffer: lines are written to stdout in batches, not one syscall each.
-    out: std::cell::RefCell<String>,
+    out: RefCell<String>,
+    /// The holders' timers.
+    clock: SteppedClock,
 }
 
 fn main() {
@@ -125,17 +131,16 @@ fn main() {
         holders: Cell::new(0),
         most_holders: Cell::new(0),
         out: Default::default(),
+        clock: SteppedClock::default(),
     };
-    smol::block_on(async {
-        if args.no_lock {
-            lost_updates(&demo(shared()), args.kind, permits).await;
-        } else {
-            let demo = demo(shared());
-            run_tasks(&demo, take_turns).await;
-            demo.flush();
-            report(&demo);
-        }
-    });
+    if args.no_lock {
+        lost_updates(&demo(shared()), args.kind, permits);
+    } else {
+        let demo = demo(shared());
+        run_tasks(&demo, take_turns);
+        demo.flush();
+        report(&demo);
+    }
 }
 
 impl Demo {
@@ -165,7 +170,7 @@ impl Demo {
         if self.hold.is_zero() {
             future::yield_now().await;
         } else {
-            Timer::after(self.hold).await;
+            self.clock.sleep(self.hold.as_millis() as u64).await;
         }
     }
 
@@ -182,20 +187,110 @@ impl Demo {
 }
 
 /// Runs `body` as one task per `--tasks` on a single-threaded executor, tasks numbered from 1
-/// and spawned in order, and waits for all of them.
-async fn run_tasks<'a, F, Fut>(demo: &'a Demo, body: F)
+/// and spawned in order, until all of them are done.
+///
+/// The executor is driven by hand: run every task that can run, and when none can, advance the
+/// holders' clock to the next deadline (sleeping that long for real) and wake the sleepers due
+/// then, in the order they went to sleep. Holders that started holding in the same step wake in
+/// the same step however busy the machine is, so the printed order never depends on timing.
+fn run_tasks<'a, F, Fut>(demo: &'a Demo, body: F)
 where
     F: Fn(&'a Demo, u32) -> Fut,
     Fut: Future<Output = ()> + 'a,
 {
     let ex = LocalExecutor::new();
     let tasks: Vec<_> = (1..=demo.tasks).map(|n| ex.spawn(body(demo, n))).collect();
-    ex.run(async {
-        for task in tasks {
-            task.await;
+    if demo.hold.is_zero() {
+        // Holders only yield: nothing sleeps, and the executor's own loop is the fastest.
+        future::block_on(ex.run(async {
+            for task in tasks {
+                task.await;
+            }
+        }));
+        return;
+    }
+    loop {
+        // Run what can run. async-lock's readers, woken while a writer holds the lock, wake
+        // each other in turn until it leaves: that would never stop on a clock that only moves
+        // when nothing runs, so a step also ends after a number of polls fixed by the number of
+        // tasks (far more than a step needs; fixed, so the run stays deterministic).
+        let max_polls = 1000 + 100 * demo.tasks;
+        let mut polls = 0;
+        while polls < max_polls && ex.try_tick() {
+            polls += 1;
         }
-    })
-    .await;
+        if tasks.iter().all(|t| t.is_finished()) {
+            return;
+        }
+        let Some(step) = demo.clock.next_step() else {
+            assert!(polls == max_polls, "no task can run and none sleeps");
+            continue;
+        };
+        std::thread::sleep(Duration::from_millis(step));
+        demo.clock.advance(step);
+    }
+}
+
+/// The holders' timers: a clock in milliseconds that only moves when [`run_tasks`] advances
+/// it, with the sleepers in deadline order, then in the order they went to sleep.
+#[derive(Default)]
+struct SteppedClock {
+    now: Cell<u64>,
+    next_id: Cell<u64>,
+    sleepers: RefCell<BTreeMap<(u64, u64), Waker>>,
+}
+
+impl SteppedClock {
+    /// Sleeps for `ms` milliseconds of this clock (at least one yield point).
+    fn sleep(&self, ms: u64) -> Sleep<'_> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        Sleep {
+            clock: self,
+            key: (self.now.get() + ms, id),
+        }
+    }
+
+    /// How far the earliest sleeper's deadline is.
+    fn next_step(&self) -> Option<u64> {
+        let sleepers = self.sleepers.borrow();
+        let (&(deadline, _), _) = sleepers.first_key_value()?;
+        Some(deadline - self.now.get())
+    }
+
+    /// Moves the clock `step` ms ahead and wakes the sleepers due, in order.
+    fn advance(&self, step: u64) {
+        let now = self.now.get() + step;
+        self.now.set(now);
+        let mut sleepers = self.sleepers.borrow_mut();
+        while let Some(entry) = sleepers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            entry.remove().wake();
+        }
+    }
+}
+
+/// The future of [`SteppedClock::sleep`].
+struct Sleep<'a> {
+    clock: &'a SteppedClock,
+    key: (u64, u64),
+}
+
+impl Future for Sleep<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.clock.now.get() >= self.key.0 {
+            return Poll::Ready(());
+        }
+        self.clock
+            .sleepers
+            .borrow_mut()
+            .insert(self.key, cx.waker().clone());
+        Poll::Pending
+    }
 }
 
 /// One task of the seed's demo: wait for the lock, hold it, release it; `--iterations` times.
@@ -278,6 +373,15 @@ fn report_text(demo: &Demo) -> String {
     out
 }
 
+/// Parses a count that must be positive (tasks, iterations, permits).
+fn at_least_one(arg: &str) -> Result<u32, String> {
+    match arg.parse::<u32>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a count: {e}")),
+    }
+}
+
 /// `1 task`, `2 tasks`.
 fn plural(n: u32, what: &str) -> String {
     if n == 1 {
@@ -289,14 +393,14 @@ fn plural(n: u32, what: &str) -> String {
 
 /// `--no-lock`: the tasks increment a counter across a yield point without the lock, then with
 /// it, and the lost updates are counted.
-async fn lost_updates(demo: &Demo, kind: Kind, permits: u32) {
+fn lost_updates(demo: &Demo, kind: Kind, permits: u32) {
     let expected = u64::from(demo.tasks) * u64::from(demo.iterations);
 
     // Without the lock.
     if !demo.quiet {
         println!("without a lock:");
     }
-    run_tasks(demo, unlocked_increment).await;
+    run_tasks(demo, unlocked_increment);
     demo.flush();
     let without = demo.unlocked.get();
 
@@ -304,13 +408,13 @@ async fn lost_updates(demo: &Demo, kind: Kind, permits: u32) {
     if !demo.quiet {
         println!("with the {}:", lock_name(kind, permits));
     }
-    run_tasks(demo, locked_increment).await;
+    run_tasks(demo, locked_increment);
     demo.flush();
     // The report first, so that reading the result is not counted as an acquisition.
     let report = report_text(demo);
     let with = match &demo.shared {
-        Shared::Mutex(m) => *m.lock().await,
-        Shared::RwLock(l) => *l.read().await,
+        Shared::Mutex(m) => *future::block_on(m.lock()),
+        Shared::RwLock(l) => *future::block_on(l.read()),
         Shared::Semaphore(_, count) => count.get(),
     };
 

@@ -101,3 +101,6 @@ pub use rwlock::{
 };
 pub use semaphore::{Acquire, Semaphore, SemaphoreGuard};
 pub use stats::{Report, SiteReport};
+
+#[cfg(test)]
+mod tests;
