@@ -1,7 +1,8 @@
 //! The lock benchmark: one workload on every lock, side by side in one run.
 //!
 //! 100 tasks on one thread each take the lock 10,000 times and hold it across one yield point
-//! (1,000,000 acquisitions, nearly all contended): lockstat's `Mutex` with recording on and off,
+//! (1,000,000 acquisitions, nearly all contended): lockstat's `Mutex` recording as by default
+//! (counts exact, times sampled), timing every acquisition, and off,
 //! a bare `async_lock::Mutex`, `tokio::sync::Mutex` on a current-thread runtime (for
 //! reference), the `lock-demo` binary itself (`--tasks 100 --iterations 10000 --hold-ms 0
 //! --quiet`, timed as a process), and Python's `asyncio.Lock` (benches/lock_asyncio.py, fewer
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
+use lockstat::Recording;
 
 const TASKS: u64 = 100;
 const ITERATIONS: u64 = 10_000;
@@ -60,8 +62,12 @@ fn lockstat_on() -> Duration {
     smol_workload!(lockstat::Mutex::new(0u64))
 }
 
+fn lockstat_every() -> Duration {
+    smol_workload!(lockstat::Mutex::with_recording(0u64, Recording::Every))
+}
+
 fn lockstat_off() -> Duration {
-    smol_workload!(lockstat::Mutex::with_recording(0u64, false))
+    smol_workload!(lockstat::Mutex::with_recording(0u64, Recording::Off))
 }
 
 fn bare() -> Duration {
@@ -125,10 +131,9 @@ fn asyncio() -> Option<(u64, Duration)> {
     // `acquisitions N seconds S`
     let words: Vec<&str> = stdout.split_whitespace().collect();
     match words[..] {
-        ["acquisitions", n, "seconds", s] if out.status.success() => Some((
-            n.parse().ok()?,
-            Duration::from_secs_f64(s.parse().ok()?),
-        )),
+        ["acquisitions", n, "seconds", s] if out.status.success() => {
+            Some((n.parse().ok()?, Duration::from_secs_f64(s.parse().ok()?)))
+        }
         _ => {
             eprintln!("lock_asyncio.py failed: {stdout}");
             None
@@ -136,22 +141,29 @@ fn asyncio() -> Option<(u64, Duration)> {
     }
 }
 
+/// A named workload run that returns how long it took.
+type Variant = (&'static str, fn() -> Duration);
+
 fn rate(acquisitions: u64, elapsed: Duration) -> f64 {
     acquisitions as f64 / elapsed.as_secs_f64()
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`. `LOCK_BENCH_ONLY=N` runs only variant N (0-4) once, for
+    // `cargo bench` passes `--bench`. `LOCK_BENCH_ONLY=N` runs only variant N (0-5) once, for
     // profiling.
-    let variants: [(&str, fn() -> Duration); 5] = [
-        ("lockstat::Mutex, recording", lockstat_on),
+    let variants: [Variant; 6] = [
+        ("lockstat::Mutex, recording (sampled)", lockstat_on),
+        ("lockstat::Mutex, recording every", lockstat_every),
         ("lockstat::Mutex, recording off", lockstat_off),
         ("async_lock::Mutex (bare)", bare),
         ("tokio::sync::Mutex, current-thread", tokio_mutex),
         ("lock-demo --quiet (whole process)", lock_demo),
     ];
-    if let Some(only) = std::env::var("LOCK_BENCH_ONLY").ok().and_then(|v| v.parse::<usize>().ok()) {
-        let (name, run): (&str, fn() -> Duration) = variants[only];
+    if let Some(only) = std::env::var("LOCK_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let (name, run): Variant = variants[only];
         println!("{name}: {:.0}k/s", rate(ACQUISITIONS, run()) / 1e3);
         return;
     }
@@ -159,7 +171,7 @@ fn main() {
         "{TASKS} tasks x {ITERATIONS} acquisitions, each held across one yield point; \
          best of {ROUNDS} rounds"
     );
-    let mut best = [f64::MIN; 5];
+    let mut best = [f64::MIN; 6];
     for _ in 0..ROUNDS {
         for (i, (_, run)) in variants.iter().enumerate() {
             best[i] = best[i].max(rate(ACQUISITIONS, run()));
@@ -173,7 +185,7 @@ fn main() {
         }
     }
 
-    let bare_rate = best[2];
+    let bare_rate = best[3];
     for ((name, _), r) in variants.iter().zip(best) {
         println!(
             "  {name:<36} {:>8.0}k acquisitions/s  {:>5.2}x bare",
@@ -192,15 +204,17 @@ fn main() {
     }
     println!(
         "lock-demo: {:.2}x bare async_lock (goal >= 0.9x){}",
-        best[4] / bare_rate,
+        best[5] / bare_rate,
         python.map_or(String::new(), |p| format!(
             ", {:.0}x asyncio.Lock (goal >= 20x)",
-            best[4] / p
+            best[5] / p
         ))
     );
     println!(
-        "lockstat::Mutex in-process: {:.2}x bare with recording, {:.2}x with recording off",
+        "lockstat::Mutex in-process: {:.2}x bare sampled (default), {:.2}x timing every \
+         acquisition, {:.2}x off",
         best[0] / bare_rate,
-        best[1] / bare_rate
+        best[1] / bare_rate,
+        best[2] / bare_rate
     );
 }

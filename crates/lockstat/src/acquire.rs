@@ -6,7 +6,8 @@ use std::mem;
 use std::panic::Location;
 use std::task::Poll;
 
-use crate::stats::{Arrival, Stats};
+use crate::Recording;
+use crate::stats::{Arrival, HoldStart, Stats};
 
 /// Where an acquisition stands.
 #[derive(Debug)]
@@ -46,10 +47,11 @@ impl<'a, const EXCLUSIVE: bool> Wait<'a, EXCLUSIVE> {
         match polled {
             Poll::Ready(guard) => {
                 let start = match mem::replace(&mut self.state, State::Done) {
-                    State::Fresh => self.stats.enabled().then(|| self.stats.acquired_at_once()),
-                    State::Waiting(arrival) => {
-                        Some(self.stats.acquired_after_wait(arrival, self.site))
-                    }
+                    State::Fresh => match self.stats.recording() {
+                        Recording::Off => None,
+                        mode => self.stats.acquired_at_once(mode),
+                    },
+                    State::Waiting(arrival) => self.stats.acquired_after_wait(arrival, self.site),
                     State::Untracked | State::Done => None,
                 };
                 Poll::Ready((
@@ -62,10 +64,9 @@ impl<'a, const EXCLUSIVE: bool> Wait<'a, EXCLUSIVE> {
             }
             Poll::Pending => {
                 if let State::Fresh = self.state {
-                    self.state = if self.stats.enabled() {
-                        State::Waiting(self.stats.arrived())
-                    } else {
-                        State::Untracked
+                    self.state = match self.stats.recording() {
+                        Recording::Off => State::Untracked,
+                        mode => State::Waiting(self.stats.arrived(mode)),
                     };
                 }
                 Poll::Pending
@@ -89,18 +90,19 @@ impl<const EXCLUSIVE: bool> Drop for Wait<'_, EXCLUSIVE> {
 #[derive(Debug)]
 pub(crate) struct Hold<'a, const EXCLUSIVE: bool> {
     stats: &'a Stats<EXCLUSIVE>,
-    /// When the hold started, or `None` if recording was off at acquisition.
-    start: Option<u64>,
+    /// When the hold started, or `None` if it is not timed.
+    start: Option<HoldStart>,
 }
 
 impl<'a, const EXCLUSIVE: bool> Hold<'a, EXCLUSIVE> {
     /// The hold of a successful `try_*` acquisition: it did not wait.
     #[inline]
     pub(crate) fn at_once(stats: &'a Stats<EXCLUSIVE>) -> Self {
-        Hold {
-            stats,
-            start: stats.enabled().then(|| stats.acquired_at_once()),
-        }
+        let start = match stats.recording() {
+            Recording::Off => None,
+            mode => stats.acquired_at_once(mode),
+        };
+        Hold { stats, start }
     }
 }
 

@@ -52,8 +52,15 @@ impl Histogram {
     /// Records one value. Safe to call from many threads at once.
     #[inline]
     pub fn record(&self, value: u64) {
-        self.buckets[index(value)].fetch_add(1, Relaxed);
-        self.sum.fetch_add(value, Relaxed);
+        self.record_weighted(value, 1);
+    }
+
+    /// Records a value that stands for `weight` equal values (a sample of one in `weight`):
+    /// it counts `weight` times in the percentiles, the count and the sum.
+    #[inline]
+    pub fn record_weighted(&self, value: u64, weight: u64) {
+        self.buckets[index(value)].fetch_add(weight, Relaxed);
+        self.sum.fetch_add(value.wrapping_mul(weight), Relaxed);
         if value > self.max.load(Relaxed) {
             self.max.fetch_max(value, Relaxed);
         }
@@ -65,11 +72,15 @@ impl Histogram {
     /// previous holder's counts). It saves a few ns per counter on x86, where every atomic
     /// read-modify-write is a full barrier.
     #[inline]
-    pub(crate) fn record_exclusive(&self, value: u64) {
+    pub(crate) fn record_exclusive(&self, value: u64, weight: u64) {
         let bucket = &self.buckets[index(value)];
-        bucket.store(bucket.load(Relaxed) + 1, Relaxed);
-        self.sum
-            .store(self.sum.load(Relaxed).wrapping_add(value), Relaxed);
+        bucket.store(bucket.load(Relaxed) + weight, Relaxed);
+        self.sum.store(
+            self.sum
+                .load(Relaxed)
+                .wrapping_add(value.wrapping_mul(weight)),
+            Relaxed,
+        );
         if value > self.max.load(Relaxed) {
             self.max.store(value, Relaxed);
         }
@@ -241,7 +252,7 @@ mod tests {
         let (a, b) = (Histogram::new(), Histogram::new());
         for v in [0, 1, 17, 1 << 20, 5_000_000_000, u64::MAX / 4] {
             a.record(v);
-            b.record_exclusive(v);
+            b.record_exclusive(v, 1);
         }
         assert_eq!(a.count(), b.count());
         assert_eq!(a.max(), b.max());

@@ -7,9 +7,9 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::Report;
 use crate::acquire::{Hold, Wait};
 use crate::stats::Stats;
+use crate::{Recording, Report};
 
 /// An async mutex that records its contention: [`async_lock::Mutex`] plus a recorder.
 ///
@@ -31,13 +31,13 @@ pub struct Mutex<T: ?Sized> {
 }
 
 impl<T> Mutex<T> {
-    /// A mutex holding `value`, with recording on.
+    /// A mutex holding `value`, recording with [`Recording::Sampled`].
     pub fn new(value: T) -> Mutex<T> {
-        Mutex::with_recording(value, true)
+        Mutex::with_recording(value, Recording::Sampled)
     }
 
     /// A mutex holding `value`, recording or not; see [`set_recording`](Mutex::set_recording).
-    pub fn with_recording(value: T, recording: bool) -> Mutex<T> {
+    pub fn with_recording(value: T, recording: Recording) -> Mutex<T> {
         Mutex {
             stats: Stats::new(recording),
             inner: async_lock::Mutex::new(value),
@@ -85,15 +85,20 @@ impl<T: ?Sized> Mutex<T> {
         self.stats.report()
     }
 
-    /// Turns recording on or off from now on. Acquisitions already under way (waiting, or
+    /// Changes what is recorded from now on. Acquisitions already under way (waiting, or
     /// holding) finish recording the way they started.
-    pub fn set_recording(&self, on: bool) {
-        self.stats.set_enabled(on)
+    pub fn set_recording(&self, recording: Recording) {
+        self.stats.set_recording(recording)
     }
 
-    /// Whether acquisitions are being recorded.
-    pub fn is_recording(&self) -> bool {
-        self.stats.enabled()
+    /// How acquisitions are being recorded.
+    pub fn recording(&self) -> Recording {
+        self.stats.recording()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stats_for_tests(&self) -> &Stats<true> {
+        &self.stats
     }
 
     /// Forgets what was recorded (recording stays as it is).

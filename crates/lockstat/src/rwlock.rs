@@ -8,9 +8,9 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::Report;
 use crate::acquire::{Hold, Wait};
 use crate::stats::Stats;
+use crate::{Recording, Report};
 
 /// An async reader-writer lock that records its contention: [`async_lock::RwLock`] plus two
 /// recorders, one for readers (`read`) and one for writers (`write` and `upgradable_read`,
@@ -59,11 +59,11 @@ impl fmt::Display for RwLockReport {
 impl<T> RwLock<T> {
     /// A lock holding `value`, recording.
     pub fn new(value: T) -> RwLock<T> {
-        RwLock::with_recording(value, true)
+        RwLock::with_recording(value, Recording::Sampled)
     }
 
     /// A lock holding `value`, recording or not.
-    pub fn with_recording(value: T, recording: bool) -> RwLock<T> {
+    pub fn with_recording(value: T, recording: Recording) -> RwLock<T> {
         RwLock {
             reads: Stats::new(recording),
             writes: Stats::new(recording),
@@ -153,14 +153,14 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Turns recording on or off from now on, for readers and writers.
-    pub fn set_recording(&self, on: bool) {
-        self.reads.set_enabled(on);
-        self.writes.set_enabled(on);
+    pub fn set_recording(&self, recording: Recording) {
+        self.reads.set_recording(recording);
+        self.writes.set_recording(recording);
     }
 
-    /// Whether acquisitions are being recorded.
-    pub fn is_recording(&self) -> bool {
-        self.reads.enabled()
+    /// How acquisitions are being recorded.
+    pub fn recording(&self) -> Recording {
+        self.reads.recording()
     }
 
     /// Forgets what was recorded.

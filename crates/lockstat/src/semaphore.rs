@@ -6,9 +6,9 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::Report;
 use crate::acquire::{Hold, Wait};
 use crate::stats::Stats;
+use crate::{Recording, Report};
 
 /// A counter of permits that records its contention: [`async_lock::Semaphore`] plus a
 /// recorder. A "hold" is the time a permit is held; a "waiter" is an `acquire` that found no
@@ -32,11 +32,11 @@ pub struct Semaphore {
 impl Semaphore {
     /// A semaphore with `permits` permits, recording.
     pub fn new(permits: usize) -> Semaphore {
-        Semaphore::with_recording(permits, true)
+        Semaphore::with_recording(permits, Recording::Sampled)
     }
 
     /// A semaphore with `permits` permits, recording or not.
-    pub fn with_recording(permits: usize, recording: bool) -> Semaphore {
+    pub fn with_recording(permits: usize, recording: Recording) -> Semaphore {
         Semaphore {
             stats: Stats::new(recording),
             inner: async_lock::Semaphore::new(permits),
@@ -79,13 +79,13 @@ impl Semaphore {
     }
 
     /// Turns recording on or off from now on.
-    pub fn set_recording(&self, on: bool) {
-        self.stats.set_enabled(on)
+    pub fn set_recording(&self, recording: Recording) {
+        self.stats.set_recording(recording)
     }
 
-    /// Whether acquisitions are being recorded.
-    pub fn is_recording(&self) -> bool {
-        self.stats.enabled()
+    /// How acquisitions are being recorded.
+    pub fn recording(&self) -> Recording {
+        self.stats.recording()
     }
 
     /// Forgets what was recorded.

@@ -2,10 +2,15 @@
 //! cancellation, and the [`Report`] built from it.
 //!
 //! The cost model, since recording is meant to stay on:
-//! - An acquisition that succeeds on the first try reads the clock once (hold start) and updates
-//!   two counters; its release reads the clock once more and records the hold.
-//! - A waiter (the first try failed) takes an arrival ticket with one atomic increment and reads
-//!   the clock; on acquisition it reads the clock again, which ends the wait and starts the hold.
+//! - Counts (acquisitions, contended, overtakes, queue) are exact: an acquisition that succeeds
+//!   on the first try updates two counters; a waiter takes an arrival ticket with one atomic
+//!   increment.
+//! - Times cost a clock read per event (arrival, acquisition, release): with three reads of a
+//!   few ns each on every acquisition, timing would cost more than the rest of the recording.
+//!   So with [`Recording::Sampled`] (the default) the first [`EXACT_FIRST`] acquisitions are
+//!   timed, then one in [`ONE_IN`], picked by hashing the arrival ticket (waits) or the
+//!   acquisition number (holds), and each sample counts [`ONE_IN`] times in the histograms and
+//!   totals. [`Recording::Every`] times everything.
 //! - For exclusive modes (a mutex, a writer) every update made while holding the lock uses plain
 //!   loads and stores, not read-modify-write instructions: the lock itself orders them. Only the
 //!   arrival ticket and cancellations, which happen outside the lock, use atomic increments.
@@ -13,7 +18,7 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::Histogram;
@@ -42,6 +47,50 @@ fn raise<const EXCLUSIVE: bool>(max: &AtomicU64, value: u64) {
     }
 }
 
+/// How much a lock records; see the crate documentation for what each costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recording {
+    /// Nothing is recorded; an acquisition costs one extra relaxed load.
+    Off,
+    /// Every acquisition is counted; the first 256 are timed, then one in 8, picked
+    /// pseudo-randomly, each standing for 8 in the times (the default).
+    #[default]
+    Sampled,
+    /// Every acquisition is counted and timed.
+    Every,
+}
+
+/// With [`Recording::Sampled`], acquisitions (and arrival tickets) below this are all timed.
+pub const EXACT_FIRST: u64 = 256;
+/// With [`Recording::Sampled`], one acquisition in this many is timed after the first
+/// [`EXACT_FIRST`].
+pub const ONE_IN: u64 = 8;
+
+impl Recording {
+    fn from_u8(v: u8) -> Recording {
+        match v {
+            0 => Recording::Off,
+            1 => Recording::Sampled,
+            _ => Recording::Every,
+        }
+    }
+
+    /// How much the event numbered `n` (a ticket or an acquisition number) weighs in the times:
+    /// 0 if it is not timed.
+    #[inline]
+    fn weight(self, n: u64) -> u64 {
+        match self {
+            Recording::Off => 0,
+            Recording::Every => 1,
+            Recording::Sampled if n < EXACT_FIRST => 1,
+            // The top bits of a Fibonacci hash: consecutive numbers spread evenly, so tasks that
+            // take turns are sampled alike.
+            Recording::Sampled if n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61 == 0 => ONE_IN,
+            Recording::Sampled => 0,
+        }
+    }
+}
+
 /// How many distinct call sites are told apart; waits from further sites are counted together.
 const SITES: usize = 16;
 
@@ -57,7 +106,8 @@ struct Site {
 /// The contention recorder of one lock (or one mode of a lock). `EXCLUSIVE` says that at most one
 /// holder records at a time, which allows plain stores (see the module doc).
 pub(crate) struct Stats<const EXCLUSIVE: bool> {
-    enabled: AtomicBool,
+    /// A [`Recording`] as a number.
+    mode: AtomicU8,
     acquisitions: AtomicU64,
     contended: AtomicU64,
     /// Arrival tickets: one per waiter, in the order the waiters arrived.
@@ -77,21 +127,30 @@ pub(crate) struct Stats<const EXCLUSIVE: bool> {
     other_sites: Site,
 }
 
-/// A waiter's place in line: its ticket and when it arrived.
+/// A waiter's place in line: its ticket, and when it arrived if its wait is timed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arrival {
     ticket: u64,
     since: u64,
+    /// How much the wait weighs in the times (0: not timed).
+    weight: u64,
+}
+
+/// A hold being timed: when it started and how much it weighs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HoldStart {
+    start: u64,
+    weight: u64,
 }
 
 impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
-    pub(crate) fn new(enabled: bool) -> Self {
-        if enabled {
+    pub(crate) fn new(recording: Recording) -> Self {
+        if recording != Recording::Off {
             // Calibrate the clock now rather than inside the first acquisition.
             clock::clock();
         }
         Stats {
-            enabled: AtomicBool::new(enabled),
+            mode: AtomicU8::new(recording as u8),
             acquisitions: AtomicU64::new(0),
             contended: AtomicU64::new(0),
             next_ticket: AtomicU64::new(0),
@@ -107,31 +166,57 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
     }
 
     #[inline]
-    pub(crate) fn enabled(&self) -> bool {
-        self.enabled.load(Relaxed)
+    pub(crate) fn recording(&self) -> Recording {
+        Recording::from_u8(self.mode.load(Relaxed))
     }
 
-    pub(crate) fn set_enabled(&self, on: bool) {
-        if on {
+    pub(crate) fn set_recording(&self, recording: Recording) {
+        if recording != Recording::Off {
             clock::clock();
         }
-        self.enabled.store(on, Relaxed);
+        self.mode.store(recording as u8, Relaxed);
     }
 
-    /// An acquisition that did not wait; called while holding. Returns the hold's start.
+    /// Counts an acquisition; returns its number, from 0.
     #[inline]
-    pub(crate) fn acquired_at_once(&self) -> u64 {
-        bump::<EXCLUSIVE>(&self.acquisitions, 1);
+    fn count_acquisition(&self) -> u64 {
+        if EXCLUSIVE {
+            let n = self.acquisitions.load(Relaxed);
+            self.acquisitions.store(n + 1, Relaxed);
+            n
+        } else {
+            self.acquisitions.fetch_add(1, Relaxed)
+        }
+    }
+
+    /// Starts timing a hold if acquisition `n` is to be timed; `now` is a clock read already
+    /// made at this instant, if any.
+    #[inline]
+    fn hold_start(&self, mode: Recording, n: u64, now: Option<u64>) -> Option<HoldStart> {
+        match mode.weight(n) {
+            0 => None,
+            weight => Some(HoldStart {
+                start: now.unwrap_or_else(clock::now),
+                weight,
+            }),
+        }
+    }
+
+    /// An acquisition that did not wait, with recording `mode` (not off); called while holding.
+    #[inline]
+    pub(crate) fn acquired_at_once(&self, mode: Recording) -> Option<HoldStart> {
+        let n = self.count_acquisition();
         // Anyone still waiting has just been overtaken: raise the mark past every ticket handed
         // out so far. When nobody waits this changes nothing, since every lower ticket was
         // already granted.
         raise::<EXCLUSIVE>(&self.max_granted, self.next_ticket.load(Relaxed));
-        clock::now()
+        self.hold_start(mode, n, None)
     }
 
-    /// A waiter arrives: the first attempt failed and it is about to sleep.
-    #[cold]
-    pub(crate) fn arrived(&self) -> Arrival {
+    /// A waiter arrives, with recording `mode` (not off): the first attempt failed and it is
+    /// about to sleep.
+    #[inline]
+    pub(crate) fn arrived(&self, mode: Recording) -> Arrival {
         let ticket = self.next_ticket.fetch_add(1, Relaxed);
         // Waiters in line, this one included: arrivals minus those that got the lock or left.
         // Exact on one thread; across threads the two loads may be slightly stale.
@@ -140,38 +225,45 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         if queue > self.longest_queue.load(Relaxed) {
             self.longest_queue.fetch_max(queue, Relaxed);
         }
+        let weight = mode.weight(ticket);
         Arrival {
             ticket,
-            since: clock::now(),
+            since: if weight > 0 { clock::now() } else { 0 },
+            weight,
         }
     }
 
-    /// A waiter got the lock; called while holding. Returns the hold's start.
+    /// A waiter got the lock; called while holding. Returns the hold's start if it is timed.
     #[inline]
     pub(crate) fn acquired_after_wait(
         &self,
         arrival: Arrival,
         site: &'static Location<'static>,
-    ) -> u64 {
-        let now = clock::now();
-        let waited = now.saturating_sub(arrival.since);
-        bump::<EXCLUSIVE>(&self.acquisitions, 1);
+    ) -> Option<HoldStart> {
+        let n = self.count_acquisition();
         bump::<EXCLUSIVE>(&self.contended, 1);
         // A later arrival got the lock before this waiter.
         if self.max_granted.load(Relaxed) > arrival.ticket {
             bump::<EXCLUSIVE>(&self.overtakes, 1);
         }
         raise::<EXCLUSIVE>(&self.max_granted, arrival.ticket);
-        if EXCLUSIVE {
-            self.wait.record_exclusive(waited);
-        } else {
-            self.wait.record(waited);
-        }
         let site = self.site(site);
         bump::<EXCLUSIVE>(&site.waits, 1);
-        bump::<EXCLUSIVE>(&site.total, waited);
-        raise::<EXCLUSIVE>(&site.max, waited);
-        now
+        let mut now = None;
+        if arrival.weight > 0 {
+            let t = clock::now();
+            now = Some(t);
+            let waited = t.saturating_sub(arrival.since);
+            if EXCLUSIVE {
+                self.wait.record_exclusive(waited, arrival.weight);
+            } else {
+                self.wait.record_weighted(waited, arrival.weight);
+            }
+            bump::<EXCLUSIVE>(&site.total, waited * arrival.weight);
+            raise::<EXCLUSIVE>(&site.max, waited);
+        }
+        // Holds are sampled by acquisition number, whether or not the wait was timed.
+        self.hold_start(self.recording(), n, now)
     }
 
     /// A waiter gave up before getting the lock.
@@ -180,14 +272,14 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         self.abandoned.fetch_add(1, Relaxed);
     }
 
-    /// A hold that started at `start` ends; called while still holding.
+    /// A timed hold ends; called while still holding.
     #[inline]
-    pub(crate) fn released(&self, start: u64) {
-        let held = clock::now().saturating_sub(start);
+    pub(crate) fn released(&self, hold: HoldStart) {
+        let held = clock::now().saturating_sub(hold.start);
         if EXCLUSIVE {
-            self.hold.record_exclusive(held);
+            self.hold.record_exclusive(held, hold.weight);
         } else {
-            self.hold.record(held);
+            self.hold.record_weighted(held, hold.weight);
         }
     }
 
@@ -209,6 +301,12 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
             }
         }
         &self.other_sites
+    }
+
+    /// How many holds the hold histogram stands for.
+    #[cfg(test)]
+    pub(crate) fn hold_count(&self) -> u64 {
+        self.hold.count()
     }
 
     pub(crate) fn reset(&self) {
@@ -255,7 +353,13 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
                 .then(a.location.cmp(&b.location))
         });
         Report {
-            recording: self.enabled(),
+            recording: self.recording(),
+            sampled: self.recording() == Recording::Sampled
+                && self
+                    .acquisitions
+                    .load(Relaxed)
+                    .max(self.next_ticket.load(Relaxed))
+                    > EXACT_FIRST,
             acquisitions: self.acquisitions.load(Relaxed),
             contended: self.contended.load(Relaxed),
             wait_p50: d(self.wait.percentile(0.5)),
@@ -276,7 +380,7 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
 impl<const EXCLUSIVE: bool> fmt::Debug for Stats<EXCLUSIVE> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stats")
-            .field("recording", &self.enabled())
+            .field("recording", &self.recording())
             .field("acquisitions", &self.acquisitions.load(Relaxed))
             .field("contended", &self.contended.load(Relaxed))
             .finish_non_exhaustive()
@@ -290,13 +394,17 @@ impl<const EXCLUSIVE: bool> fmt::Debug for Stats<EXCLUSIVE> {
 /// report taken while a guard is alive counts that acquisition but not its hold.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Report {
-    /// Whether recording was on when the report was taken.
-    pub recording: bool,
+    /// How the lock was recording when the report was taken.
+    pub recording: Recording,
+    /// Whether the times are estimates from samples ([`Recording::Sampled`] after the first
+    /// [`EXACT_FIRST`] acquisitions): percentiles and totals then weigh each sample
+    /// [`ONE_IN`] times, and maxima are the largest sampled. Counts are always exact.
+    pub sampled: bool,
     /// Successful acquisitions (including `try_*` successes).
     pub acquisitions: u64,
     /// Acquisitions whose first attempt failed, so the caller waited.
     pub contended: u64,
-    /// Median wait of the contended acquisitions.
+    /// Median wait of the contended acquisitions (zero if none was timed).
     pub wait_p50: Duration,
     /// 99th percentile wait of the contended acquisitions.
     pub wait_p99: Duration,
@@ -374,7 +482,7 @@ impl fmt::Display for Human {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.recording && self.acquisitions == 0 {
+        if self.recording == Recording::Off && self.acquisitions == 0 {
             return writeln!(f, "recording is off: nothing recorded");
         }
         writeln!(f, "acquisitions   {}", self.acquisitions)?;
@@ -418,7 +526,14 @@ impl fmt::Display for Report {
                 )?;
             }
         }
-        if !self.recording {
+        if self.sampled {
+            writeln!(
+                f,
+                "(times sampled: the first {EXACT_FIRST} acquisitions, then 1 in {ONE_IN}; \
+                 counts exact)"
+            )?;
+        }
+        if self.recording == Recording::Off {
             writeln!(f, "(recording is off now)")?;
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_lite::future::{block_on, poll_once};
 
-use crate::{Mutex, RwLock, RwLockUpgradableReadGuard, Semaphore};
+use crate::{Mutex, Recording, RwLock, RwLockUpgradableReadGuard, Semaphore};
 
 /// Polls a pinned future once and says whether it is still pending.
 fn pending<F: Future>(f: std::pin::Pin<&mut F>) -> bool {
@@ -165,8 +165,8 @@ fn a_waiter_that_gives_up_is_abandoned_and_leaves_the_queue() {
 
 #[test]
 fn recording_off_records_nothing_and_can_be_switched_on() {
-    let m = Mutex::with_recording(0, false);
-    assert!(!m.is_recording());
+    let m = Mutex::with_recording(0, Recording::Off);
+    assert_eq!(m.recording(), Recording::Off);
     {
         let holder = m.try_lock().unwrap();
         let mut waiter = pin!(m.lock());
@@ -174,18 +174,22 @@ fn recording_off_records_nothing_and_can_be_switched_on() {
         drop(holder);
         *block_on(waiter) += 1;
     }
-    assert_eq!(m.report(), crate::Report::default());
+    let nothing = crate::Report {
+        recording: Recording::Off,
+        ..Default::default()
+    };
+    assert_eq!(m.report(), nothing);
     assert_eq!(
         m.report().to_string(),
         "recording is off: nothing recorded\n"
     );
 
-    m.set_recording(true);
+    m.set_recording(Recording::Every);
     *block_on(m.lock()) += 1;
     let r = m.report();
-    assert!(r.recording);
+    assert_eq!(r.recording, Recording::Every);
     assert_eq!(r.acquisitions, 1);
-    m.set_recording(false);
+    m.set_recording(Recording::Off);
     *block_on(m.lock()) += 1;
     assert_eq!(m.report().acquisitions, 1);
     assert_eq!(m.into_inner(), 3);
@@ -351,7 +355,7 @@ fn reset_forgets_and_keeps_recording() {
     s.reset_report();
     let r = s.report();
     assert_eq!((r.acquisitions, r.hold_max), (0, Duration::ZERO));
-    assert!(r.recording);
+    assert_eq!(r.recording, Recording::Sampled);
     drop(block_on(s.acquire()));
     assert_eq!(s.report().acquisitions, 1);
 }
@@ -367,4 +371,39 @@ fn futures_poll_to_completion_only_once() {
     };
     drop(g);
     assert_eq!((m.report().acquisitions, m.report().abandoned), (1, 0));
+}
+
+#[test]
+fn sampled_recording_counts_everything_and_times_a_share() {
+    // Far past the exactly-timed start: counts stay exact, the times come from samples that
+    // each stand for ONE_IN acquisitions.
+    let n = 20_000u64;
+    for (recording, sampled) in [(Recording::Sampled, true), (Recording::Every, false)] {
+        let m = Mutex::with_recording((), recording);
+        for _ in 0..n {
+            drop(m.try_lock().unwrap());
+        }
+        let r = m.report();
+        assert_eq!(r.acquisitions, n);
+        assert_eq!(r.sampled, sampled);
+        assert_eq!(m.report().to_string().contains("times sampled"), sampled);
+        // The hold histogram's weighted count estimates the number of holds.
+        let timed = m.stats_for_tests().hold_count();
+        if sampled {
+            let err = (timed as f64 - n as f64).abs() / n as f64;
+            assert!(err < 0.1, "estimated {timed} holds of {n}");
+        } else {
+            assert_eq!(timed, n);
+        }
+    }
+}
+
+#[test]
+fn the_first_acquisitions_are_all_timed_when_sampling() {
+    let m = Mutex::new(());
+    for _ in 0..crate::EXACT_FIRST {
+        drop(m.try_lock().unwrap());
+    }
+    assert_eq!(m.stats_for_tests().hold_count(), crate::EXACT_FIRST);
+    assert!(!m.report().sampled);
 }
