@@ -61,6 +61,21 @@ struct Args {
     /// Show the updates lost without the lock, then the same run with it.
     #[arg(long)]
     no_lock: bool,
+
+    /// What the lock records: counts and sampled times, counts and every time, or nothing.
+    #[arg(long, value_enum, default_value_t = Mode::Sampled)]
+    recording: Mode,
+}
+
+/// `--recording`: lockstat's recording modes.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Exact counts; the first 256 acquisitions timed, then 1 in 8.
+    Sampled,
+    /// Exact counts and every acquisition timed.
+    Every,
+    /// Nothing recorded.
+    Off,
 }
 
 /// The lock the tasks share.
@@ -113,11 +128,17 @@ fn main() {
             .exit(),
         (_, None) => 0,
     };
+    let recording = match args.recording {
+        Mode::Sampled => lockstat::Recording::Sampled,
+        Mode::Every => lockstat::Recording::Every,
+        Mode::Off => lockstat::Recording::Off,
+    };
     let shared = || match args.kind {
-        Kind::Mutex => Shared::Mutex(lockstat::Mutex::new(0)),
-        Kind::Rwlock => Shared::RwLock(lockstat::RwLock::new(0)),
+        Kind::Mutex => Shared::Mutex(lockstat::Mutex::with_recording(0, recording)),
+        Kind::Rwlock => Shared::RwLock(lockstat::RwLock::with_recording(0, recording)),
         Kind::Semaphore => {
-            Shared::Semaphore(lockstat::Semaphore::new(permits as usize), Cell::new(0))
+            let semaphore = lockstat::Semaphore::with_recording(permits as usize, recording);
+            Shared::Semaphore(semaphore, Cell::new(0))
         }
     };
     let demo = |shared| Demo {

@@ -124,6 +124,33 @@ fn no_lock_with_a_two_permit_semaphore_still_loses_updates() {
 }
 
 #[test]
+fn recording_off_reports_nothing() {
+    snapshot!(
+        "recording_off",
+        cmd("lock-demo").args(["--hold-ms", "10", "--recording", "off", "--quiet"]),
+        SITES
+    );
+}
+
+#[test]
+fn recording_every_is_the_same_report_for_a_short_run() {
+    // Below 256 acquisitions, sampling times everything too: the same figures.
+    snapshot!(
+        "recording_every",
+        cmd("lock-demo").args([
+            "--tasks",
+            "3",
+            "--hold-ms",
+            "10",
+            "--recording",
+            "every",
+            "--quiet"
+        ]),
+        SITES
+    );
+}
+
+#[test]
 fn bad_arguments_exit_2() {
     for (name, args) in [
         ("bad_tasks_0", &["--tasks", "0"][..]),
@@ -133,6 +160,7 @@ fn bad_arguments_exit_2() {
         ("bad_kind", &["--kind", "spinlock"]),
         ("bad_hold_ms", &["--hold-ms", "-1"]),
         ("bad_tasks_word", &["--tasks", "many"]),
+        ("bad_recording", &["--recording", "sometimes"]),
     ] {
         snapshot!(name, cmd("lock-demo").args(args));
     }
