@@ -35,7 +35,7 @@ With --no-lock, the tasks increment a shared counter across a yield point, first
 lock (updates get lost), then with it.")]
 struct Args {
     /// How many tasks share the lock.
-    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 2, value_parser = task_count)]
     tasks: u32,
 
     /// How many times each task takes the lock.
@@ -43,7 +43,7 @@ struct Args {
     iterations: u32,
 
     /// How long each holder holds the lock, in milliseconds (0: across one yield point).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = hold_ms)]
     hold_ms: u64,
 
     /// Which lock the tasks share.
@@ -407,6 +407,25 @@ fn at_least_one(arg: &str) -> Result<u32, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(format!("not a count: {e}")),
+    }
+}
+
+/// Parses `--tasks`: each task is a spawned future, so the count is kept to what fits in memory.
+fn task_count(arg: &str) -> Result<u32, String> {
+    match at_least_one(arg)? {
+        n if n > MAX_TASKS => Err(format!("at most {MAX_TASKS}")),
+        n => Ok(n),
+    }
+}
+
+const MAX_TASKS: u32 = 1_000_000;
+
+/// Parses `--hold-ms`: up to a minute per hold.
+fn hold_ms(arg: &str) -> Result<u64, String> {
+    match arg.parse::<u64>() {
+        Ok(ms) if ms > 60_000 => Err("at most 60000 (a minute)".into()),
+        Ok(ms) => Ok(ms),
+        Err(e) => Err(format!("not a number of milliseconds: {e}")),
     }
 }
 

@@ -161,6 +161,8 @@ fn bad_arguments_exit_2() {
         ("bad_hold_ms", &["--hold-ms", "-1"]),
         ("bad_tasks_word", &["--tasks", "many"]),
         ("bad_recording", &["--recording", "sometimes"]),
+        ("bad_tasks_too_many", &["--tasks", "2000000"]),
+        ("bad_hold_ms_too_long", &["--hold-ms", "3600000"]),
     ] {
         snapshot!(name, cmd("lock-demo").args(args));
     }
