@@ -26,7 +26,7 @@ const ITERATIONS: u64 = 10_000;
 const ACQUISITIONS: u64 = TASKS * ITERATIONS;
 /// Python does the same per task, fewer times (it is ~40x slower).
 const PY_ITERATIONS: u64 = 2_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 /// The workload on any lock with an async `lock()` whose guard derefs to a `u64`: spawn the
 /// tasks on a `LocalExecutor`, run them all, check the count.
