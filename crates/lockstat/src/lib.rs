@@ -88,9 +88,9 @@
 //!   waits on anything that is not one of these locks (channels, I/O).
 //! - Counts across threads are exact, but the queue length is computed from two counters read
 //!   at different moments, so with many threads contending it can be off by a few.
-//! - There are no owned (`Arc`) guards (`lock_arc`, `read_arc`, `acquire_arc`) and no blocking
-//!   variants: an owned guard would need the inner lock in an `Arc` of its own. Use
-//!   `async_lock` directly where you need those.
+//! - Owned guards exist for the mutex only ([`Mutex::lock_arc`]); the `RwLock` and `Semaphore`
+//!   have no `*_arc` variants, and no lock has blocking ones (`lock_blocking`): use `async_lock`
+//!   directly where you need those.
 //! - For readers of an [`RwLock`] and permits of a [`Semaphore`], several holders can hold at
 //!   once, so "overtakes" only means a later arrival was served first, not that it was unfair.
 
@@ -106,7 +106,7 @@ mod semaphore;
 mod stats;
 
 pub use histogram::Histogram;
-pub use mutex::{Lock, Mutex, MutexGuard};
+pub use mutex::{Lock, LockArc, Mutex, MutexGuard, MutexGuardArc};
 pub use rwlock::{
     Read, RwLock, RwLockReadGuard, RwLockReport, RwLockUpgradableReadGuard, RwLockWriteGuard,
     UpgradableRead, Upgrade, Write,

@@ -407,3 +407,29 @@ fn the_first_acquisitions_are_all_timed_when_sampling() {
     assert_eq!(m.stats_for_tests().hold_count(), crate::EXACT_FIRST);
     assert!(!m.report().sampled);
 }
+
+#[test]
+fn owned_guards_record_like_borrowed_ones() {
+    let m = std::sync::Arc::new(Mutex::new(0));
+    {
+        let held = m.try_lock_arc().unwrap();
+        assert!(m.try_lock().is_none());
+        let mut waiter = pin!(m.lock_arc());
+        assert!(pending(waiter.as_mut()));
+        drop(held);
+        *block_on(waiter) += 1;
+    }
+    // An owned guard can go to a 'static task on another thread.
+    let guard = block_on(m.lock_arc());
+    std::thread::spawn(move || {
+        let mut guard = guard;
+        *guard += 1;
+    })
+    .join()
+    .unwrap();
+    let r = m.report();
+    assert_eq!((r.acquisitions, r.contended, r.longest_queue), (3, 1, 1));
+    assert_eq!(*block_on(m.lock()), 2);
+    let m = std::sync::Arc::try_unwrap(m).expect("no guard left");
+    assert_eq!(m.into_inner(), 2);
+}
