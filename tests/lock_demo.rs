@@ -1,8 +1,10 @@
 //! lock-demo: the seed's two-task demo, the contention report of each kind of lock, the lost
-//! updates of `--no-lock`, and the usage errors. Every run is on one thread and holds the lock
-//! across a 10 ms timer (longer than async-lock's 0.5 ms starvation threshold, so the mutex's
-//! hand-over order does not depend on timing); times are redacted by the fixture, and so are the
-//! line numbers of the call sites in the report.
+//! updates of `--no-lock`, the recording modes, and the usage errors. The demo runs on one
+//! thread and its holders sleep on a clock that moves only when no task can run, so the order
+//! is the same however busy the machine; 10 ms holds also keep every mutex waiter past
+//! async-lock's 0.5 ms starvation threshold, which would otherwise make its hand-over order
+//! depend on timing. Times are redacted by the fixture, and so are the line numbers of the call
+//! sites in the report.
 
 use crate::fixture::cmd;
 
