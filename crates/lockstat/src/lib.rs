@@ -89,9 +89,9 @@
 //!   waits on anything that is not one of these locks (channels, I/O).
 //! - Counts across threads are exact, but the queue length is computed from two counters read
 //!   at different moments, so with many threads contending it can be off by a few.
-//! - Owned guards exist for the mutex only ([`Mutex::lock_arc`]); the `RwLock` and `Semaphore`
-//!   have no `*_arc` variants, and no lock has blocking ones (`lock_blocking`): use `async_lock`
-//!   directly where you need those.
+//! - There are owned guards (`lock_arc`, `read_arc`, `write_arc`, `acquire_arc`) but no owned
+//!   upgradable reads and no blocking variants (`lock_blocking`): use `async_lock` directly
+//!   where you need those.
 //! - For readers of an [`RwLock`] and permits of a [`Semaphore`], several holders can hold at
 //!   once, so "overtakes" only means a later arrival was served first, not that it was unfair.
 
@@ -109,10 +109,11 @@ mod stats;
 pub use histogram::Histogram;
 pub use mutex::{Lock, LockArc, Mutex, MutexGuard, MutexGuardArc};
 pub use rwlock::{
-    Read, RwLock, RwLockReadGuard, RwLockReport, RwLockUpgradableReadGuard, RwLockWriteGuard,
-    UpgradableRead, Upgrade, Write,
+    Read, ReadArc, RwLock, RwLockReadGuard, RwLockReadGuardArc, RwLockReport,
+    RwLockUpgradableReadGuard, RwLockWriteGuard, RwLockWriteGuardArc, UpgradableRead, Upgrade,
+    Write, WriteArc,
 };
-pub use semaphore::{Acquire, Semaphore, SemaphoreGuard};
+pub use semaphore::{Acquire, AcquireArc, Semaphore, SemaphoreGuard, SemaphoreGuardArc};
 pub use stats::{EXACT_FIRST, ONE_IN, Recording, Report, SiteReport};
 
 #[cfg(test)]

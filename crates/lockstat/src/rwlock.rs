@@ -6,9 +6,10 @@ use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::acquire::{Hold, Wait};
+use crate::acquire::{Hold, HoldOn, Recorder, Wait, WaitOn};
 use crate::stats::Stats;
 use crate::{Recording, Report};
 
@@ -32,7 +33,9 @@ use crate::{Recording, Report};
 pub struct RwLock<T: ?Sized> {
     reads: Stats<false>,
     writes: Stats<true>,
-    inner: async_lock::RwLock<T>,
+    /// In an `Arc` of its own for the owned guards of [`RwLock::read_arc`] and
+    /// [`RwLock::write_arc`].
+    inner: Arc<async_lock::RwLock<T>>,
 }
 
 /// What an [`RwLock`] recorded: readers and writers apart.
@@ -67,13 +70,60 @@ impl<T> RwLock<T> {
         RwLock {
             reads: Stats::new(recording),
             writes: Stats::new(recording),
-            inner: async_lock::RwLock::new(value),
+            inner: Arc::new(async_lock::RwLock::new(value)),
         }
     }
 
     /// Consumes the lock and returns the value.
     pub fn into_inner(self) -> T {
-        self.inner.into_inner()
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner.into_inner(),
+            // Owned guards and futures also hold an `Arc` of this lock, which cannot be owned
+            // while they live.
+            Err(_) => unreachable!("an owned guard outlived its lock"),
+        }
+    }
+
+    /// Acquires a read lock through an `Arc`, for a guard that borrows nothing. Recorded like
+    /// [`read`](RwLock::read).
+    #[track_caller]
+    #[inline]
+    pub fn read_arc<'a>(self: &'a Arc<Self>) -> ReadArc<'a, T> {
+        ReadArc {
+            inner: self.inner.read_arc(),
+            wait: WaitOn::new(ReadOwner(self.clone()), Location::caller()),
+        }
+    }
+
+    /// Acquires a read lock through an `Arc` if possible right now.
+    #[inline]
+    pub fn try_read_arc(self: &Arc<Self>) -> Option<RwLockReadGuardArc<T>> {
+        let inner = self.inner.try_read_arc()?;
+        Some(RwLockReadGuardArc {
+            hold: HoldOn::at_once(ReadOwner(self.clone())),
+            inner,
+        })
+    }
+
+    /// Acquires the write lock through an `Arc`, for a guard that borrows nothing. Recorded
+    /// like [`write`](RwLock::write).
+    #[track_caller]
+    #[inline]
+    pub fn write_arc<'a>(self: &'a Arc<Self>) -> WriteArc<'a, T> {
+        WriteArc {
+            inner: self.inner.write_arc(),
+            wait: WaitOn::new(WriteOwner(self.clone()), Location::caller()),
+        }
+    }
+
+    /// Acquires the write lock through an `Arc` if possible right now.
+    #[inline]
+    pub fn try_write_arc(self: &Arc<Self>) -> Option<RwLockWriteGuardArc<T>> {
+        let inner = self.inner.try_write_arc()?;
+        Some(RwLockWriteGuardArc {
+            hold: HoldOn::at_once(WriteOwner(self.clone())),
+            inner,
+        })
     }
 }
 
@@ -141,7 +191,10 @@ impl<T: ?Sized> RwLock<T> {
 
     /// A mutable reference to the value.
     pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut()
+        // Exclusive access to the lock means no owned guard exists (see `into_inner`).
+        Arc::get_mut(&mut self.inner)
+            .expect("an owned guard outlived its lock")
+            .get_mut()
     }
 
     /// What was recorded so far, readers and writers apart.
@@ -336,3 +389,141 @@ macro_rules! guard_impls {
 guard_impls!(RwLockReadGuard);
 guard_impls!(RwLockWriteGuard, DerefMut);
 guard_impls!(RwLockUpgradableReadGuard);
+
+/// The way owned read guards reach the readers' recorder: an `Arc` of the lock.
+struct ReadOwner<T>(Arc<RwLock<T>>);
+
+/// The way owned write guards reach the writers' recorder: an `Arc` of the lock.
+struct WriteOwner<T>(Arc<RwLock<T>>);
+
+impl<T> Clone for ReadOwner<T> {
+    fn clone(&self) -> Self {
+        ReadOwner(self.0.clone())
+    }
+}
+
+impl<T> Clone for WriteOwner<T> {
+    fn clone(&self) -> Self {
+        WriteOwner(self.0.clone())
+    }
+}
+
+impl<T> Recorder<false> for ReadOwner<T> {
+    #[inline]
+    fn stats(&self) -> &Stats<false> {
+        &self.0.reads
+    }
+}
+
+impl<T> Recorder<true> for WriteOwner<T> {
+    #[inline]
+    fn stats(&self) -> &Stats<true> {
+        &self.0.writes
+    }
+}
+
+impl<T> fmt::Debug for ReadOwner<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReadOwner { .. }")
+    }
+}
+
+impl<T> fmt::Debug for WriteOwner<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WriteOwner { .. }")
+    }
+}
+
+/// Defines an owned acquisition future wrapping one of async-lock's.
+macro_rules! owned_acquisition {
+    ($(#[$doc:meta])* $name:ident, $owner:ident, $guard:ident, $exclusive:literal) => {
+        pin_project_lite::pin_project! {
+            $(#[$doc])*
+            #[must_use = "futures do nothing unless you `.await` or poll them"]
+            pub struct $name<'a, T> {
+                #[pin]
+                inner: async_lock::futures::$name<'a, T>,
+                wait: WaitOn<$owner<T>, $exclusive>,
+            }
+        }
+
+        impl<T> Future for $name<'_, T> {
+            type Output = $guard<T>;
+
+            #[inline]
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                let this = self.project();
+                this.wait
+                    .on_poll(this.inner.poll(cx))
+                    .map(|(inner, hold)| $guard { hold, inner })
+            }
+        }
+
+        impl<T> fmt::Debug for $name<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), " { .. }"))
+            }
+        }
+    };
+}
+
+owned_acquisition!(
+    /// The future returned by [`RwLock::read_arc`].
+    ReadArc, ReadOwner, RwLockReadGuardArc, false
+);
+owned_acquisition!(
+    /// The future returned by [`RwLock::write_arc`].
+    WriteArc, WriteOwner, RwLockWriteGuardArc, true
+);
+
+/// An owned read guard (from [`RwLock::read_arc`]); records the hold time when dropped.
+#[clippy::has_significant_drop]
+pub struct RwLockReadGuardArc<T> {
+    #[allow(dead_code, reason = "only its Drop reads it")]
+    hold: HoldOn<ReadOwner<T>, false>,
+    inner: async_lock::RwLockReadGuardArc<T>,
+}
+
+/// An owned write guard (from [`RwLock::write_arc`]); records the hold time when dropped.
+#[clippy::has_significant_drop]
+pub struct RwLockWriteGuardArc<T> {
+    #[allow(dead_code, reason = "only its Drop reads it")]
+    hold: HoldOn<WriteOwner<T>, true>,
+    inner: async_lock::RwLockWriteGuardArc<T>,
+}
+
+/// Deref (and, for the write guard, DerefMut) and formatting for the owned guards.
+macro_rules! owned_guard_impls {
+    ($guard:ident $(, $mut:ident)?) => {
+        impl<T> Deref for $guard<T> {
+            type Target = T;
+
+            fn deref(&self) -> &T {
+                &self.inner
+            }
+        }
+
+        $(
+            impl<T> $mut for $guard<T> {
+                fn deref_mut(&mut self) -> &mut T {
+                    &mut self.inner
+                }
+            }
+        )?
+
+        impl<T: fmt::Debug> fmt::Debug for $guard<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<T: fmt::Display> fmt::Display for $guard<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+
+owned_guard_impls!(RwLockReadGuardArc);
+owned_guard_impls!(RwLockWriteGuardArc, DerefMut);

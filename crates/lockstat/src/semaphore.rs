@@ -4,9 +4,10 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::acquire::{Hold, Wait};
+use crate::acquire::{Hold, HoldOn, Recorder, Wait, WaitOn};
 use crate::stats::Stats;
 use crate::{Recording, Report};
 
@@ -26,7 +27,8 @@ use crate::{Recording, Report};
 /// ```
 pub struct Semaphore {
     stats: Stats<false>,
-    inner: async_lock::Semaphore,
+    /// In an `Arc` of its own for the owned guards of [`Semaphore::acquire_arc`].
+    inner: Arc<async_lock::Semaphore>,
 }
 
 impl Semaphore {
@@ -39,7 +41,7 @@ impl Semaphore {
     pub fn with_recording(permits: usize, recording: Recording) -> Semaphore {
         Semaphore {
             stats: Stats::new(recording),
-            inner: async_lock::Semaphore::new(permits),
+            inner: Arc::new(async_lock::Semaphore::new(permits)),
         }
     }
 
@@ -59,6 +61,27 @@ impl Semaphore {
         let inner = self.inner.try_acquire()?;
         Some(SemaphoreGuard {
             hold: Hold::at_once(&self.stats),
+            inner,
+        })
+    }
+
+    /// Waits for a permit through an `Arc`, for a guard that borrows nothing. Recorded like
+    /// [`acquire`](Semaphore::acquire).
+    #[track_caller]
+    #[inline]
+    pub fn acquire_arc(self: &Arc<Self>) -> AcquireArc {
+        AcquireArc {
+            inner: self.inner.acquire_arc(),
+            wait: WaitOn::new(Owner(self.clone()), Location::caller()),
+        }
+    }
+
+    /// Takes a permit through an `Arc` if one is free right now.
+    #[inline]
+    pub fn try_acquire_arc(self: &Arc<Self>) -> Option<SemaphoreGuardArc> {
+        let inner = self.inner.try_acquire_arc()?;
+        Some(SemaphoreGuardArc {
+            hold: HoldOn::at_once(Owner(self.clone())),
             inner,
         })
     }
@@ -145,6 +168,70 @@ impl SemaphoreGuard<'_> {
     /// Drops the guard without giving the permit back; the hold ends now.
     pub fn forget(self) {
         let SemaphoreGuard { hold, inner } = self;
+        drop(hold);
+        inner.forget();
+    }
+}
+
+/// The way owned guards reach the recorder: an `Arc` of the semaphore.
+#[derive(Clone)]
+struct Owner(Arc<Semaphore>);
+
+impl Recorder<false> for Owner {
+    #[inline]
+    fn stats(&self) -> &Stats<false> {
+        &self.0.stats
+    }
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Owner { .. }")
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`Semaphore::acquire_arc`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AcquireArc {
+        #[pin]
+        inner: async_lock::futures::AcquireArc,
+        wait: WaitOn<Owner, false>,
+    }
+}
+
+impl Future for AcquireArc {
+    type Output = SemaphoreGuardArc;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.wait
+            .on_poll(this.inner.poll(cx))
+            .map(|(inner, hold)| SemaphoreGuardArc { hold, inner })
+    }
+}
+
+impl fmt::Debug for AcquireArc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AcquireArc { .. }")
+    }
+}
+
+/// An owned permit (from [`Semaphore::acquire_arc`]): given back, and its hold time recorded,
+/// when dropped.
+#[clippy::has_significant_drop]
+#[derive(Debug)]
+pub struct SemaphoreGuardArc {
+    // Declared first so that it is dropped while the permit is still held.
+    hold: HoldOn<Owner, false>,
+    inner: async_lock::SemaphoreGuardArc,
+}
+
+impl SemaphoreGuardArc {
+    /// Drops the guard without giving the permit back; the hold ends now.
+    pub fn forget(self) {
+        let SemaphoreGuardArc { hold, inner } = self;
         drop(hold);
         inner.forget();
     }

@@ -433,3 +433,39 @@ fn owned_guards_record_like_borrowed_ones() {
     let m = std::sync::Arc::try_unwrap(m).expect("no guard left");
     assert_eq!(m.into_inner(), 2);
 }
+
+#[test]
+fn owned_rwlock_and_semaphore_guards_record() {
+    let l = std::sync::Arc::new(RwLock::new(1));
+    {
+        let r = l.try_read_arc().unwrap();
+        let mut w = pin!(l.write_arc());
+        assert!(pending(w.as_mut()));
+        drop(r);
+        let mut w = block_on(w);
+        *w += 1;
+        assert!(l.try_read_arc().is_none());
+    }
+    let r = block_on(l.read_arc());
+    assert_eq!(std::thread::spawn(move || *r).join().unwrap(), 2);
+    drop(l.try_write_arc().unwrap());
+    let report = l.report();
+    assert_eq!((report.reads.acquisitions, report.reads.contended), (2, 0));
+    assert_eq!(
+        (report.writes.acquisitions, report.writes.contended),
+        (2, 1)
+    );
+
+    let s = std::sync::Arc::new(Semaphore::new(1));
+    {
+        let a = s.try_acquire_arc().unwrap();
+        let mut b = pin!(s.acquire_arc());
+        assert!(pending(b.as_mut()));
+        drop(a);
+        block_on(b).forget();
+    }
+    assert_eq!(s.available_permits(), 0);
+    s.add_permits(1);
+    let r = s.report();
+    assert_eq!((r.acquisitions, r.contended, r.longest_queue), (2, 1, 1));
+}
