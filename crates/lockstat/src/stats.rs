@@ -1,0 +1,541 @@
+//! The recorder every wrapper shares: what happens on arrival, acquisition, release and
+//! cancellation, and the [`Report`] built from it.
+//!
+//! The cost model, since recording is meant to stay on:
+//! - Counts (acquisitions, contended, overtakes, queue) are exact: an acquisition that succeeds
+//!   on the first try updates two counters; a waiter takes an arrival ticket with one atomic
+//!   increment.
+//! - Times cost a clock read per event (arrival, acquisition, release): with three reads of a
+//!   few ns each on every acquisition, timing would cost more than the rest of the recording.
+//!   So with [`Recording::Sampled`] (the default) the first [`EXACT_FIRST`] acquisitions are
+//!   timed, then one in [`ONE_IN`], picked by hashing the arrival ticket (waits) or the
+//!   acquisition number (holds), and each sample counts [`ONE_IN`] times in the histograms and
+//!   totals. [`Recording::Every`] times everything.
+//! - For exclusive modes (a mutex, a writer) every update made while holding the lock uses plain
+//!   loads and stores, not read-modify-write instructions: the lock itself orders them. Only the
+//!   arrival ticket and cancellations, which happen outside the lock, use atomic increments.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::Histogram;
+use crate::clock;
+
+/// Adds to a counter: with a plain load and store when the caller holds the lock exclusively,
+/// with an atomic increment otherwise.
+#[inline]
+fn bump<const EXCLUSIVE: bool>(counter: &AtomicU64, by: u64) {
+    if EXCLUSIVE {
+        counter.store(counter.load(Relaxed) + by, Relaxed);
+    } else {
+        counter.fetch_add(by, Relaxed);
+    }
+}
+
+/// Raises a maximum.
+#[inline]
+fn raise<const EXCLUSIVE: bool>(max: &AtomicU64, value: u64) {
+    if value > max.load(Relaxed) {
+        if EXCLUSIVE {
+            max.store(value, Relaxed);
+        } else {
+            max.fetch_max(value, Relaxed);
+        }
+    }
+}
+
+/// How much a lock records; see the crate documentation for what each costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recording {
+    /// Nothing is recorded; an acquisition costs one extra relaxed load.
+    Off,
+    /// Every acquisition is counted; the first 256 are timed, then one in 8, picked
+    /// pseudo-randomly, each standing for 8 in the times (the default).
+    #[default]
+    Sampled,
+    /// Every acquisition is counted and timed.
+    Every,
+}
+
+/// With [`Recording::Sampled`], acquisitions (and arrival tickets) below this are all timed.
+pub const EXACT_FIRST: u64 = 256;
+/// With [`Recording::Sampled`], one acquisition in this many is timed after the first
+/// [`EXACT_FIRST`].
+pub const ONE_IN: u64 = 8;
+
+impl Recording {
+    fn from_u8(v: u8) -> Recording {
+        match v {
+            0 => Recording::Off,
+            1 => Recording::Sampled,
+            _ => Recording::Every,
+        }
+    }
+
+    /// How much the event numbered `n` (a ticket or an acquisition number) weighs in the times:
+    /// 0 if it is not timed.
+    #[inline]
+    fn weight(self, n: u64) -> u64 {
+        match self {
+            Recording::Off => 0,
+            Recording::Every => 1,
+            Recording::Sampled if n < EXACT_FIRST => 1,
+            // The top bits of a Fibonacci hash: consecutive numbers spread evenly, so tasks that
+            // take turns are sampled alike.
+            Recording::Sampled if n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61 == 0 => ONE_IN,
+            Recording::Sampled => 0,
+        }
+    }
+}
+
+/// How many distinct call sites are told apart; waits from further sites are counted together.
+const SITES: usize = 16;
+
+/// The waits that started at one call site.
+#[derive(Default)]
+struct Site {
+    at: OnceLock<&'static Location<'static>>,
+    waits: AtomicU64,
+    total: AtomicU64,
+    max: AtomicU64,
+}
+
+/// The contention recorder of one lock (or one mode of a lock). `EXCLUSIVE` says that at most one
+/// holder records at a time, which allows plain stores (see the module doc).
+pub(crate) struct Stats<const EXCLUSIVE: bool> {
+    /// A [`Recording`] as a number.
+    mode: AtomicU8,
+    acquisitions: AtomicU64,
+    contended: AtomicU64,
+    /// Arrival tickets: one per waiter, in the order the waiters arrived.
+    next_ticket: AtomicU64,
+    /// The highest ticket (or, for an acquisition that did not wait, the next ticket to be
+    /// handed out) that has been granted the lock. A waiter whose ticket is below it was
+    /// overtaken by a later arrival.
+    max_granted: AtomicU64,
+    overtakes: AtomicU64,
+    /// Waiters that gave up (their future was dropped) before getting the lock.
+    abandoned: AtomicU64,
+    longest_queue: AtomicU64,
+    wait: Histogram,
+    hold: Histogram,
+    sites: [Site; SITES],
+    /// Waits from call sites beyond the first `SITES`.
+    other_sites: Site,
+}
+
+/// A waiter's place in line: its ticket, and when it arrived if its wait is timed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    ticket: u64,
+    since: u64,
+    /// How much the wait weighs in the times (0: not timed).
+    weight: u64,
+}
+
+/// A hold being timed: when it started and how much it weighs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HoldStart {
+    start: u64,
+    weight: u64,
+}
+
+impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
+    pub(crate) fn new(recording: Recording) -> Self {
+        if recording != Recording::Off {
+            // Calibrate the clock now rather than inside the first acquisition.
+            clock::clock();
+        }
+        Stats {
+            mode: AtomicU8::new(recording as u8),
+            acquisitions: AtomicU64::new(0),
+            contended: AtomicU64::new(0),
+            next_ticket: AtomicU64::new(0),
+            max_granted: AtomicU64::new(0),
+            overtakes: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
+            longest_queue: AtomicU64::new(0),
+            wait: Histogram::new(),
+            hold: Histogram::new(),
+            sites: Default::default(),
+            other_sites: Site::default(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn recording(&self) -> Recording {
+        Recording::from_u8(self.mode.load(Relaxed))
+    }
+
+    pub(crate) fn set_recording(&self, recording: Recording) {
+        if recording != Recording::Off {
+            clock::clock();
+        }
+        self.mode.store(recording as u8, Relaxed);
+    }
+
+    /// Counts an acquisition; returns its number, from 0.
+    #[inline]
+    fn count_acquisition(&self) -> u64 {
+        if EXCLUSIVE {
+            let n = self.acquisitions.load(Relaxed);
+            self.acquisitions.store(n + 1, Relaxed);
+            n
+        } else {
+            self.acquisitions.fetch_add(1, Relaxed)
+        }
+    }
+
+    /// Starts timing a hold if acquisition `n` is to be timed; `now` is a clock read already
+    /// made at this instant, if any.
+    #[inline]
+    fn hold_start(&self, mode: Recording, n: u64, now: Option<u64>) -> Option<HoldStart> {
+        match mode.weight(n) {
+            0 => None,
+            weight => Some(HoldStart {
+                start: now.unwrap_or_else(clock::now),
+                weight,
+            }),
+        }
+    }
+
+    /// An acquisition that did not wait, with recording `mode` (not off); called while holding.
+    #[inline]
+    pub(crate) fn acquired_at_once(&self, mode: Recording) -> Option<HoldStart> {
+        let n = self.count_acquisition();
+        // Anyone still waiting has just been overtaken: raise the mark past every ticket handed
+        // out so far. When nobody waits this changes nothing, since every lower ticket was
+        // already granted.
+        raise::<EXCLUSIVE>(&self.max_granted, self.next_ticket.load(Relaxed));
+        self.hold_start(mode, n, None)
+    }
+
+    /// A waiter arrives, with recording `mode` (not off): the first attempt failed and it is
+    /// about to sleep.
+    #[inline]
+    pub(crate) fn arrived(&self, mode: Recording) -> Arrival {
+        let ticket = self.next_ticket.fetch_add(1, Relaxed);
+        // Waiters in line, this one included: arrivals minus those that got the lock or left.
+        // Exact on one thread; across threads the two loads may be slightly stale.
+        let gone = self.contended.load(Relaxed) + self.abandoned.load(Relaxed);
+        let queue = (ticket + 1).saturating_sub(gone);
+        if queue > self.longest_queue.load(Relaxed) {
+            self.longest_queue.fetch_max(queue, Relaxed);
+        }
+        let weight = mode.weight(ticket);
+        Arrival {
+            ticket,
+            since: if weight > 0 { clock::now() } else { 0 },
+            weight,
+        }
+    }
+
+    /// A waiter got the lock; called while holding. Returns the hold's start if it is timed.
+    #[inline]
+    pub(crate) fn acquired_after_wait(
+        &self,
+        arrival: Arrival,
+        site: &'static Location<'static>,
+    ) -> Option<HoldStart> {
+        let n = self.count_acquisition();
+        bump::<EXCLUSIVE>(&self.contended, 1);
+        // A later arrival got the lock before this waiter.
+        if self.max_granted.load(Relaxed) > arrival.ticket {
+            bump::<EXCLUSIVE>(&self.overtakes, 1);
+        }
+        raise::<EXCLUSIVE>(&self.max_granted, arrival.ticket);
+        let site = self.site(site);
+        bump::<EXCLUSIVE>(&site.waits, 1);
+        let mut now = None;
+        if arrival.weight > 0 {
+            let t = clock::now();
+            now = Some(t);
+            let waited = t.saturating_sub(arrival.since);
+            if EXCLUSIVE {
+                self.wait.record_exclusive(waited, arrival.weight);
+            } else {
+                self.wait.record_weighted(waited, arrival.weight);
+            }
+            bump::<EXCLUSIVE>(&site.total, waited * arrival.weight);
+            raise::<EXCLUSIVE>(&site.max, waited);
+        }
+        // Holds are sampled by acquisition number, whether or not the wait was timed.
+        self.hold_start(self.recording(), n, now)
+    }
+
+    /// A waiter gave up before getting the lock.
+    #[cold]
+    pub(crate) fn abandoned(&self) {
+        self.abandoned.fetch_add(1, Relaxed);
+    }
+
+    /// A timed hold ends; called while still holding.
+    #[inline]
+    pub(crate) fn released(&self, hold: HoldStart) {
+        let held = clock::now().saturating_sub(hold.start);
+        if EXCLUSIVE {
+            self.hold.record_exclusive(held, hold.weight);
+        } else {
+            self.hold.record_weighted(held, hold.weight);
+        }
+    }
+
+    /// The slot of a call site: found by hashing its line and column, then probing.
+    #[inline]
+    fn site(&self, at: &'static Location<'static>) -> &Site {
+        let start = (at.line() as usize)
+            .wrapping_mul(31)
+            .wrapping_add(at.column() as usize);
+        for i in 0..SITES {
+            let site = &self.sites[(start + i) % SITES];
+            let here = match site.at.get() {
+                Some(here) => *here,
+                None => *site.at.get_or_init(|| at),
+            };
+            // The same call site is usually the same static; compare the text only if not.
+            if std::ptr::eq(here, at) || *here == *at {
+                return site;
+            }
+        }
+        &self.other_sites
+    }
+
+    /// How many holds the hold histogram stands for.
+    #[cfg(test)]
+    pub(crate) fn hold_count(&self) -> u64 {
+        self.hold.count()
+    }
+
+    pub(crate) fn reset(&self) {
+        for counter in [
+            &self.acquisitions,
+            &self.contended,
+            &self.overtakes,
+            &self.abandoned,
+            &self.longest_queue,
+        ] {
+            counter.store(0, Relaxed);
+        }
+        // Tickets keep counting so that waiters already in line stay ordered; only the marks
+        // derived from them are re-based.
+        let next = self.next_ticket.load(Relaxed);
+        self.max_granted.store(next, Relaxed);
+        self.wait.reset();
+        self.hold.reset();
+        for site in self.sites.iter().chain([&self.other_sites]) {
+            site.waits.store(0, Relaxed);
+            site.total.store(0, Relaxed);
+            site.max.store(0, Relaxed);
+        }
+    }
+
+    pub(crate) fn report(&self) -> Report {
+        let d = clock::to_duration;
+        let mut sites: Vec<SiteReport> = self
+            .sites
+            .iter()
+            .filter_map(|s| Some((Some(s.at.get()?.to_string()), s)))
+            .chain([(None, &self.other_sites)])
+            .filter(|(_, s)| s.waits.load(Relaxed) > 0)
+            .map(|(location, s)| SiteReport {
+                location,
+                waits: s.waits.load(Relaxed),
+                total_wait: d(s.total.load(Relaxed)),
+                max_wait: d(s.max.load(Relaxed)),
+            })
+            .collect();
+        sites.sort_by(|a, b| {
+            b.total_wait
+                .cmp(&a.total_wait)
+                .then(a.location.cmp(&b.location))
+        });
+        Report {
+            recording: self.recording(),
+            sampled: self.recording() == Recording::Sampled
+                && self
+                    .acquisitions
+                    .load(Relaxed)
+                    .max(self.next_ticket.load(Relaxed))
+                    > EXACT_FIRST,
+            acquisitions: self.acquisitions.load(Relaxed),
+            contended: self.contended.load(Relaxed),
+            wait_p50: d(self.wait.percentile(0.5)),
+            wait_p99: d(self.wait.percentile(0.99)),
+            wait_max: d(self.wait.max()),
+            wait_total: d(self.wait.sum()),
+            hold_p50: d(self.hold.percentile(0.5)),
+            hold_max: d(self.hold.max()),
+            hold_total: d(self.hold.sum()),
+            overtakes: self.overtakes.load(Relaxed),
+            abandoned: self.abandoned.load(Relaxed),
+            longest_queue: self.longest_queue.load(Relaxed),
+            sites,
+        }
+    }
+}
+
+impl<const EXCLUSIVE: bool> fmt::Debug for Stats<EXCLUSIVE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stats")
+            .field("recording", &self.recording())
+            .field("acquisitions", &self.acquisitions.load(Relaxed))
+            .field("contended", &self.contended.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a lock recorded, as plain data for programs; its [`Display`](fmt::Display) is the
+/// readable text.
+///
+/// Acquisitions are counted when the lock is obtained, hold times when it is released, so a
+/// report taken while a guard is alive counts that acquisition but not its hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Report {
+    /// How the lock was recording when the report was taken.
+    pub recording: Recording,
+    /// Whether the times are estimates from samples ([`Recording::Sampled`] after the first
+    /// [`EXACT_FIRST`] acquisitions): percentiles and totals then weigh each sample
+    /// [`ONE_IN`] times, and maxima are the largest sampled. Counts are always exact.
+    pub sampled: bool,
+    /// Successful acquisitions (including `try_*` successes).
+    pub acquisitions: u64,
+    /// Acquisitions whose first attempt failed, so the caller waited.
+    pub contended: u64,
+    /// Median wait of the contended acquisitions (zero if none was timed).
+    pub wait_p50: Duration,
+    /// 99th percentile wait of the contended acquisitions.
+    pub wait_p99: Duration,
+    /// Longest wait.
+    pub wait_max: Duration,
+    /// All waits added up: the time tasks spent queued on this lock.
+    pub wait_total: Duration,
+    /// Median hold time.
+    pub hold_p50: Duration,
+    /// Longest hold time.
+    pub hold_max: Duration,
+    /// All hold times added up.
+    pub hold_total: Duration,
+    /// Waiters that got the lock after someone who arrived later than they did (a task that
+    /// took the lock without waiting while others were queued counts as overtaking them all).
+    pub overtakes: u64,
+    /// Waiters that gave up (their future was dropped) before getting the lock.
+    pub abandoned: u64,
+    /// The most waiters queued at once (not counting the holder).
+    pub longest_queue: u64,
+    /// Who waited: the call sites of the contended acquisitions, longest total wait first.
+    pub sites: Vec<SiteReport>,
+}
+
+/// The waits that started at one call site of `lock`, `read`, `write`, `acquire`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteReport {
+    /// `file:line:column` of the call, or `None` for the sites beyond the first 16, which are
+    /// counted together.
+    pub location: Option<String>,
+    /// Contended acquisitions from this site.
+    pub waits: u64,
+    /// Their waits added up.
+    pub total_wait: Duration,
+    /// The longest of them.
+    pub max_wait: Duration,
+}
+
+impl Report {
+    /// The share of acquisitions that had to wait, from 0.0 to 1.0.
+    pub fn contention(&self) -> f64 {
+        if self.acquisitions == 0 {
+            0.0
+        } else {
+            self.contended as f64 / self.acquisitions as f64
+        }
+    }
+}
+
+/// A duration in the unit that keeps 3 significant digits: `840ns`, `12.5µs`, `3.20ms`, `1.00s`.
+pub(crate) struct Human(pub(crate) Duration);
+
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0.as_nanos() as f64;
+        let (value, unit) = if ns < 1e3 {
+            return write!(f, "{ns}ns");
+        } else if ns < 1e6 {
+            (ns / 1e3, "µs")
+        } else if ns < 1e9 {
+            (ns / 1e6, "ms")
+        } else {
+            (ns / 1e9, "s")
+        };
+        let decimals = if value < 10.0 {
+            2
+        } else if value < 100.0 {
+            1
+        } else {
+            0
+        };
+        write!(f, "{value:.decimals$}{unit}")
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.recording == Recording::Off && self.acquisitions == 0 {
+            return writeln!(f, "recording is off: nothing recorded");
+        }
+        writeln!(f, "acquisitions   {}", self.acquisitions)?;
+        writeln!(
+            f,
+            "contended      {} ({:.1}%)",
+            self.contended,
+            self.contention() * 100.0
+        )?;
+        writeln!(
+            f,
+            "wait           p50 {}  p99 {}  max {}  total {}",
+            Human(self.wait_p50),
+            Human(self.wait_p99),
+            Human(self.wait_max),
+            Human(self.wait_total)
+        )?;
+        writeln!(
+            f,
+            "hold           p50 {}  max {}  total {}",
+            Human(self.hold_p50),
+            Human(self.hold_max),
+            Human(self.hold_total)
+        )?;
+        writeln!(f, "overtakes      {}", self.overtakes)?;
+        if self.abandoned > 0 {
+            writeln!(f, "abandoned      {}", self.abandoned)?;
+        }
+        writeln!(f, "longest queue  {}", self.longest_queue)?;
+        if !self.sites.is_empty() {
+            writeln!(f, "waits by call site:")?;
+            for site in &self.sites {
+                writeln!(
+                    f,
+                    "  {}  {} wait{}, total {}, max {}",
+                    site.location.as_deref().unwrap_or("(other sites)"),
+                    site.waits,
+                    if site.waits == 1 { "" } else { "s" },
+                    Human(site.total_wait),
+                    Human(site.max_wait)
+                )?;
+            }
+        }
+        if self.sampled {
+            writeln!(
+                f,
+                "(times sampled: the first {EXACT_FIRST} acquisitions, then 1 in {ONE_IN}; \
+                 counts exact)"
+            )?;
+        }
+        if self.recording == Recording::Off {
+            writeln!(f, "(recording is off now)")?;
+        }
+        Ok(())
+    }
+}
