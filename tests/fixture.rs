@@ -16,8 +16,8 @@ pub fn cmd(bin: &str) -> Command {
         other => panic!("unknown binary {other}"),
     };
     let mut cmd = Command::new(path);
+    // No PATH either: the binaries need none, and a snapshot records the environment it ran in.
     cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("LANG", "C")
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
