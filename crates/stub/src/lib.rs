@@ -56,7 +56,8 @@ pub enum Behavior {
     Drip(Duration),
     /// Part of a head, then the connection is closed.
     CloseMidHead,
-    /// Reads the request and never answers (holds the connection until the stub is dropped).
+    /// Reads the request and never answers; holds the connection until the client closes it or
+    /// the stub is dropped.
     Silent,
     /// Reads the request, then resets the connection (RST).
     Reset,
@@ -170,6 +171,7 @@ fn response(status: &str, extra: &[(&str, &str)]) -> Vec<u8> {
 pub struct Stub {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -182,12 +184,13 @@ impl Stub {
         let listener = Async::new(listener)?;
         let accepted = Arc::new(AtomicUsize::new(0));
         let (stop, stopped) = smol::channel::bounded::<()>(1);
-        let counter = accepted.clone();
+        let open = Arc::new(AtomicUsize::new(0));
+        let counters = (accepted.clone(), open.clone());
         let thread = std::thread::Builder::new()
             .name(format!("stub-{}", addr.port()))
             .spawn(move || {
                 let ex = LocalExecutor::new();
-                let serve = serve(&ex, listener, Arc::new(behavior), counter);
+                let serve = serve(&ex, listener, Arc::new(behavior), counters);
                 // The stop channel closes when the Stub is dropped; `recv` then returns.
                 let stopped = async {
                     let _ = stopped.recv().await;
@@ -198,6 +201,7 @@ impl Stub {
         Ok(Stub {
             addr,
             accepted,
+            open,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -227,6 +231,11 @@ impl Stub {
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::Relaxed)
     }
+
+    /// How many connections are open on the server's side right now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for Stub {
@@ -245,9 +254,59 @@ pub fn closed_port() -> io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// A listener that never accepts, its accept queue already full, so that a new connection to it
+/// hangs unanswered: Linux drops SYNs to a full queue. For connect timeouts on loopback.
+///
+/// Filling the queue is checked, not assumed: [`Unaccepting::start`] fails if a connection still
+/// completes after 64 fillers (a kernel with other rules).
+#[derive(Debug)]
+pub struct Unaccepting {
+    addr: SocketAddr,
+    _listener: TcpListener,
+    _fillers: Vec<TcpStream>,
+}
+
+impl Unaccepting {
+    /// Binds 127.0.0.1 on a free port with a backlog of 0 and fills the queue.
+    pub fn start() -> io::Result<Unaccepting> {
+        let listener = listen_with_backlog(0)?;
+        let addr = listener.local_addr()?;
+        let mut fillers = Vec::new();
+        for _ in 0..64 {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(conn) => fillers.push(conn),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Ok(Unaccepting {
+                        addr,
+                        _listener: listener,
+                        _fillers: fillers,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("accept queue never filled up"))
+    }
+
+    /// The address where connections hang.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `127.0.0.1:PORT`, ready to be a target.
+    pub fn target(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
 /// Binds 127.0.0.1:0 with a long accept backlog: ten thousand clients connecting at once must
 /// not overflow it (a dropped SYN costs the client a one-second retransmit).
 fn listen() -> io::Result<TcpListener> {
+    // The kernel caps it at net.core.somaxconn.
+    listen_with_backlog(65535)
+}
+
+fn listen_with_backlog(backlog: i32) -> io::Result<TcpListener> {
     #[cfg(unix)]
     {
         use rustix::net::{AddressFamily, SocketType, bind, listen, socket};
@@ -256,12 +315,12 @@ fn listen() -> io::Result<TcpListener> {
             &fd,
             &SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
         )?;
-        // The kernel caps it at net.core.somaxconn.
-        listen(&fd, 65535)?;
+        listen(&fd, backlog)?;
         Ok(TcpListener::from(fd))
     }
     #[cfg(not(unix))]
     {
+        let _ = backlog;
         TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
     }
 }
@@ -270,19 +329,36 @@ async fn serve(
     ex: &LocalExecutor<'_>,
     listener: Async<TcpListener>,
     behavior: Arc<Behavior>,
-    accepted: Arc<AtomicUsize>,
+    (accepted, open): (Arc<AtomicUsize>, Arc<AtomicUsize>),
 ) {
     loop {
         match listener.accept().await {
             Ok((conn, _)) => {
+                // Open first: whoever sees the accept count sees the connection open.
+                open.fetch_add(1, Ordering::Relaxed);
                 accepted.fetch_add(1, Ordering::Relaxed);
-                ex.spawn(handle(conn, behavior.clone())).detach();
+                let guard = OpenGuard(open.clone());
+                let behavior = behavior.clone();
+                ex.spawn(async move {
+                    handle(conn, behavior).await;
+                    drop(guard);
+                })
+                .detach();
             }
             // Out of descriptors (the client in the same process holds them): wait, retry.
             Err(_) => {
                 Timer::after(Duration::from_millis(5)).await;
             }
         }
+    }
+}
+
+/// Counts a connection as open until dropped (also when its task is dropped unfinished).
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -323,8 +399,10 @@ async fn handle(mut conn: Async<TcpStream>, behavior: Arc<Behavior>) {
             return;
         }
         Behavior::Silent => {
-            // Held until the stub is dropped, which drops this task.
-            future::pending::<()>().await;
+            // Until the client hangs up (or the stub is dropped, which drops this task).
+            let mut buf = [0u8; 256];
+            while let Ok(1..) = conn.read(&mut buf).await {}
+            return;
         }
         Behavior::Reset => {
             #[cfg(unix)]
@@ -340,4 +418,55 @@ async fn handle(mut conn: Async<TcpStream>, behavior: Arc<Behavior>) {
     // The client hangs up once it has the head; errors writing the body are expected.
     let _ = conn.write_all(&reply).await;
     let _ = conn.get_ref().shutdown(std::net::Shutdown::Write);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn exchange(stub: &Stub) -> Vec<u8> {
+        let mut conn = TcpStream::connect(stub.addr()).unwrap();
+        conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut reply = Vec::new();
+        let _ = conn.read_to_end(&mut reply);
+        reply
+    }
+
+    #[test]
+    fn replies_are_the_documented_bytes() {
+        for behavior in [
+            Behavior::Ok,
+            Behavior::Status(404),
+            Behavior::Redirect("/x".into()),
+            Behavior::NonAscii,
+            Behavior::Continue,
+        ] {
+            let stub = Stub::start(behavior.clone()).unwrap();
+            assert_eq!(exchange(&stub), behavior.reply().unwrap(), "{behavior:?}");
+            assert_eq!(stub.accepted(), 1);
+        }
+        let ok = String::from_utf8(Behavior::Ok.reply().unwrap()).unwrap();
+        assert!(!ok.contains("Date:"), "replies must be deterministic");
+    }
+
+    #[test]
+    fn dropping_the_stub_stops_it_and_closes_its_connections() {
+        let stub = Stub::start(Behavior::Silent).unwrap();
+        let addr = stub.addr();
+        let mut held = TcpStream::connect(addr).unwrap();
+        held.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        while stub.open() == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(stub); // Joins the server thread.
+        // The held connection was closed by the server: end of stream, no reply.
+        let mut rest = Vec::new();
+        held.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(held.read_to_end(&mut rest).unwrap(), 0);
+        // And nothing listens any more.
+        let err = TcpStream::connect(addr).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
 }
