@@ -1,0 +1,107 @@
+//! Fetching many at once: every result carries its input index, one bad target does not touch
+//! the others, and stopping starts nothing new.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use headers::{FetchError, Options, Phase, Target, fetch_many, fetch_many_until};
+use stub::{Behavior, Stub};
+
+#[test]
+fn results_carry_their_index_and_failures_stay_with_their_target() {
+    let ok = Stub::start(Behavior::Ok).unwrap();
+    let missing = Stub::start(Behavior::Status(404)).unwrap();
+    let silent = Stub::start(Behavior::Silent).unwrap();
+    let ssh = Stub::start(Behavior::SshBanner).unwrap();
+    let closed = format!("127.0.0.1:{}", stub::closed_port().unwrap());
+    // What each kind of target must give: a status or an error kind.
+    let kinds = [
+        (ok.target(), "200"),
+        (missing.target(), "404"),
+        (silent.target(), "timeout"),
+        (ssh.target(), "not-http"),
+        (closed, "refused"),
+    ];
+    let mut inputs = Vec::new();
+    for i in 0..200 {
+        inputs.push(kinds[i * 7 % kinds.len()].clone());
+    }
+    let targets: Vec<Target> = inputs.iter().map(|(t, _)| t.parse().unwrap()).collect();
+    let options = Options {
+        timeout: Duration::from_secs(1),
+        ..Options::default()
+    };
+    let results: BTreeMap<usize, String> = smol::block_on(
+        fetch_many(targets, &options, 32)
+            .map(|(i, r)| {
+                let got = match r {
+                    Ok(r) => r.head.status.to_string(),
+                    Err(FetchError::Timeout(Phase::Read)) => "timeout".to_owned(),
+                    Err(e) => e.kind().to_owned(),
+                };
+                (i, got)
+            })
+            .collect(),
+    );
+    assert_eq!(results.len(), inputs.len(), "one result per target");
+    for (i, (target, want)) in inputs.iter().enumerate() {
+        assert_eq!(results[&i], *want, "target {i} ({target})");
+    }
+}
+
+#[test]
+fn stopping_starts_nothing_new() {
+    let server = Stub::start(Behavior::Slow(Duration::from_millis(20))).unwrap();
+    let targets: Vec<Target> = (0..50).map(|_| server.target().parse().unwrap()).collect();
+
+    // Stopped before the start: nothing is fetched.
+    let stop = Arc::new(AtomicBool::new(true));
+    let none: Vec<_> = smol::block_on(
+        fetch_many_until(targets.clone(), &Options::default(), 2, stop).collect::<Vec<_>>(),
+    );
+    assert!(none.is_empty());
+
+    // Stopped after the first result: the ones in flight finish, no more start.
+    let mut stream = fetch_many(targets, &Options::default(), 2);
+    assert_eq!(stream.concurrency(), 2);
+    let first = smol::block_on(stream.next()).unwrap();
+    assert_eq!(first.1.unwrap().head.status, 200);
+    stream.stop();
+    let rest: Vec<_> = smol::block_on(stream.collect::<Vec<_>>());
+    // At most the channel's two slots and the two workers' fetches in flight.
+    assert!(rest.len() <= 4, "{} more after stop", rest.len());
+    assert!(rest.iter().all(|(_, r)| r.is_ok()));
+}
+
+#[test]
+fn dropping_the_stream_cancels_fetches_in_flight() {
+    let silent = Stub::start(Behavior::Silent).unwrap();
+    let targets: Vec<Target> = (0..4).map(|_| silent.target().parse().unwrap()).collect();
+    let stream = fetch_many(targets, &Options::default(), 4);
+    // Let the connections open, then drop: the server sees them close.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while silent.accepted() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(silent.accepted(), 4);
+    assert_eq!(silent.open(), 4);
+    drop(stream);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while silent.open() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(silent.open(), 0, "the client side was closed");
+}
+
+#[test]
+fn concurrency_is_lowered_to_the_number_of_targets() {
+    let server = Stub::start(Behavior::Ok).unwrap();
+    let targets: Vec<Target> = (0..3).map(|_| server.target().parse().unwrap()).collect();
+    let stream = fetch_many(targets, &Options::default(), 1000);
+    assert_eq!(stream.concurrency(), 3);
+    let n = smol::block_on(stream.count());
+    assert_eq!(n, 3);
+}
