@@ -12,7 +12,7 @@
 //! - [`build_request`] builds the request bytes; [`parse_head`] / [`HeadParser`] parse the
 //!   head with httparse, leniently, through 1xx interim heads.
 //! - [`fetch_head`] fetches one; [`fetch_many`] fetches many as a [`Stream`](futures_lite::Stream)
-//!   of `(index, result)` in completion order.
+//!   of [`Fetched`] (index, result, elapsed) in completion order.
 //!
 //! ```
 //! use futures_lite::StreamExt;
@@ -31,10 +31,10 @@
 //! // Many at once, results as they complete, tagged with their input position.
 //! let targets = vec![target.clone(), "127.0.0.1:1".parse().unwrap()];
 //! let mut results = fetch_many(targets, &Options::default(), 64);
-//! while let Some((index, result)) = results.next().await {
-//!     match result {
-//!         Ok(r) => assert_eq!((index, r.head.status), (0, 200)),
-//!         Err(e) => assert_eq!((index, e.kind()), (1, "refused")),
+//! while let Some(fetched) = results.next().await {
+//!     match fetched.result {
+//!         Ok(r) => assert_eq!((fetched.index, r.head.status), (0, 200)),
+//!         Err(e) => assert_eq!((fetched.index, e.kind()), (1, "refused")),
 //!     }
 //! }
 //! # });
@@ -61,6 +61,6 @@ pub use head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
     parse_head,
 };
-pub use many::{FetchMany, Tagged, fetch_many, fetch_many_until};
+pub use many::{FetchMany, Fetched, fetch_many, fetch_many_until};
 pub use request::{Header, HeaderError, Method, Version, build_request};
 pub use target::{Target, TargetError};

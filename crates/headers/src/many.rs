@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_lite::Stream;
 use smol::channel::{Receiver, Sender};
@@ -14,10 +15,19 @@ use crate::fd::fd_budget;
 use crate::fetch::{FetchError, Options, Response, fetch_head};
 use crate::target::Target;
 
-/// One target's outcome, tagged with its position in the input (0-based).
-pub type Tagged = (usize, Result<Response, FetchError>);
+/// One target's outcome, as [`FetchMany`] yields it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The target's position in the input (0-based).
+    pub index: usize,
+    /// The head, or why there is none.
+    pub result: Result<Response, FetchError>,
+    /// How long the fetch took, failed or not (for a success, the same as
+    /// [`Response::elapsed`]).
+    pub elapsed: Duration,
+}
 
-/// The stream returned by [`fetch_many`]: yields `(index, result)` as fetches complete, and
+/// The stream returned by [`fetch_many`]: yields a [`Fetched`] as each fetch completes, and
 /// ends when every target started has finished.
 ///
 /// Dropping it cancels the fetches in flight. [`FetchMany::stop`] (or setting the flag given
@@ -25,7 +35,7 @@ pub type Tagged = (usize, Result<Response, FetchError>);
 /// (each within its deadline) and are yielded, then the stream ends.
 #[must_use = "streams do nothing unless polled"]
 pub struct FetchMany {
-    results: Pin<Box<Receiver<Tagged>>>,
+    results: Pin<Box<Receiver<Fetched>>>,
     stop: Arc<AtomicBool>,
     concurrency: usize,
     // Held so that dropping the stream cancels the workers.
@@ -60,15 +70,15 @@ impl FetchMany {
 }
 
 impl Stream for FetchMany {
-    type Item = Tagged;
+    type Item = Fetched;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Tagged>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Fetched>> {
         self.results.as_mut().poll_next(cx)
     }
 }
 
 /// Fetches the heads of all `targets`, at most `concurrency` at a time, yielding each result
-/// with its input index as it completes. See [`fetch_many_until`] to stop early.
+/// ([`Fetched`]: input index, result, elapsed) as it completes. See [`fetch_many_until`] to stop early.
 ///
 /// The fetches run on smol's global executor (`SMOL_THREADS` threads, default one), so the
 /// stream can be consumed from any executor or from `block_on`. The soft open-file limit is
@@ -86,7 +96,7 @@ impl Stream for FetchMany {
 ///     .map(|t| t.parse().unwrap())
 ///     .collect();
 /// let mut results: Vec<(usize, u16)> = fetch_many(targets, &Options::default(), 2)
-///     .map(|(i, r)| (i, r.unwrap().head.status))
+///     .map(|f| (f.index, f.result.unwrap().head.status))
 ///     .collect()
 ///     .await;
 /// results.sort();
@@ -150,7 +160,7 @@ struct Shared<I> {
     stop: Arc<AtomicBool>,
 }
 
-async fn worker<I: Iterator<Item = Target>>(shared: Arc<Shared<I>>, results: Sender<Tagged>) {
+async fn worker<I: Iterator<Item = Target>>(shared: Arc<Shared<I>>, results: Sender<Fetched>) {
     while !shared.stop.load(Ordering::Relaxed) {
         // A panicking iterator poisons the lock; the targets left are still worth fetching.
         let next = shared
@@ -159,8 +169,18 @@ async fn worker<I: Iterator<Item = Target>>(shared: Arc<Shared<I>>, results: Sen
             .unwrap_or_else(|e| e.into_inner())
             .next();
         let Some((index, target)) = next else { break };
+        let started = Instant::now();
         let result = fetch_head(&target, &shared.options).await;
-        if results.send((index, result)).await.is_err() {
+        let elapsed = match &result {
+            Ok(response) => response.elapsed,
+            Err(_) => started.elapsed(),
+        };
+        let fetched = Fetched {
+            index,
+            result,
+            elapsed,
+        };
+        if results.send(fetched).await.is_err() {
             break; // The stream was dropped.
         }
     }

@@ -55,7 +55,7 @@ fn waits_for_a_free_descriptor_instead_of_failing() {
     assert!(stream.concurrency() < LIMIT as usize);
     let results: Vec<_> = smol::block_on(stream.collect());
     assert_eq!(results.len(), 600);
-    let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+    let failed: Vec<_> = results.iter().filter(|f| f.result.is_err()).collect();
     assert!(
         failed.is_empty(),
         "{} failed, first: {:?}",

@@ -36,13 +36,13 @@ fn results_carry_their_index_and_failures_stay_with_their_target() {
     };
     let results: BTreeMap<usize, String> = smol::block_on(
         fetch_many(targets, &options, 32)
-            .map(|(i, r)| {
-                let got = match r {
+            .map(|f| {
+                let got = match f.result {
                     Ok(r) => r.head.status.to_string(),
                     Err(FetchError::Timeout(Phase::Read)) => "timeout".to_owned(),
                     Err(e) => e.kind().to_owned(),
                 };
-                (i, got)
+                (f.index, got)
             })
             .collect(),
     );
@@ -68,12 +68,12 @@ fn stopping_starts_nothing_new() {
     let mut stream = fetch_many(targets, &Options::default(), 2);
     assert_eq!(stream.concurrency(), 2);
     let first = smol::block_on(stream.next()).unwrap();
-    assert_eq!(first.1.unwrap().head.status, 200);
+    assert_eq!(first.result.unwrap().head.status, 200);
     stream.stop();
     let rest: Vec<_> = smol::block_on(stream.collect::<Vec<_>>());
     // At most the channel's two slots and the two workers' fetches in flight.
     assert!(rest.len() <= 4, "{} more after stop", rest.len());
-    assert!(rest.iter().all(|(_, r)| r.is_ok()));
+    assert!(rest.iter().all(|f| f.result.is_ok()));
 }
 
 #[test]
