@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use insta_cmd::SpawnExt;
 use stub::{Behavior, Stub};
 
 use crate::fixture::cmd;
