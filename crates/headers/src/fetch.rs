@@ -310,6 +310,13 @@ async fn exchange(
     set(Phase::Read);
     let limits = options.limits();
     let mut parser = HeadParser::new(limits);
+    // The buffer is only allocated once the reply starts arriving: ten thousand connections
+    // waiting on slow servers then hold no buffers at all.
+    stream
+        .stream
+        .readable()
+        .await
+        .map_err(|e| FetchError::from_io(&e, Phase::Read))?;
     let mut buf = vec![0u8; INITIAL_BUFFER.min(limits.max_head_size.max(1))];
     let mut filled = 0;
     loop {

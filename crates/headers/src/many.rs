@@ -1,15 +1,24 @@
-//! Fetching many heads at once: a fixed set of worker tasks (as many as the concurrency cap)
-//! each take the next target, fetch it and send the tagged result down a channel, so results
-//! come out as they complete and every completion costs O(1) whatever the number of targets.
+//! Fetching many heads at once. [`FetchMany`] keeps up to `concurrency` fetches in slots and
+//! polls only the slots whose fetch was woken (each slot has its own waker that queues its
+//! index), so a completion costs O(1) however many fetches are in flight. A finished slot is
+//! refilled at once with the next target, until the input runs out or the stop flag is set.
+//!
+//! The fetches run on the thread that polls the stream, with no executor or channel between
+//! them and the consumer: under `block_on` one thread runs the fetches, the reactor and the
+//! consumer, and a completion costs no cross-thread wake-up. Measured on loopback, that took
+//! about a third off the CPU time per connection compared with workers on smol's global
+//! executor thread sending results through a channel (fewer context switches and reactor
+//! wake-ups), and it needs no threads of its own.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::Stream;
-use smol::channel::{Receiver, Sender};
 
 use crate::fd::fd_budget;
 use crate::fetch::{FetchError, Options, Response, fetch_head};
@@ -27,25 +36,83 @@ pub struct Fetched {
     pub elapsed: Duration,
 }
 
+type FetchFuture = Pin<Box<dyn Future<Output = Fetched> + Send>>;
+
 /// The stream returned by [`fetch_many`]: yields a [`Fetched`] as each fetch completes, and
 /// ends when every target started has finished.
 ///
-/// Dropping it cancels the fetches in flight. [`FetchMany::stop`] (or setting the flag given
-/// to [`fetch_many_until`]) only stops new ones from starting: those in flight still finish
-/// (each within its deadline) and are yielded, then the stream ends.
+/// Fetches make progress while the stream is polled (as with any stream; deadlines keep
+/// counting in between), on the polling thread. Dropping the stream cancels the fetches in
+/// flight. [`FetchMany::stop`] (or setting the flag given to [`fetch_many_until`]) only stops
+/// new ones from starting: those in flight still finish (each within its deadline) and are
+/// yielded, then the stream ends.
 #[must_use = "streams do nothing unless polled"]
 pub struct FetchMany {
-    results: Pin<Box<Receiver<Fetched>>>,
+    targets: Box<dyn Iterator<Item = Target> + Send>,
+    /// The index the next target taken will have.
+    next_index: usize,
+    options: Arc<Options>,
     stop: Arc<AtomicBool>,
     concurrency: usize,
-    // Held so that dropping the stream cancels the workers.
-    _workers: Vec<smol::Task<()>>,
+    slots: Vec<Slot>,
+    /// Slots with nothing in them, to refill.
+    free: Vec<usize>,
+    /// Slots whose fetch was woken and must be polled.
+    ready: Arc<ReadyQueue>,
+    /// Results finished in a batch, not yet yielded.
+    done: VecDeque<Fetched>,
+    started: bool,
+}
+
+struct Slot {
+    fetch: Option<FetchFuture>,
+    waker: Waker,
+    wake: Arc<SlotWake>,
+}
+
+/// The indices of woken slots, and the waker of whoever polls the stream.
+#[derive(Default)]
+struct ReadyQueue {
+    indices: Mutex<Vec<usize>>,
+    consumer: Mutex<Option<Waker>>,
+}
+
+/// A slot's waker: queues the slot's index once until it has been polled again.
+struct SlotWake {
+    index: usize,
+    queued: AtomicBool,
+    ready: Arc<ReadyQueue>,
+}
+
+impl Wake for SlotWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        lock(&self.ready.indices).push(self.index);
+        // Woken outside the lock: the consumer's waker may run arbitrary code.
+        let consumer = lock(&self.ready.consumer).clone();
+        if let Some(waker) = consumer {
+            waker.wake();
+        }
+    }
+}
+
+/// Locks, ignoring poisoning: the data (indices, a waker) stays valid whatever panicked.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for FetchMany {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FetchMany")
             .field("concurrency", &self.concurrency)
+            .field("started", &self.next_index)
+            .field("in_flight", &(self.slots.len() - self.free.len()))
             .field("stopped", &self.stop.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -67,23 +134,112 @@ impl FetchMany {
     pub fn concurrency(&self) -> usize {
         self.concurrency
     }
+
+    /// Puts the next target's fetch into slot `i` and queues it for polling; false (and the
+    /// slot freed) when there is no next target or the stream was stopped.
+    fn refill(&mut self, i: usize) -> bool {
+        let next = if self.stop.load(Ordering::Relaxed) {
+            None
+        } else {
+            self.targets.next()
+        };
+        let Some(target) = next else {
+            self.free.push(i);
+            return false;
+        };
+        let index = self.next_index;
+        self.next_index += 1;
+        let options = self.options.clone();
+        self.slots[i].fetch = Some(Box::pin(async move {
+            let started = Instant::now();
+            let result = fetch_head(&target, &options).await;
+            let elapsed = match &result {
+                Ok(response) => response.elapsed,
+                Err(_) => started.elapsed(),
+            };
+            Fetched {
+                index,
+                result,
+                elapsed,
+            }
+        }));
+        self.slots[i].wake.wake_by_ref();
+        true
+    }
+
+    fn start(&mut self) {
+        self.started = true;
+        for i in 0..self.concurrency {
+            let wake = Arc::new(SlotWake {
+                index: i,
+                queued: AtomicBool::new(false),
+                ready: self.ready.clone(),
+            });
+            self.slots.push(Slot {
+                fetch: None,
+                waker: Waker::from(wake.clone()),
+                wake,
+            });
+            if !self.refill(i) {
+                break;
+            }
+        }
+    }
 }
 
 impl Stream for FetchMany {
     type Item = Fetched;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Fetched>> {
-        self.results.as_mut().poll_next(cx)
+        let this = &mut *self;
+        {
+            let mut consumer = lock(&this.ready.consumer);
+            if !consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *consumer = Some(cx.waker().clone());
+            }
+        }
+        if !this.started {
+            this.start();
+        }
+        loop {
+            if let Some(fetched) = this.done.pop_front() {
+                return Poll::Ready(Some(fetched));
+            }
+            let ready = std::mem::take(&mut *lock(&this.ready.indices));
+            if ready.is_empty() {
+                return if this.free.len() == this.slots.len() {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                };
+            }
+            for i in ready {
+                let slot = &mut this.slots[i];
+                // Cleared before polling, so a wake during the poll queues the slot again.
+                slot.wake.queued.store(false, Ordering::Release);
+                let Some(fetch) = slot.fetch.as_mut() else {
+                    continue;
+                };
+                if let Poll::Ready(fetched) =
+                    fetch.as_mut().poll(&mut Context::from_waker(&slot.waker))
+                {
+                    slot.fetch = None;
+                    this.done.push_back(fetched);
+                    this.refill(i);
+                }
+            }
+        }
     }
 }
 
 /// Fetches the heads of all `targets`, at most `concurrency` at a time, yielding each result
-/// ([`Fetched`]: input index, result, elapsed) as it completes. See [`fetch_many_until`] to stop early.
+/// ([`Fetched`]: input index, result, elapsed) as it completes. See [`fetch_many_until`] to
+/// stop early.
 ///
-/// The fetches run on smol's global executor (`SMOL_THREADS` threads, default one), so the
-/// stream can be consumed from any executor or from `block_on`. The soft open-file limit is
-/// raised first, and the concurrency lowered to what it allows (connections beyond it wait for
-/// a free descriptor rather than fail).
+/// The fetches run on the thread that polls the stream, while it is polled: poll it from
+/// `smol::block_on` or any executor. The soft open-file limit is raised first, and the
+/// concurrency lowered to what it allows (connections beyond it wait for a free descriptor
+/// rather than fail).
 ///
 /// ```
 /// use futures_lite::StreamExt;
@@ -118,7 +274,7 @@ where
 
 /// Like [`fetch_many`], but no new fetch starts once `stop` is set (e.g. by a Ctrl-C handler):
 /// those in flight finish and are yielded, then the stream ends. Targets are taken from the
-/// iterator one at a time as workers free up, so it may be lazy (lines of stdin, say).
+/// iterator one at a time as slots free up, so it may be lazy (lines of stdin, say).
 pub fn fetch_many_until<I>(
     targets: I,
     options: &Options,
@@ -137,51 +293,16 @@ where
     if let Some(budget) = fd_budget() {
         n = n.min(budget);
     }
-    let shared = Arc::new(Shared {
-        targets: Mutex::new(targets.enumerate()),
-        options: options.clone(),
-        stop: stop.clone(),
-    });
-    let (tx, results) = smol::channel::bounded(n);
-    let workers = (0..n)
-        .map(|_| smol::spawn(worker(shared.clone(), tx.clone())))
-        .collect();
     FetchMany {
-        results: Box::pin(results),
+        targets: Box::new(targets),
+        next_index: 0,
+        options: Arc::new(options.clone()),
         stop,
         concurrency: n,
-        _workers: workers,
-    }
-}
-
-struct Shared<I> {
-    targets: Mutex<std::iter::Enumerate<I>>,
-    options: Options,
-    stop: Arc<AtomicBool>,
-}
-
-async fn worker<I: Iterator<Item = Target>>(shared: Arc<Shared<I>>, results: Sender<Fetched>) {
-    while !shared.stop.load(Ordering::Relaxed) {
-        // A panicking iterator poisons the lock; the targets left are still worth fetching.
-        let next = shared
-            .targets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next();
-        let Some((index, target)) = next else { break };
-        let started = Instant::now();
-        let result = fetch_head(&target, &shared.options).await;
-        let elapsed = match &result {
-            Ok(response) => response.elapsed,
-            Err(_) => started.elapsed(),
-        };
-        let fetched = Fetched {
-            index,
-            result,
-            elapsed,
-        };
-        if results.send(fetched).await.is_err() {
-            break; // The stream was dropped.
-        }
+        slots: Vec::with_capacity(n),
+        free: Vec::new(),
+        ready: Arc::new(ReadyQueue::default()),
+        done: VecDeque::new(),
+        started: false,
     }
 }
