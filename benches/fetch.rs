@@ -13,10 +13,11 @@
 //!
 //! (b) 1,000 hosts that answer after 200 ms, fetched at concurrency 1,000, and 10,000 such hosts at
 //! concurrency 10,000: wall time and peak RSS of our binary (peak RSS through GNU time). The slow
-//! hosts are loopback ports served by this same bench program re-executed as a separate process
-//! (see [`serve`]), so the server's work never counts in the measured process. When one process
-//! could not hold every listener plus its connection under the open-file limit, the listeners are
-//! split across several server processes.
+//! hosts are distinct loopback addresses (127.0.0.1, 127.0.0.2 ... 127.0.39.250) on one port,
+//! served by this same bench program re-executed as a separate process (see [`serve`]), so the
+//! server's work never counts in the measured process. When one process could not hold every
+//! listener plus its connection under the open-file limit, the hosts are split across several
+//! server processes.
 //!
 //! A peer that is not installed is skipped with a line that says what to `apt-get install`.
 
@@ -32,7 +33,7 @@ use std::time::{Duration, Instant};
 const OURS: &str = env!("CARGO_BIN_EXE_fetch-headers");
 
 /// Set in the environment of a re-executed copy of this program that serves slow hosts:
-/// `COUNT,DELAY_MS`.
+/// `FIRST,COUNT,DELAY_MS,PORT` (hosts number FIRST.. FIRST+COUNT-1, see [`host_address`]).
 const SERVE_ENV: &str = "TULIP_FETCH_BENCH_SERVE";
 
 fn main() {
@@ -297,7 +298,9 @@ impl Drop for Nginx {
 
 fn slow_part(scratch: &Scratch, runs: usize) {
     const DELAY_MS: u64 = 200;
-    println!("(b) hosts that answer after {DELAY_MS} ms, one loopback port each (best of {runs})");
+    println!(
+        "(b) hosts that answer after {DELAY_MS} ms, each its own loopback address (best of {runs})"
+    );
     let time = find_tool("time", &["/usr/bin/time"]).filter(|t| {
         // GNU time, not a shell builtin or BSD time: it must understand -f and -o.
         Command::new(t)
@@ -318,11 +321,7 @@ fn slow_part(scratch: &Scratch, runs: usize) {
             }
         };
         let list = scratch.path.join(format!("slow-{hosts}.txt"));
-        let text: String = servers
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}\n"))
-            .collect();
+        let text: String = servers.hosts.iter().map(|h| format!("{h}\n")).collect();
         std::fs::write(&list, text).unwrap();
         let mut walls = Vec::new();
         let mut rss = Vec::new();
@@ -393,7 +392,8 @@ fn slow_part(scratch: &Scratch, runs: usize) {
 /// Processes (copies of this program) serving `count` slow hosts; killed when dropped.
 struct SlowServers {
     children: Vec<Child>,
-    ports: Vec<u16>,
+    /// `127.0.x.y:PORT`, one a host.
+    hosts: Vec<String>,
 }
 
 impl SlowServers {
@@ -403,40 +403,49 @@ impl SlowServers {
         let limit = hard_fd_limit().unwrap_or(1024).saturating_sub(64).max(64);
         let per_process = (limit / 2).max(1);
         let processes = count.div_ceil(per_process);
+        // A port free on 127.0.0.1 is almost surely free on the other loopback addresses; a
+        // server that cannot bind one says so and the run is skipped.
+        let port = free_port();
         let mut servers = SlowServers {
             children: Vec::new(),
-            ports: Vec::new(),
+            hosts: Vec::new(),
         };
+        let mut first = 0;
         for i in 0..processes {
             let share = count / processes + usize::from(i < count % processes);
             // The shell raises the soft limit to the hard one before running the server.
             let mut child = Command::new("sh")
                 .args(["-c", "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\""])
                 .arg(std::env::current_exe().map_err(|e| e.to_string())?)
-                .env(SERVE_ENV, format!("{share},{delay_ms}"))
+                .env(SERVE_ENV, format!("{first},{share},{delay_ms},{port}"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
                 .map_err(|e| e.to_string())?;
+            first += share;
             let stdout = child.stdout.take().unwrap();
             servers.children.push(child);
-            // The server prints its ports one a line, then `ready`.
+            // The server prints its addresses one a line, then `ready`.
             for line in BufReader::new(stdout).lines() {
                 let line = line.map_err(|e| e.to_string())?;
                 if line == "ready" {
                     break;
                 }
-                servers.ports.push(
-                    line.parse()
-                        .map_err(|_| format!("bad port line {line:?}"))?,
-                );
+                servers.hosts.push(line);
             }
         }
-        if servers.ports.len() != count {
-            return Err(format!("{} of {count} listeners", servers.ports.len()));
+        if servers.hosts.len() != count {
+            return Err(format!("{} of {count} listeners", servers.hosts.len()));
         }
         Ok(servers)
     }
+}
+
+/// The address of slow host number `n`: 127.0.0.1 ... 127.0.0.250, 127.0.1.1 ... (all of
+/// 127.0.0.0/8 is loopback on Linux; .0 and the top of each /24 are left out).
+fn host_address(n: usize) -> std::net::Ipv4Addr {
+    let (hi, lo) = (n / 250, n % 250 + 1);
+    std::net::Ipv4Addr::new(127, (hi / 256) as u8, (hi % 256) as u8, lo as u8)
 }
 
 impl Drop for SlowServers {
@@ -448,23 +457,31 @@ impl Drop for SlowServers {
     }
 }
 
-/// The slow-host server (run in its own process): `COUNT` listeners on free loopback ports, each
-/// reading a request head, waiting `DELAY_MS`, answering a small 200 head and closing. Prints the
-/// ports, then `ready`; runs until killed.
+/// The slow-host server (run in its own process): `COUNT` listeners, one per loopback address,
+/// each reading a request head, waiting `DELAY_MS`, answering a small 200 head and closing.
+/// Prints the addresses, then `ready`; runs until killed.
 fn serve(spec: &str) {
-    let (count, delay) = spec.split_once(',').expect("COUNT,DELAY_MS");
-    let count: usize = count.parse().expect("COUNT");
-    let delay = Duration::from_millis(delay.parse().expect("DELAY_MS"));
+    let fields: Vec<u64> = spec
+        .split(',')
+        .map(|f| f.parse().expect("FIRST,COUNT,DELAY_MS,PORT"))
+        .collect();
+    let [first, count, delay, port] = fields[..] else {
+        panic!("{SERVE_ENV} wants FIRST,COUNT,DELAY_MS,PORT, got {spec:?}");
+    };
+    let delay = Duration::from_millis(delay);
     // Leaked so that the accept loops can spawn onto it; the process lives until it is killed.
     let executor: &'static smol::LocalExecutor<'static> = Box::leak(Box::default());
     let mut out = String::new();
-    let mut listeners = Vec::with_capacity(count);
-    for _ in 0..count {
-        let listener = smol::net::TcpListener::from(
-            smol::Async::new(TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-                .expect("register listener"),
-        );
-        writeln!(out, "{}", listener.local_addr().unwrap().port()).unwrap();
+    let mut listeners = Vec::with_capacity(count as usize);
+    for n in first..first + count {
+        let addr = (host_address(n as usize), port as u16);
+        let Ok(listener) = TcpListener::bind(addr) else {
+            eprintln!("slow server: cannot bind {}:{}", addr.0, addr.1);
+            break;
+        };
+        let listener =
+            smol::net::TcpListener::from(smol::Async::new(listener).expect("register listener"));
+        writeln!(out, "{}:{}", addr.0, addr.1).unwrap();
         listeners.push(listener);
     }
     out.push_str("ready\n");
