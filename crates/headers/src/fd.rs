@@ -48,10 +48,13 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     }
 }
 
-/// Connects to `addr`; when out of descriptors, waits for one to free and tries again.
+/// Starts connecting to `addr` and returns at once, the connection possibly still in
+/// progress: the caller's first write waits for it (and reports its failure), which saves a
+/// trip through the reactor when the connection completes at once, as on loopback. When out
+/// of descriptors, waits for one to free and tries again.
 pub(crate) async fn connect(addr: SocketAddr) -> io::Result<Conn> {
     loop {
-        match Async::<TcpStream>::connect(addr).await {
+        match start_connect(addr) {
             Ok(stream) => {
                 return Ok(Conn {
                     stream,
@@ -69,6 +72,30 @@ pub(crate) async fn connect(addr: SocketAddr) -> io::Result<Conn> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// A non-blocking socket with `connect` issued (in progress or done), registered with the
+/// reactor.
+#[cfg(unix)]
+fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socket_with};
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let fd = socket_with(family, SocketType::STREAM, flags, None)?;
+    match rustix::net::connect(&fd, &addr) {
+        Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Async::new_nonblocking(TcpStream::from(fd))
+}
+
+/// Elsewhere, async-io's connect (which waits for the connection).
+#[cfg(not(unix))]
+fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
+    future::block_on(Async::<TcpStream>::connect(addr))
 }
 
 /// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard limit, once per process, and

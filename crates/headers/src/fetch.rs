@@ -2,7 +2,7 @@
 //! is complete, all under one deadline, and turn every failure into a typed [`FetchError`].
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::{AsyncWriteExt, future};
 
-use crate::fd::{self, Conn};
+use crate::fd;
 use crate::head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits,
 };
@@ -261,16 +261,25 @@ async fn exchange(
         None => resolve(target).await?,
     };
 
-    // Connect: each address in turn, keeping the last error.
+    // Connect and send the request: each address in turn, keeping the last error. The first
+    // write waits for the connection to complete (and fails if it does not), so connecting and
+    // sending cost one trip through the reactor, or none when the connection is immediate.
     set(Phase::Connect);
+    let request = build_request(target, options);
     let connect_deadline = deadline.min(Instant::now() + options.connect_timeout);
     let mut last = FetchError::Dns("no addresses".to_owned());
     let mut conn = None;
     for addr in addrs {
         let attempt = async {
-            fd::connect(addr)
+            let conn = fd::connect(addr)
                 .await
-                .map_err(|e| FetchError::from_io(&e, Phase::Connect))
+                .map_err(|e| FetchError::from_io(&e, Phase::Connect))?;
+            let n = conn
+                .stream
+                .write_with(|s| (&*s).write(&request))
+                .await
+                .map_err(|e| FetchError::from_io(&e, Phase::Connect))?;
+            Ok((conn, n))
         };
         let timeout = async {
             Timer::at(connect_deadline).await;
@@ -283,25 +292,23 @@ async fn exchange(
             attempt.await
         };
         match result {
-            Ok(stream) => {
-                conn = Some((stream, addr));
+            Ok((stream, written)) => {
+                conn = Some((stream, addr, written));
                 break;
             }
             Err(e @ FetchError::Timeout(_)) => return Err(e),
             Err(e) => last = e,
         }
     }
-    let Some((conn, peer)) = conn else {
+    let Some((mut stream, peer, written)) = conn else {
         return Err(last);
     };
-    let mut stream: Conn = conn;
 
-    // Send the request.
+    // Send the rest of the request, if the first write took only part of it.
     set(Phase::Write);
-    let request = build_request(target, options);
     stream
         .stream
-        .write_all(&request)
+        .write_all(&request[written..])
         .await
         .map_err(|e| FetchError::from_io(&e, Phase::Write))?;
     drop(request);

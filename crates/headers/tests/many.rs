@@ -71,8 +71,9 @@ fn stopping_starts_nothing_new() {
     assert_eq!(first.result.unwrap().head.status, 200);
     stream.stop();
     let rest: Vec<_> = smol::block_on(stream.collect::<Vec<_>>());
-    // At most the other fetch in flight and the one that replaced the first.
-    assert!(rest.len() <= 2, "{} more after stop", rest.len());
+    // At most: the other result of the batch the first came in, and the two fetches that
+    // refilled the slots (started before the stop). Not the 49 left.
+    assert!(rest.len() <= 3, "{} more after stop", rest.len());
     assert!(rest.iter().all(|f| f.result.is_ok()));
 }
 
