@@ -214,8 +214,9 @@ const INITIAL_BUFFER: usize = 1024;
 /// until the head is complete (never the body) and returns it, or the reason it could not.
 ///
 /// Host names are resolved on async-net's blocking pool; IP literals skip DNS entirely. When the
-/// process is out of file descriptors, the connection waits for one to free (that wait is not
-/// counted against the deadline).
+/// process is out of file descriptors, the connection waits for one to free rather than fail
+/// (the wait counts against the deadline; [`fetch_many`](crate::fetch_many) keeps its
+/// concurrency under the open-file limit, so there it is rare).
 ///
 /// ```
 /// use headers::{fetch_head, Options};
@@ -235,10 +236,14 @@ pub async fn fetch_head(target: &Target, options: &Options) -> Result<Response, 
     // The phase is shared with the deadline timer, which reports where it struck.
     let phase = AtomicU8::new(Phase::Dns as u8);
     let start = Instant::now();
-    let deadline = start + options.timeout;
+    // A timeout too large to add to the clock is no deadline at all.
+    let deadline = start.checked_add(options.timeout);
     let exchange = exchange(target, options, &phase, start, deadline);
     let timer = async {
-        Timer::at(deadline).await;
+        match deadline {
+            Some(deadline) => Timer::at(deadline).await,
+            None => Timer::never().await,
+        };
         Err(FetchError::Timeout(Phase::from_u8(
             phase.load(Ordering::Relaxed),
         )))
@@ -251,7 +256,7 @@ async fn exchange(
     options: &Options,
     phase: &AtomicU8,
     start: Instant,
-    deadline: Instant,
+    deadline: Option<Instant>,
 ) -> Result<Response, FetchError> {
     let set = |p: Phase| phase.store(p as u8, Ordering::Relaxed);
 
@@ -266,7 +271,10 @@ async fn exchange(
     // sending cost one trip through the reactor, or none when the connection is immediate.
     set(Phase::Connect);
     let request = build_request(target, options);
-    let connect_deadline = deadline.min(Instant::now() + options.connect_timeout);
+    // Only needs a timer of its own when tighter than the deadline.
+    let connect_deadline = Instant::now()
+        .checked_add(options.connect_timeout)
+        .filter(|c| deadline.is_none_or(|d| *c < d));
     let mut last = FetchError::Dns("no addresses".to_owned());
     let mut conn = None;
     for addr in addrs {
@@ -281,15 +289,15 @@ async fn exchange(
                 .map_err(|e| FetchError::from_io(&e, Phase::Connect))?;
             Ok((conn, n))
         };
-        let timeout = async {
-            Timer::at(connect_deadline).await;
-            Err(FetchError::Timeout(Phase::Connect))
-        };
-        // The extra timer is only needed when connecting has a tighter bound than the deadline.
-        let result = if connect_deadline < deadline {
-            future::or(attempt, timeout).await
-        } else {
-            attempt.await
+        let result = match connect_deadline {
+            Some(at) => {
+                let timeout = async {
+                    Timer::at(at).await;
+                    Err(FetchError::Timeout(Phase::Connect))
+                };
+                future::or(attempt, timeout).await
+            }
+            None => attempt.await,
         };
         match result {
             Ok((stream, written)) => {

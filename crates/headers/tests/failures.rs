@@ -68,6 +68,20 @@ fn head_and_http11_requests_work() {
 }
 
 #[test]
+fn timeouts_too_large_for_the_clock_mean_no_deadline() {
+    let server = Stub::start(Behavior::Ok).unwrap();
+    let options = Options {
+        timeout: Duration::MAX,
+        connect_timeout: Duration::MAX,
+        ..Options::default()
+    };
+    assert_eq!(
+        fetch_with(&server.target(), &options).unwrap().head.status,
+        200
+    );
+}
+
+#[test]
 fn refused() {
     let port = stub::closed_port().unwrap();
     let err = fetch_with(&format!("127.0.0.1:{port}"), &Options::default()).unwrap_err();
