@@ -104,6 +104,17 @@ fn sloppy_heads_are_printed_as_received() {
     );
 }
 
+/// `--interim` in JSON: the 1xx heads read past come as their own list.
+#[test]
+fn interim_heads_in_json() {
+    let continued = start(Behavior::Continue);
+    snapshot!(
+        "interim_json",
+        cmd("fetch-headers").args(["--json", "--interim", &url(&continued, "continue")]),
+        JSON
+    );
+}
+
 /// One target per failure kind (all but DNS, which would need a resolver off loopback): each
 /// prints its `HOST error > MESSAGE` line on stderr, the summary counts them by kind, exit 1.
 #[test]
