@@ -99,7 +99,7 @@ impl Phase {
         }
     }
 
-    fn from_u8(n: u8) -> Phase {
+    pub(crate) fn from_u8(n: u8) -> Phase {
         match n {
             0 => Phase::Dns,
             1 => Phase::Connect,
@@ -251,7 +251,9 @@ pub async fn fetch_head(target: &Target, options: &Options) -> Result<Response, 
     future::or(exchange, timer).await
 }
 
-async fn exchange(
+/// The exchange without the deadline timer: whoever calls it enforces `deadline` (which here
+/// only bounds the connect timeout), reading `phase` to say where it struck.
+pub(crate) async fn exchange(
     target: &Target,
     options: &Options,
     phase: &AtomicU8,

@@ -109,3 +109,37 @@ fn concurrency_is_lowered_to_the_number_of_targets() {
     let n = smol::block_on(stream.count());
     assert_eq!(n, 3);
 }
+
+#[test]
+fn each_target_gets_exactly_one_result_even_past_the_deadlines() {
+    // The fast one finishes at once; the stream then runs on past its deadline while the
+    // silent one times out. The finished fetch must not be reported again as a timeout.
+    let ok = Stub::start(Behavior::Ok).unwrap();
+    let silent = Stub::start(Behavior::Silent).unwrap();
+    let drip = Stub::start(Behavior::Drip(Duration::from_millis(50))).unwrap();
+    let targets: Vec<Target> = [ok.target(), silent.target(), drip.target()]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let options = Options {
+        timeout: Duration::from_millis(400),
+        ..Options::default()
+    };
+    let mut results = smol::block_on(fetch_many(targets, &options, 3).collect::<Vec<_>>());
+    results.sort_by_key(|f| f.index);
+    let got: Vec<(usize, Result<u16, FetchError>)> = results
+        .iter()
+        .map(|f| (f.index, f.result.clone().map(|r| r.head.status)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, Ok(200)),
+            (1, Err(FetchError::Timeout(Phase::Read))),
+            (2, Err(FetchError::Timeout(Phase::Read))),
+        ]
+    );
+    // A deadline never strikes early.
+    assert!(results[1].elapsed >= Duration::from_millis(400));
+    assert!(results[2].elapsed >= Duration::from_millis(400));
+}
