@@ -215,8 +215,17 @@ impl HeadParser {
 
     /// Parses one head that ends with its blank line; `None` if httparse wants more.
     fn parse_one(&self, head: &[u8]) -> Result<Option<Head>, HeadError> {
-        let mut slots = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
-        let mut resp = httparse::Response::new(&mut slots);
+        // httparse needs a slot per header: on the stack for the usual caps, so parsing a head
+        // allocates nothing for them.
+        let mut on_stack = [httparse::EMPTY_HEADER; 128];
+        let mut on_heap = Vec::new();
+        let slots = if self.limits.max_headers <= on_stack.len() {
+            &mut on_stack[..self.limits.max_headers]
+        } else {
+            on_heap.resize(self.limits.max_headers, httparse::EMPTY_HEADER);
+            &mut on_heap[..]
+        };
+        let mut resp = httparse::Response::new(slots);
         let status = httparse::ParserConfig::default()
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true)
