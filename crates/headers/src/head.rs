@@ -467,6 +467,26 @@ mod tests {
     }
 
     #[test]
+    fn header_caps_above_the_stack_slots_work() {
+        let mut b = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..150 {
+            b.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        b.extend_from_slice(b"\r\n");
+        let limits = |max_headers| Limits {
+            max_head_size: DEFAULT_MAX_HEAD_SIZE,
+            max_headers,
+        };
+        let p = parse_head(&b, &limits(200)).unwrap().unwrap();
+        assert_eq!(p.head.headers.len(), 150);
+        assert_eq!(p.head.header("x-149"), Some("149"));
+        assert_eq!(
+            parse_head(&b, &limits(149)),
+            Err(HeadError::TooManyHeaders { limit: 149 })
+        );
+    }
+
+    #[test]
     fn incremental_parsing_resumes_where_it_stopped() {
         let b = b"HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\nA: 1\n\n";
         let mut p = HeadParser::new(Limits::default());
