@@ -101,16 +101,26 @@ struct SlotWake {
     ready: Arc<ReadyQueue>,
 }
 
+impl SlotWake {
+    /// Queues the slot's index unless already queued; true if it was not.
+    fn queue(&self) -> bool {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        lock(&self.ready.indices).push(self.index);
+        true
+    }
+}
+
 impl Wake for SlotWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.queued.swap(true, Ordering::AcqRel) {
+        if !self.queue() {
             return;
         }
-        lock(&self.ready.indices).push(self.index);
         // Woken outside the lock: the consumer's waker may run arbitrary code.
         let consumer = lock(&self.ready.consumer).clone();
         if let Some(waker) = consumer {
@@ -190,7 +200,9 @@ impl FetchMany {
                 elapsed,
             }
         }));
-        slot.wake.wake_by_ref();
+        // Queued for the poll loop this is called from, without waking the consumer: a wake
+        // here would make `block_on` poll the reactor once more for nothing before sleeping.
+        slot.wake.queue();
         true
     }
 
