@@ -11,7 +11,8 @@
 //! - [`Target`] parses what the user typed and rejects anything that could inject bytes.
 //! - [`build_request`] builds the request bytes; [`parse_head`] / [`HeadParser`] parse the
 //!   head with httparse, leniently, through 1xx interim heads.
-//! - [`fetch_head`] fetches one; [`fetch_many`] fetches many as a [`Stream`](futures_lite::Stream)
+//! - [`fetch_head`] fetches one; [`fetch_many`] fetches many (on the polling thread, plus
+//!   helper threads when the concurrency is high enough) as a [`Stream`](futures_lite::Stream)
 //!   of [`Fetched`] (index, result, elapsed) in completion order.
 //!
 //! ```
@@ -61,6 +62,6 @@ pub use head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
     parse_head,
 };
-pub use many::{FetchMany, Fetched, fetch_many, fetch_many_until};
+pub use many::{FetchMany, Fetched, MAX_THREADS, fetch_many, fetch_many_on, fetch_many_until};
 pub use request::{Header, HeaderError, Method, Version, build_request};
 pub use target::{Target, TargetError};

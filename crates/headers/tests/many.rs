@@ -7,11 +7,20 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use headers::{FetchError, Options, Phase, Target, fetch_many, fetch_many_until};
+use headers::{FetchError, Options, Phase, Target, fetch_many, fetch_many_on, fetch_many_until};
 use stub::{Behavior, Stub};
 
 #[test]
 fn results_carry_their_index_and_failures_stay_with_their_target() {
+    mixed_targets_on(Some(1));
+}
+
+#[test]
+fn results_carry_their_index_on_several_threads_too() {
+    mixed_targets_on(Some(3));
+}
+
+fn mixed_targets_on(threads: Option<usize>) {
     let ok = Stub::start(Behavior::Ok).unwrap();
     let missing = Stub::start(Behavior::Status(404)).unwrap();
     let silent = Stub::start(Behavior::Silent).unwrap();
@@ -34,8 +43,10 @@ fn results_carry_their_index_and_failures_stay_with_their_target() {
         timeout: Duration::from_secs(1),
         ..Options::default()
     };
-    let results: BTreeMap<usize, String> = smol::block_on(
-        fetch_many(targets, &options, 32)
+    let stream = fetch_many_on(targets, &options, 32, Arc::default(), threads);
+    assert_eq!(Some(stream.threads()), threads);
+    let results: Vec<(usize, String)> = smol::block_on(
+        stream
             .map(|f| {
                 let got = match f.result {
                     Ok(r) => r.head.status.to_string(),
@@ -47,6 +58,8 @@ fn results_carry_their_index_and_failures_stay_with_their_target() {
             .collect(),
     );
     assert_eq!(results.len(), inputs.len(), "one result per target");
+    let results: BTreeMap<usize, String> = results.into_iter().collect();
+    assert_eq!(results.len(), inputs.len(), "no index twice");
     for (i, (target, want)) in inputs.iter().enumerate() {
         assert_eq!(results[&i], *want, "target {i} ({target})");
     }
@@ -79,9 +92,25 @@ fn stopping_starts_nothing_new() {
 
 #[test]
 fn dropping_the_stream_cancels_fetches_in_flight() {
+    dropping_cancels_on(1);
+}
+
+#[test]
+fn dropping_the_stream_cancels_the_helpers_fetches_too() {
+    dropping_cancels_on(2);
+}
+
+fn dropping_cancels_on(threads: usize) {
     let silent = Stub::start(Behavior::Silent).unwrap();
     let targets: Vec<Target> = (0..4).map(|_| silent.target().parse().unwrap()).collect();
-    let mut stream = fetch_many(targets, &Options::default(), 4);
+    let mut stream = fetch_many_on(
+        targets,
+        &Options::default(),
+        4,
+        Arc::default(),
+        Some(threads),
+    );
+    assert_eq!(stream.threads(), threads);
     // The stream is lazy: one poll starts the four connections (none can finish).
     let first = smol::block_on(futures_lite::future::poll_once(stream.next()));
     assert!(first.is_none());
@@ -101,6 +130,20 @@ fn dropping_the_stream_cancels_fetches_in_flight() {
 }
 
 #[test]
+fn stopping_stops_the_helpers_too() {
+    let server = Stub::start(Behavior::Slow(Duration::from_millis(20))).unwrap();
+    let targets: Vec<Target> = (0..200).map(|_| server.target().parse().unwrap()).collect();
+    let mut stream = fetch_many_on(targets, &Options::default(), 4, Arc::default(), Some(2));
+    let first = smol::block_on(stream.next()).unwrap();
+    assert!(first.result.is_ok());
+    stream.stop();
+    let rest: Vec<_> = smol::block_on(stream.collect::<Vec<_>>());
+    // Whatever was in flight or handed over, a few; not the 199 left.
+    assert!(rest.len() < 20, "{} more after stop", rest.len());
+    assert!(rest.iter().all(|f| f.result.is_ok()));
+}
+
+#[test]
 fn concurrency_is_lowered_to_the_number_of_targets() {
     let server = Stub::start(Behavior::Ok).unwrap();
     let targets: Vec<Target> = (0..3).map(|_| server.target().parse().unwrap()).collect();
@@ -112,6 +155,15 @@ fn concurrency_is_lowered_to_the_number_of_targets() {
 
 #[test]
 fn each_target_gets_exactly_one_result_even_past_the_deadlines() {
+    one_result_each_on(1);
+}
+
+#[test]
+fn each_target_gets_exactly_one_result_on_several_threads() {
+    one_result_each_on(3);
+}
+
+fn one_result_each_on(threads: usize) {
     // The fast one finishes at once; the stream then runs on past its deadline while the
     // silent one times out. The finished fetch must not be reported again as a timeout.
     let ok = Stub::start(Behavior::Ok).unwrap();
@@ -125,7 +177,8 @@ fn each_target_gets_exactly_one_result_even_past_the_deadlines() {
         timeout: Duration::from_millis(400),
         ..Options::default()
     };
-    let mut results = smol::block_on(fetch_many(targets, &options, 3).collect::<Vec<_>>());
+    let stream = fetch_many_on(targets, &options, 3, Arc::default(), Some(threads));
+    let mut results = smol::block_on(stream.collect::<Vec<_>>());
     results.sort_by_key(|f| f.index);
     let got: Vec<(usize, Result<u16, FetchError>)> = results
         .iter()
