@@ -19,11 +19,11 @@ const PROGRESS_FROM: usize = 100;
 
 /// One target's outcome, tied to its position in the input.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Outcome<'t> {
     /// Position in the input (arguments, then files).
     pub index: usize,
     /// The target as parsed.
-    pub target: Target,
+    pub target: &'t Target,
     /// The head, or why there is none.
     pub result: Result<Response, FetchError>,
     /// From when the fetch started until it ended, success or not.
@@ -43,21 +43,21 @@ pub struct Format {
 
 /// Prints outcomes as they arrive (or in input order) and counts them for the summary.
 #[derive(Debug)]
-pub struct Printer {
+pub struct Printer<'t> {
     format: Format,
     out: BufWriter<StdoutLock<'static>>,
     bar: Option<ProgressBar>,
     /// Finished outcomes waiting for an earlier one (input order only).
-    waiting: BTreeMap<usize, Outcome>,
+    waiting: BTreeMap<usize, Outcome<'t>>,
     next: usize,
     pub summary: Summary,
     block: String,
 }
 
-impl Printer {
+impl<'t> Printer<'t> {
     /// A printer for `total` targets; shows a progress bar if stderr is a terminal and there are
     /// many targets.
-    pub fn new(format: Format, total: usize) -> Printer {
+    pub fn new(format: Format, total: usize) -> Printer<'t> {
         let bar = (io::stderr().is_terminal() && total >= PROGRESS_FROM).then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -80,7 +80,7 @@ impl Printer {
 
     /// Takes one finished target: counts it and prints it now, or once all before it are
     /// printed (input order).
-    pub fn push(&mut self, outcome: Outcome) -> io::Result<()> {
+    pub fn push(&mut self, outcome: Outcome<'t>) -> io::Result<()> {
         self.summary.count(&outcome.result);
         if let Some(bar) = &self.bar {
             bar.inc(1);
@@ -123,7 +123,7 @@ impl Printer {
         Ok(summary)
     }
 
-    fn print(&mut self, outcome: &Outcome) -> io::Result<()> {
+    fn print(&mut self, outcome: &Outcome<'t>) -> io::Result<()> {
         self.block.clear();
         if self.format.json {
             render_json(&mut self.block, outcome, self.format.interim);
@@ -228,8 +228,8 @@ fn json_headers(head: &Head) -> Vec<JsonHeader<'_>> {
         .collect()
 }
 
-fn render_json(block: &mut String, outcome: &Outcome, interim: bool) {
-    let target = &outcome.target;
+fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool) {
+    let target = outcome.target;
     let response = outcome.result.as_ref().ok();
     let head = response.map(|r| &r.head);
     let line = JsonLine {
@@ -308,7 +308,8 @@ impl Summary {
         self.errors.values().sum()
     }
 
-    fn finished(&self) -> usize {
+    /// Targets with an outcome, fetched or failed.
+    pub fn finished(&self) -> usize {
         self.ok + self.client_errors + self.server_errors + self.failed()
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_lite::{StreamExt, future};
-use headers::{Fetched, Options, Target, fetch_many_until};
+use headers::{Fetched, Options, Target, fetch_many};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::output::{Format, Outcome, Printer, Summary};
@@ -32,12 +32,15 @@ pub fn run(
 ) -> io::Result<Ended> {
     let signal = Signal::register()?;
     let mut printer = Printer::new(format, targets.len());
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut results = fetch_many_until(targets.clone(), options, concurrency, stop.clone());
+    let mut results = fetch_many(targets.clone(), options, concurrency);
     let interrupted = smol::block_on(async {
         loop {
             if signal.received() {
                 return Ok::<_, io::Error>(true);
+            }
+            // Every target has its outcome: done, without relying on the stream to say so.
+            if printer.summary.finished() == targets.len() {
+                return Ok(false);
             }
             // Take what is ready without waiting; only before waiting is output flushed, so a
             // burst of completions costs one write, and a lone one is shown at once.
@@ -45,42 +48,38 @@ pub fn run(
                 Some(next) => next,
                 None => {
                     printer.flush()?;
-                    let next = async { Some(results.next().await) };
-                    match future::or(async { signal.wait().await.map(|()| None) }, async {
-                        Ok(next.await)
-                    })
-                    .await?
-                    {
-                        Some(next) => next,
-                        None => return Ok(true),
+                    let signalled = async { signal.wait().await.map(|()| Wake::Signal) };
+                    let result = async { Ok(Wake::Result(results.next().await)) };
+                    match future::or(signalled, result).await? {
+                        Wake::Result(next) => next,
+                        Wake::Signal => return Ok(true),
                     }
                 }
             };
-            let Some(Fetched {
-                index,
-                result,
-                elapsed,
-            }) = next
-            else {
+            let Some(fetched) = next else {
                 return Ok(false);
             };
-            let target = targets[index].clone();
             printer.push(Outcome {
-                index,
-                target,
-                result,
-                elapsed,
+                target: &targets[fetched.index],
+                index: fetched.index,
+                result: fetched.result,
+                elapsed: fetched.elapsed,
             })?;
         }
     })?;
-    // Start nothing new and cancel what is in flight.
-    stop.store(true, Ordering::Relaxed);
+    // Dropping the stream cancels the fetches in flight (after a signal) before the summary.
     drop(results);
     let summary = printer.finish(interrupted)?;
     Ok(Ended {
         summary,
         interrupted,
     })
+}
+
+/// What ended a wait: the next result (or the end of the stream), or a signal.
+enum Wake {
+    Result(Option<Fetched>),
+    Signal,
 }
 
 /// SIGINT and SIGTERM, as a flag plus a socket that becomes readable when one arrives.
