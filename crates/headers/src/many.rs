@@ -122,8 +122,8 @@ struct Shard {
     stop: Arc<AtomicBool>,
     size: usize,
     slots: Vec<Slot>,
-    /// Slots with nothing in them, to refill.
-    free: Vec<usize>,
+    /// Slots with a fetch in them: the shard is done when none is left.
+    active: usize,
     /// Slots whose fetch was woken and must be polled.
     ready: Arc<ReadyQueue>,
     /// Results finished in a batch, not yet yielded.
@@ -288,7 +288,7 @@ impl Shard {
             stop,
             size,
             slots: Vec::with_capacity(size),
-            free: Vec::new(),
+            active: 0,
             ready: Arc::new(ReadyQueue::default()),
             done: VecDeque::new(),
             started: false,
@@ -298,8 +298,8 @@ impl Shard {
         }
     }
 
-    /// Puts the next target's fetch into slot `i` and queues it for polling; false (and the
-    /// slot freed) when there is no next target or the stream was stopped.
+    /// Puts the next target's fetch into the empty slot `i` and queues it for polling; false
+    /// (the slot left empty) when there is no next target or the stream was stopped.
     fn refill(&mut self, i: usize) -> bool {
         let next = if self.stop.load(Ordering::Relaxed) {
             None
@@ -313,10 +313,10 @@ impl Shard {
             target.map(|t| (index, t))
         };
         let Some((index, target)) = next else {
-            debug_assert!(self.slots[i].fetch.is_none() && self.slots[i].current.is_none());
-            self.free.push(i);
             return false;
         };
+        debug_assert!(self.slots[i].fetch.is_none(), "refilling a busy slot");
+        self.active += 1;
         let options = self.options.clone();
         let started = Instant::now();
         // A timeout too large to add to the clock is no deadline at all.
@@ -368,6 +368,7 @@ impl Shard {
                 // Dropping the fetch closes its connection.
                 slot.fetch = None;
                 slot.current = None;
+                self.active -= 1;
                 let phase = Phase::from_u8(slot.phase.load(Ordering::Relaxed));
                 self.done.push_back(Fetched {
                     index,
@@ -433,7 +434,7 @@ impl Shard {
             }
             let ready = std::mem::take(&mut *lock(&self.ready.indices));
             if ready.is_empty() {
-                return if self.free.len() == self.slots.len() {
+                return if self.active == 0 {
                     Poll::Ready(None)
                 } else {
                     Poll::Pending
@@ -451,6 +452,7 @@ impl Shard {
                 {
                     slot.fetch = None;
                     slot.current = None;
+                    self.active -= 1;
                     self.done.push_back(fetched);
                     self.refill(i);
                 }
