@@ -6,10 +6,11 @@
 //! One shard runs inside the stream, on the thread that polls it, with no executor or channel
 //! between it and the consumer. With enough concurrency, more shards run on helper threads (one
 //! per core, at most [`MAX_THREADS`]), taking targets from the same input and handing results
-//! to the consumer through a queue. Measured on a 2-core machine against nginx on loopback,
-//! where nearly all the time is the kernel's TCP work: one thread ran 12.4-13.2k fetches/s,
-//! two 14.0-14.7k/s (wrk -t2: 14.1-14.7k/s); 10,000 hosts answering after 200 ms took
-//! 0.80-1.02 s on one thread, 0.64-0.82 s on two.
+//! to the consumer through a queue. Measured on a loaded 2-core machine against nginx on
+//! loopback, where nearly all the time is the kernel's TCP work: in six alternating runs of
+//! 20,000 fetches at concurrency 256, two threads beat one every time (median about 12.5k/s
+//! against 10.2k/s); 10,000 hosts answering after 200 ms took 0.73-0.88 s on two threads
+//! against 0.80-0.96 s on one.
 //!
 //! Deadlines are kept by each shard, not by a timer per fetch (each timer costs the reactor a
 //! wake-up, about 7% of the CPU time per connection on loopback): every fetch has the same
