@@ -7,8 +7,8 @@
 //! fetch-headers -c 256 -i hosts.txt --json > heads.jsonl
 //! ```
 //!
-//! Thin glue: arguments in [`cli`], the fetching in crates/headers (driven by [`run`]), every
-//! printed byte in [`output`], the demo servers in [`demo`].
+//! Thin glue: arguments in [`cli`], the fetching in crates/headers (driven by [`run`]), results,
+//! failures and the summary in [`output`], the demo servers in [`demo`].
 
 #[path = "fetch_headers/cli.rs"]
 mod cli;
