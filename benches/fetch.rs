@@ -1,2 +1,655 @@
-//! In progress.
-fn main() {}
+//! fetch-headers against its peers, side by side in one run, on loopback only.
+//!
+//! ```sh
+//! cargo bench --bench fetch                 # both parts, best of 3
+//! cargo bench --bench fetch -- nginx        # only (a); also: slow, --runs 5, --targets 20000
+//! ```
+//!
+//! (a) A real nginx on 127.0.0.1 (configured at run time in a temporary directory, on a free port,
+//! one worker, serving a small static page) is fetched 20,000 times at concurrency 256, a new
+//! connection each, by our release binary, by `wrk -c 256 -H 'Connection: close'`, by
+//! `curl --parallel --parallel-max 256` and by the seed's asyncio fetcher (`benches/seed_fetch.py`).
+//! The table gives each one's rate and our ratio to it.
+//!
+//! (b) 1,000 hosts that answer after 200 ms, fetched at concurrency 1,000, and 10,000 such hosts at
+//! concurrency 10,000: wall time and peak RSS of our binary (peak RSS through GNU time). The slow
+//! hosts are distinct loopback addresses (127.0.0.1, 127.0.0.2 ... 127.0.39.250) on one port,
+//! served by this same bench program re-executed as a separate process (see [`serve`]), so the
+//! server's work never counts in the measured process. When one process could not hold every
+//! listener plus its connection under the open-file limit, the hosts are split across several
+//! server processes.
+//!
+//! A peer that is not installed is skipped with a line that says what to `apt-get install`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Our binary, built with the bench profile (release settings) by `cargo bench`.
+const OURS: &str = env!("CARGO_BIN_EXE_fetch-headers");
+
+/// Set in the environment of a re-executed copy of this program that serves slow hosts:
+/// `FIRST,COUNT,DELAY_MS,PORT` (hosts number FIRST.. FIRST+COUNT-1, see [`host_address`]).
+const SERVE_ENV: &str = "TULIP_FETCH_BENCH_SERVE";
+
+fn main() {
+    if let Ok(spec) = std::env::var(SERVE_ENV) {
+        serve(&spec);
+        return;
+    }
+    let mut parts = Vec::new();
+    let mut runs = 3;
+    let mut targets = 20_000;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            // `cargo bench` passes `--bench` to every harness = false bench.
+            "--bench" => {}
+            "--runs" => runs = number(args.next(), "--runs"),
+            "--targets" => targets = number(args.next(), "--targets"),
+            "nginx" | "slow" => parts.push(arg),
+            other => {
+                eprintln!("usage: fetch [nginx] [slow] [--runs N] [--targets N] (got {other:?})");
+                std::process::exit(2);
+            }
+        }
+    }
+    if parts.is_empty() {
+        parts = vec!["nginx".into(), "slow".into()];
+    }
+    let scratch = Scratch::new();
+    // Other work on the machine moves every figure; say how busy it was.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!("load average {} on {cores} cores", load.join(" "));
+    }
+    if parts.iter().any(|p| p == "nginx") {
+        nginx_part(&scratch, targets, runs);
+    }
+    if parts.iter().any(|p| p == "slow") {
+        slow_part(&scratch, runs);
+    }
+}
+
+fn number(arg: Option<String>, name: &str) -> usize {
+    match arg.as_deref().map(str::parse) {
+        Some(Ok(n)) if n > 0 => n,
+        _ => {
+            eprintln!("{name} needs a positive number");
+            std::process::exit(2);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) nginx on loopback: ours vs wrk vs curl vs asyncio.
+
+fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
+    println!("(a) nginx on loopback: {targets} heads at concurrency 256, a new connection each");
+    let Some(nginx) = find_tool("nginx", &["/usr/sbin/nginx"]) else {
+        println!("  skipped: nginx is not installed (apt-get install nginx-light)");
+        return;
+    };
+    let server = match Nginx::start(&nginx, &scratch.path.join("nginx")) {
+        Ok(server) => server,
+        Err(e) => {
+            println!("  skipped: nginx did not start: {e}");
+            return;
+        }
+    };
+    let port = server.port;
+    let list = scratch.path.join("nginx-targets.txt");
+    let curl_config = scratch.path.join("nginx-curl.cfg");
+    let mut text = String::new();
+    let mut curl = String::new();
+    for _ in 0..targets {
+        writeln!(text, "127.0.0.1:{port}").unwrap();
+        writeln!(
+            curl,
+            "url = \"http://127.0.0.1:{port}/\"\noutput = \"/dev/null\""
+        )
+        .unwrap();
+    }
+    std::fs::write(&list, text).unwrap();
+    std::fs::write(&curl_config, curl).unwrap();
+
+    let wrk = find_tool("wrk", &[]);
+    let curl = find_tool("curl", &[]);
+    let python = find_tool("python3", &[]);
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/seed_fetch.py");
+    // Contender -> round -> rate.
+    let mut rates: Rates = BTreeMap::new();
+    // Rounds alternate the contenders so that noise from the other helpers' builds spreads
+    // over all of them rather than landing on one.
+    for round in 1..=runs {
+        print!("  round {round}/{runs}:");
+        std::io::stdout().flush().ok();
+        let ours = timed(Command::new(OURS).args(["-c", "256", "-i"]).arg(&list));
+        record(&mut rates, round, "fetch-headers", targets, ours);
+        if let Some(wrk) = &wrk {
+            let out = Command::new(wrk)
+                .args(["-t2", "-c256", "-d2s", "-H", "Connection: close"])
+                .arg(format!("http://127.0.0.1:{port}/"))
+                .output();
+            match out.map(|o| wrk_rate(&String::from_utf8_lossy(&o.stdout))) {
+                Ok(Ok(rate)) => {
+                    rates.entry("wrk").or_default().insert(round, rate);
+                }
+                Ok(Err(e)) => println!("  wrk: {e}"),
+                Err(e) => println!("  wrk did not run: {e}"),
+            }
+        }
+        if let Some(curl) = &curl {
+            let run = timed(
+                Command::new(curl)
+                    .args(["-s", "--parallel", "--parallel-max", "256"])
+                    .args(["-H", "Connection: close", "-K"])
+                    .arg(&curl_config),
+            );
+            record(&mut rates, round, "curl --parallel", targets, run);
+        }
+        if let Some(python) = &python {
+            let run = timed(
+                Command::new(python)
+                    .arg(&seed)
+                    .args(["-c", "256", "-i"])
+                    .arg(&list),
+            );
+            record(&mut rates, round, "asyncio (seed)", targets, run);
+        }
+        println!(" done");
+    }
+    drop(server);
+
+    let best = |name: &str| {
+        let rates = rates.get(name)?.values();
+        rates.cloned().reduce(f64::max)
+    };
+    let median_rate = |name: &str| {
+        Some(median(
+            &rates.get(name)?.values().cloned().collect::<Vec<_>>(),
+        ))
+    };
+    // Ours over the peer within each round (the two ran back to back, under the same load).
+    let round_ratio = |name: &str| {
+        let (ours, peer) = (rates.get("fetch-headers")?, rates.get(name)?);
+        let ratios: Vec<f64> = ours
+            .iter()
+            .filter_map(|(round, o)| Some(o / peer.get(round)?))
+            .collect();
+        (!ratios.is_empty()).then(|| median(&ratios))
+    };
+    println!(
+        "  {:<16} {:>12} {:>12}   ours/peer: median of rounds, best/best   goal",
+        "", "best", "median"
+    );
+    let ours = best("fetch-headers");
+    for (name, goal) in [
+        ("fetch-headers", None),
+        ("wrk", Some(0.9)),
+        ("curl --parallel", Some(1.7)),
+        ("asyncio (seed)", Some(3.0)),
+    ] {
+        let (Some(b), Some(m)) = (best(name), median_rate(name)) else {
+            let package = match name {
+                "wrk" => "wrk",
+                "curl --parallel" => "curl",
+                "asyncio (seed)" => "python3",
+                _ => "(build failed?)",
+            };
+            println!("  {name:<16} skipped: not installed (apt-get install {package})");
+            continue;
+        };
+        let mut line = format!("  {name:<16} {b:>10.0}/s {m:>10.0}/s");
+        if let (Some(goal), Some(ours), Some(ratio)) = (goal, ours, round_ratio(name)) {
+            let verdict = if ratio >= goal { "met" } else { "MISSED" };
+            let best_ratio = ours / b;
+            write!(
+                line,
+                "   {ratio:>6.2}x, {best_ratio:>5.2}x                 >= {goal}x {verdict}"
+            )
+            .unwrap();
+        }
+        println!("{line}");
+    }
+    println!("  (wrk runs for 2 s per round; the others fetch the {targets} targets once)");
+}
+
+/// Parses `Requests/sec:  20829.95` from wrk's report, refusing a run with socket errors other
+/// than the reads that `Connection: close` makes wrk count.
+fn wrk_rate(report: &str) -> Result<f64, String> {
+    if let Some(line) = report.lines().find(|l| l.contains("Non-2xx")) {
+        return Err(format!("bad responses: {}", line.trim()));
+    }
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no rate in wrk's report: {report}"))
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+type Rates = BTreeMap<&'static str, BTreeMap<usize, f64>>;
+
+fn record(rates: &mut Rates, round: usize, name: &'static str, n: usize, run: Run) {
+    match run.status {
+        // Ours must have fetched every head: its summary says so.
+        Ok(status) if status.success() && (name != "fetch-headers" || run.all_ok(n)) => {
+            let rate = n as f64 / run.wall.as_secs_f64();
+            rates.entry(name).or_default().insert(round, rate);
+        }
+        Ok(status) => println!("\n  {name} failed ({status}): {}", run.stderr_tail()),
+        Err(e) => println!("\n  {name} did not run: {e}"),
+    }
+}
+
+/// A real nginx on a free loopback port, configured in its own directory; stopped when dropped.
+struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(nginx: &Path, dir: &Path) -> Result<Nginx, String> {
+        std::fs::create_dir_all(dir.join("html")).map_err(|e| e.to_string())?;
+        std::fs::write(
+            dir.join("html/index.html"),
+            "<!doctype html><title>tulip</title><p>A small static page.</p>\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let port = free_port();
+        let d = dir.display();
+        // One worker: the client under test gets the other core. (Not `master_process off`,
+        // which would be simpler to stop but serves at a third of the rate.) Every path nginx
+        // writes to is inside the directory, so nothing of the system's nginx is touched.
+        let config = format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             server {{ listen 127.0.0.1:{port} backlog=4096; root {d}/html; }}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), config).map_err(|e| e.to_string())?;
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let server = Nginx { child, port };
+        wait_for_port(port).map_err(|e| {
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            format!("{e}; error.log: {log}")
+        })?;
+        Ok(server)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM is nginx's fast shutdown: the master takes its worker down with it (a SIGKILL
+        // would orphan the worker). std only sends SIGKILL, so the shell's `kill` sends it.
+        let term = format!("kill -TERM {}", self.child.id());
+        if Command::new("sh")
+            .args(["-c", &term])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            for _ in 0..250 {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) Slow hosts: 1,000 at concurrency 1,000 and 10,000 at concurrency 10,000.
+
+fn slow_part(scratch: &Scratch, runs: usize) {
+    const DELAY_MS: u64 = 200;
+    println!(
+        "(b) hosts that answer after {DELAY_MS} ms, each its own loopback address (best of {runs})"
+    );
+    let time = find_tool("time", &["/usr/bin/time"]).filter(|t| {
+        // GNU time, not a shell builtin or BSD time: it must understand -f and -o.
+        Command::new(t)
+            .args(["-f", "%M", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if time.is_none() {
+        println!("  peak RSS not measured: GNU time is not installed (apt-get install time)");
+    }
+    for (hosts, goal_secs, goal_rss_mib) in [(1_000, 0.30, None), (10_000, 0.8, Some(48.0))] {
+        let servers = match SlowServers::start(hosts, DELAY_MS) {
+            Ok(servers) => servers,
+            Err(e) => {
+                println!("  {hosts} hosts: skipped, the slow servers did not start: {e}");
+                continue;
+            }
+        };
+        let list = scratch.path.join(format!("slow-{hosts}.txt"));
+        let text: String = servers.hosts.iter().map(|h| format!("{h}\n")).collect();
+        std::fs::write(&list, text).unwrap();
+        let mut walls = Vec::new();
+        let mut rss = Vec::new();
+        for _ in 0..runs {
+            let rss_file = scratch.path.join("rss.txt");
+            let mut command = match &time {
+                Some(time) => {
+                    let mut c = Command::new(time);
+                    c.args(["-f", "%M", "-o"]).arg(&rss_file).arg(OURS);
+                    c
+                }
+                None => Command::new(OURS),
+            };
+            command.args(["-c", &hosts.to_string(), "-i"]).arg(&list);
+            let run = timed(&mut command);
+            match run.status {
+                Ok(s) if s.success() && run.all_ok(hosts) => walls.push(run.wall.as_secs_f64()),
+                Ok(s) => println!(
+                    "  {hosts} hosts: fetch-headers failed ({s}): {}",
+                    run.stderr_tail()
+                ),
+                Err(e) => println!("  {hosts} hosts: fetch-headers did not run: {e}"),
+            }
+            if time.is_some() {
+                let kib = std::fs::read_to_string(&rss_file).unwrap_or_default();
+                if let Ok(kib) = kib.trim().parse::<f64>() {
+                    rss.push(kib / 1024.0);
+                }
+            }
+        }
+        if walls.is_empty() {
+            continue;
+        }
+        let best = walls.iter().cloned().fold(f64::INFINITY, f64::min);
+        let verdict = if best <= goal_secs { "met" } else { "MISSED" };
+        let mut line = format!(
+            "  {hosts:>6} hosts, concurrency {hosts:>6}: best {best:.3} s, median {:.3} s (goal <= {goal_secs} s {verdict})",
+            median(&walls)
+        );
+        if let Some(peak) = rss.iter().cloned().reduce(f64::max) {
+            write!(line, ", peak RSS {peak:.1} MiB").unwrap();
+            if let Some(goal) = goal_rss_mib {
+                let verdict = if peak <= goal { "met" } else { "MISSED" };
+                write!(line, " (goal <= {goal} MiB {verdict})").unwrap();
+            }
+        }
+        println!("{line}");
+        // The seed's fetcher on the same hosts, once, for scale (no goal).
+        if let Some(python) = find_tool("python3", &[]) {
+            let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/seed_fetch.py");
+            let c = hosts.to_string();
+            let run = timed(
+                Command::new(python)
+                    .arg(seed)
+                    .args(["-c", &c, "-i"])
+                    .arg(&list),
+            );
+            if run.status.as_ref().is_ok_and(|s| s.success()) {
+                println!(
+                    "         asyncio (seed), same hosts: {:.3} s",
+                    run.wall.as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
+/// Processes (copies of this program) serving `count` slow hosts; killed when dropped.
+struct SlowServers {
+    children: Vec<Child>,
+    /// `127.0.x.y:PORT`, one a host.
+    hosts: Vec<String>,
+}
+
+impl SlowServers {
+    fn start(count: usize, delay_ms: u64) -> Result<SlowServers, String> {
+        // Each host costs its server a listener and, while it waits, a connection: split the
+        // hosts so that no server process needs more descriptors than the hard limit allows.
+        let limit = hard_fd_limit().unwrap_or(1024).saturating_sub(64).max(64);
+        let per_process = (limit / 2).max(1);
+        let processes = count.div_ceil(per_process);
+        // A port free on 127.0.0.1 is almost surely free on the other loopback addresses; a
+        // server that cannot bind one says so and the run is skipped.
+        let port = free_port();
+        let mut servers = SlowServers {
+            children: Vec::new(),
+            hosts: Vec::new(),
+        };
+        let mut first = 0;
+        for i in 0..processes {
+            let share = count / processes + usize::from(i < count % processes);
+            // The shell raises the soft limit to the hard one before running the server.
+            let mut child = Command::new("sh")
+                .args(["-c", "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\""])
+                .arg(std::env::current_exe().map_err(|e| e.to_string())?)
+                .env(SERVE_ENV, format!("{first},{share},{delay_ms},{port}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            first += share;
+            let stdout = child.stdout.take().unwrap();
+            servers.children.push(child);
+            // The server prints its addresses one a line, then `ready`.
+            for line in BufReader::new(stdout).lines() {
+                let line = line.map_err(|e| e.to_string())?;
+                if line == "ready" {
+                    break;
+                }
+                servers.hosts.push(line);
+            }
+        }
+        if servers.hosts.len() != count {
+            return Err(format!("{} of {count} listeners", servers.hosts.len()));
+        }
+        Ok(servers)
+    }
+}
+
+/// The address of slow host number `n`: 127.0.0.1 ... 127.0.0.250, 127.0.1.1 ... (all of
+/// 127.0.0.0/8 is loopback on Linux; .0 and the top of each /24 are left out).
+fn host_address(n: usize) -> std::net::Ipv4Addr {
+    let (hi, lo) = (n / 250, n % 250 + 1);
+    std::net::Ipv4Addr::new(127, (hi / 256) as u8, (hi % 256) as u8, lo as u8)
+}
+
+impl Drop for SlowServers {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The slow-host server (run in its own process): `COUNT` listeners, one per loopback address,
+/// each reading a request head, waiting `DELAY_MS`, answering a small 200 head and closing.
+/// Prints the addresses, then `ready`; runs until killed.
+fn serve(spec: &str) {
+    let fields: Vec<u64> = spec
+        .split(',')
+        .map(|f| f.parse().expect("FIRST,COUNT,DELAY_MS,PORT"))
+        .collect();
+    let [first, count, delay, port] = fields[..] else {
+        panic!("{SERVE_ENV} wants FIRST,COUNT,DELAY_MS,PORT, got {spec:?}");
+    };
+    let delay = Duration::from_millis(delay);
+    // Leaked so that the accept loops can spawn onto it; the process lives until it is killed.
+    let executor: &'static smol::LocalExecutor<'static> = Box::leak(Box::default());
+    let mut out = String::new();
+    let mut listeners = Vec::with_capacity(count as usize);
+    for n in first..first + count {
+        let addr = (host_address(n as usize), port as u16);
+        let Ok(listener) = TcpListener::bind(addr) else {
+            eprintln!("slow server: cannot bind {}:{}", addr.0, addr.1);
+            break;
+        };
+        let listener =
+            smol::net::TcpListener::from(smol::Async::new(listener).expect("register listener"));
+        writeln!(out, "{}:{}", addr.0, addr.1).unwrap();
+        listeners.push(listener);
+    }
+    out.push_str("ready\n");
+    for listener in listeners {
+        executor
+            .spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    executor.spawn(answer_slowly(stream, delay)).detach();
+                }
+            })
+            .detach();
+    }
+    let mut stdout = std::io::stdout();
+    stdout.write_all(out.as_bytes()).unwrap();
+    stdout.flush().unwrap();
+    smol::block_on(executor.run(std::future::pending::<()>()));
+}
+
+async fn answer_slowly(mut stream: smol::net::TcpStream, delay: Duration) {
+    use smol::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = Instant::now() + delay;
+    // Read the request head (it fits in one segment on loopback, but be exact).
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    smol::Timer::at(deadline).await;
+    let _ = stream
+        .write_all(b"HTTP/1.0 200 OK\r\nServer: tulip-bench-slow\r\nContent-Length: 0\r\n\r\n")
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers.
+
+/// A scratch directory for configs and target lists, removed when dropped.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let path = std::env::temp_dir().join(format!("tulip-fetch-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create scratch directory");
+        Scratch { path }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+struct Run {
+    status: std::io::Result<ExitStatus>,
+    wall: Duration,
+    stderr: Vec<u8>,
+}
+
+impl Run {
+    /// Whether fetch-headers' summary (its last stderr line) reports `n` heads, all ok.
+    fn all_ok(&self, n: usize) -> bool {
+        let text = String::from_utf8_lossy(&self.stderr);
+        let summary = text.lines().last().unwrap_or_default();
+        summary.starts_with(&format!("{n} targets: {n} ok in "))
+    }
+
+    fn stderr_tail(&self) -> String {
+        let text = String::from_utf8_lossy(&self.stderr);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(3)..].join(" | ")
+    }
+}
+
+/// Runs a command with stdout discarded, timing it from spawn to exit.
+fn timed(command: &mut Command) -> Run {
+    let start = Instant::now();
+    let output = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    let wall = start.elapsed();
+    match output {
+        Ok(o) => Run {
+            status: Ok(o.status),
+            wall,
+            stderr: o.stderr,
+        },
+        Err(e) => Run {
+            status: Err(e),
+            wall,
+            stderr: Vec::new(),
+        },
+    }
+}
+
+fn find_tool(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .chain(fallbacks.iter().map(PathBuf::from))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) -> Result<(), String> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("nothing listens on 127.0.0.1:{port} after 10 s"))
+}
+
+/// The hard limit on open files, from `/proc/self/limits` (std has no getrlimit).
+fn hard_fd_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let hard = line.split_whitespace().nth(4)?;
+    if hard == "unlimited" {
+        Some(1 << 20)
+    } else {
+        hard.parse().ok()
+    }
+}

@@ -1,2 +1,75 @@
-//! In progress.
-fn main() {}
+//! fetch-headers: the raw HTTP/1.x response heads of many hosts at once, printed the way seed
+//! 003's asyncio `wget(host)` did (`HOST header > LINE`), with seed 004's concurrency cap,
+//! counts and progress bar.
+//!
+//! ```sh
+//! cargo run --release --bin fetch-headers -- --demo
+//! fetch-headers -c 256 -i hosts.txt --json > heads.jsonl
+//! ```
+//!
+//! Thin glue: arguments in [`cli`], the fetching in crates/headers (driven by [`run`]), results,
+//! failures and the summary in [`output`], the demo servers in [`demo`].
+
+#[path = "fetch_headers/cli.rs"]
+mod cli;
+#[path = "fetch_headers/demo.rs"]
+mod demo;
+#[path = "fetch_headers/output.rs"]
+mod output;
+#[path = "fetch_headers/run.rs"]
+mod run;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use headers::Options;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let headers = cli::headers(&args);
+    // Kept alive until the run ends: dropping it stops the demo servers.
+    let demo = match args.demo.then(demo::Demo::start).transpose() {
+        Ok(demo) => demo,
+        Err(e) => {
+            eprintln!("fetch-headers: cannot start the demo servers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let targets = match &demo {
+        Some(demo) => {
+            eprint!("{}", demo.describe());
+            demo.targets()
+        }
+        None => cli::targets(&args),
+    };
+    let options = Options {
+        method: args.method,
+        headers,
+        timeout: args.timeout,
+        connect_timeout: args.connect_timeout.unwrap_or(args.timeout),
+        ..Options::default()
+    };
+    let format = output::Format {
+        json: args.json,
+        interim: args.interim,
+        // The demo's servers finish in an order that varies between runs but for the slow one;
+        // input order makes its output the same every time.
+        order: args.order.unwrap_or(if args.demo {
+            cli::Order::Input
+        } else {
+            cli::Order::Completion
+        }),
+    };
+    match run::run(targets, &options, args.concurrency.get(), format) {
+        Ok(ended) if ended.interrupted => ExitCode::from(130),
+        Ok(ended) if ended.summary.failed() > 0 => ExitCode::FAILURE,
+        Ok(_) => ExitCode::SUCCESS,
+        // `fetch-headers ... | head` closed our stdout: nothing more to say, to anyone.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "fetch-headers: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,538 @@
-//! In progress.
+//! fetch-headers end to end: the demo, both output formats, every failure kind's line, targets
+//! from files and stdin, usage errors, the request options (`-X HEAD`, `-H`), SIGTERM, and a real
+//! nginx on loopback. The servers are crates/stub servers (or a small echo server) started in
+//! this test process on free ports, passed to the binary as arguments; the fixture redacts ports
+//! and times, and `--order input` keeps the order of the output fixed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stub::{Behavior, Stub};
+
+use crate::fixture::cmd;
+
+/// JSON fields that vary from run to run: the shared filters only know `127.0.0.1:PORT` and
+/// times with a unit.
+const JSON: &[(&str, &str)] = &[
+    (r#""elapsed_ms":[0-9.]+"#, r#""elapsed_ms":[MS]"#),
+    (r#""port":\d+"#, r#""port":[PORT]"#),
+];
+
+fn start(behavior: Behavior) -> Stub {
+    Stub::start(behavior).expect("start a stub server")
+}
+
+/// `http://127.0.0.1:PORT/NAME`: the name survives the port redaction and says which is which.
+fn url(stub: &Stub, name: &str) -> String {
+    format!("http://{}/{name}", stub.target())
+}
+
+#[test]
+fn demo() {
+    snapshot!("demo", cmd("fetch-headers").arg("--demo"));
+}
+
+#[test]
+fn demo_json() {
+    snapshot!(
+        "demo_json",
+        cmd("fetch-headers").args(["--demo", "--json"]),
+        JSON
+    );
+}
+
+#[test]
+fn text_output_in_input_order() {
+    let ok = start(Behavior::Ok);
+    let moved = start(Behavior::Redirect("https://example.org/".into()));
+    let missing = start(Behavior::Status(404));
+    let broken = start(Behavior::Status(503));
+    snapshot!(
+        "text",
+        cmd("fetch-headers").args([
+            "--order",
+            "input",
+            &url(&ok, "ok"),
+            &url(&moved, "moved"),
+            &url(&missing, "missing"),
+            &url(&broken, "broken"),
+        ])
+    );
+}
+
+#[test]
+fn json_output() {
+    let ok = start(Behavior::Ok);
+    let missing = start(Behavior::Status(404));
+    let refused = format!("127.0.0.1:{}", stub::closed_port().unwrap());
+    snapshot!(
+        "json",
+        cmd("fetch-headers").args([
+            "--json",
+            "--order",
+            "input",
+            &url(&ok, "ok"),
+            &url(&missing, "missing"),
+            &refused,
+        ]),
+        JSON
+    );
+}
+
+#[test]
+fn sloppy_heads_are_printed_as_received() {
+    let bare_lf = start(Behavior::BareLf);
+    let folded = start(Behavior::ObsFold);
+    let no_reason = start(Behavior::NoReason);
+    let non_ascii = start(Behavior::NonAscii);
+    let continued = start(Behavior::Continue);
+    snapshot!(
+        "sloppy",
+        cmd("fetch-headers").args([
+            "--order",
+            "input",
+            "--interim",
+            &url(&bare_lf, "bare-lf"),
+            &url(&folded, "obs-fold"),
+            &url(&no_reason, "no-reason"),
+            &url(&non_ascii, "non-ascii"),
+            &url(&continued, "continue"),
+        ])
+    );
+}
+
+/// `--interim` in JSON: the 1xx heads read past come as their own list.
+#[test]
+fn interim_heads_in_json() {
+    let continued = start(Behavior::Continue);
+    snapshot!(
+        "interim_json",
+        cmd("fetch-headers").args(["--json", "--interim", &url(&continued, "continue")]),
+        JSON
+    );
+}
+
+/// One target per failure kind (all but DNS, which would need a resolver off loopback): each
+/// prints its `HOST error > MESSAGE` line on stderr, the summary counts them by kind, exit 1.
+#[test]
+fn each_failure_kind() {
+    let reset = start(Behavior::Reset);
+    let silent = start(Behavior::Silent);
+    let drip = start(Behavior::Drip(Duration::from_millis(200)));
+    let ssh = start(Behavior::SshBanner);
+    let garbage = start(Behavior::Garbage);
+    let cut = start(Behavior::CloseMidHead);
+    let huge = start(Behavior::HugeHead(70 * 1024));
+    let many = start(Behavior::ManyHeaders(150));
+    let invalid = start(Behavior::Invalid);
+    let hanging = stub::Unaccepting::start().expect("a listener that never accepts");
+    let ok = start(Behavior::Ok);
+    let refused = format!("http://127.0.0.1:{}/refused", stub::closed_port().unwrap());
+    snapshot!(
+        "failures",
+        cmd("fetch-headers").args([
+            "--order",
+            "input",
+            // Generous for a loaded machine, yet short enough to keep the test quick: the
+            // silent and dripping servers run into it, nothing else comes near it.
+            "--timeout",
+            "1.5",
+            "--connect-timeout",
+            "1",
+            &refused,
+            &url(&reset, "reset"),
+            &url(&silent, "silent"),
+            &url(&drip, "drip"),
+            &url(&ssh, "ssh"),
+            &url(&garbage, "garbage"),
+            &url(&cut, "cut"),
+            &url(&huge, "huge"),
+            &url(&many, "many"),
+            &url(&invalid, "invalid"),
+            &format!("http://{}/unaccepting", hanging.target()),
+            &url(&ok, "ok"),
+        ])
+    );
+}
+
+#[test]
+fn targets_from_a_file() {
+    let ok = start(Behavior::Ok);
+    let missing = start(Behavior::Status(404));
+    let dir = TempDir::new("file");
+    let list = dir.path().join("targets.txt");
+    let text = format!(
+        "# heads to fetch\n\n{}\r\n   {}   \n# the end\n",
+        url(&ok, "ok"),
+        url(&missing, "missing")
+    );
+    std::fs::write(&list, text).unwrap();
+    snapshot!(
+        "input_file",
+        cmd("fetch-headers")
+            .args(["--order", "input", "-i"])
+            .arg(&list)
+    );
+}
+
+#[test]
+fn targets_from_stdin_after_arguments() {
+    let ok = start(Behavior::Ok);
+    let moved = start(Behavior::Redirect("/ok".into()));
+    let stdin = format!("{}\n\n# comment\n", url(&moved, "from-stdin"));
+    snapshot!(
+        "input_stdin",
+        cmd("fetch-headers")
+            .args(["--order", "input", "-i", "-", &url(&ok, "from-args")])
+            .pass_stdin(stdin)
+    );
+}
+
+#[test]
+fn bad_target_argument_is_a_usage_error() {
+    snapshot!(
+        "bad_target_argument",
+        cmd("fetch-headers").args(["127.0.0.1:8080", "http://exa mple.com/"])
+    );
+    snapshot!(
+        "bad_port_argument",
+        cmd("fetch-headers").args(["127.0.0.1:99999"])
+    );
+    snapshot!(
+        "injection_argument",
+        cmd("fetch-headers").args(["example.com/\r\nX-Evil: 1"])
+    );
+}
+
+#[test]
+fn bad_target_in_a_file_names_its_line() {
+    let dir = TempDir::new("bad-line");
+    let list = dir.path().join("targets.txt");
+    std::fs::write(
+        &list,
+        "# fine so far\n127.0.0.1:8080\n\nhttps://example.com/\n",
+    )
+    .unwrap();
+    snapshot!("bad_target_line", cmd("fetch-headers").arg("-i").arg(&list));
+    snapshot!(
+        "missing_file",
+        cmd("fetch-headers").args(["-i", "/nonexistent/targets.txt"])
+    );
+    snapshot!(
+        "bad_target_stdin",
+        cmd("fetch-headers")
+            .args(["-i", "-"])
+            .pass_stdin("ok.test\n\t\nbad host\n")
+    );
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    snapshot!("no_targets", cmd("fetch-headers"));
+    snapshot!(
+        "zero_concurrency",
+        cmd("fetch-headers").args(["-c", "0", "127.0.0.1"])
+    );
+    snapshot!(
+        "bad_timeout",
+        cmd("fetch-headers").args(["--timeout", "soon", "127.0.0.1"])
+    );
+    snapshot!(
+        "bad_method",
+        cmd("fetch-headers").args(["-X", "POST", "127.0.0.1"])
+    );
+    snapshot!(
+        "bad_header",
+        cmd("fetch-headers").args(["-H", "X-Evil: 1\r\nHost: other", "127.0.0.1"])
+    );
+    snapshot!(
+        "demo_with_targets",
+        cmd("fetch-headers").args(["--demo", "127.0.0.1"])
+    );
+}
+
+/// `-X HEAD` and `-H` reach the server: it answers with the request it read, as headers.
+#[test]
+fn method_and_extra_headers_are_sent() {
+    let echo = EchoServer::start(2);
+    let target = format!("http://{}/path?q=1", echo.addr);
+    snapshot!(
+        "head_method_extra_headers",
+        cmd("fetch-headers").args([
+            "-X",
+            "HEAD",
+            "-H",
+            "Accept: text/html",
+            "-H",
+            "X-Trace:   abc  ",
+            &target,
+        ])
+    );
+    snapshot!("get_method_default", cmd("fetch-headers").arg(&target));
+    echo.join();
+}
+
+/// SIGTERM while a host never answers: the finished host is printed, nothing waits for the
+/// silent one, the summary says what was left, exit 130. The signal is sent only after the
+/// fast host's lines came out, so the test does not depend on timing.
+#[test]
+fn sigterm_prints_what_finished_and_exits_130() {
+    for signal in ["TERM", "INT"] {
+        let silent = start(Behavior::Silent);
+        let ok = start(Behavior::Ok);
+        let mut child = cmd("fetch-headers")
+            .args(["--timeout", "120", &url(&silent, "silent"), &url(&ok, "ok")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut printed = String::new();
+        // The whole head of the fast host: its last line is `Connection: close`.
+        while !printed.ends_with("Connection: close\n") {
+            let before = printed.len();
+            stdout.read_line(&mut printed).unwrap();
+            assert!(printed.len() > before, "stdout ended early: {printed:?}");
+        }
+        let pid = child.id().to_string();
+        let sent = Command::new("sh")
+            .args(["-c", &format!("kill -{signal} {pid}")])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = wait_bounded(&mut child, Duration::from_secs(60));
+        stdout.read_to_string(&mut printed).unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let report = format!(
+            "signal: SIG{signal}\nexit: {status:?}\n----- stdout -----\n{printed}----- stderr -----\n{stderr}"
+        );
+        crate::fixture::settings()
+            .bind(|| insta::assert_snapshot!(format!("signal_{}", signal.to_lowercase()), report));
+        assert_eq!(status, Some(130), "{report}");
+    }
+}
+
+/// Against a real nginx on loopback, started here with its own configuration in a temporary
+/// directory. Skipped (with a message) only where nginx is missing and this is not CI: `.ci/run`
+/// installs it, so under CI a missing nginx fails.
+#[test]
+fn interop_with_nginx() {
+    let Some(nginx) = Nginx::start() else { return };
+    let target = format!("127.0.0.1:{}", nginx.port);
+
+    let get = cmd("fetch-headers").arg(&target).output().unwrap();
+    let text = String::from_utf8_lossy(&get.stdout);
+    assert_eq!(get.status.code(), Some(0), "{get:?}");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("{target} header > HTTP/1.1 200 OK").as_str())
+    );
+    for header in [
+        "Server: nginx",
+        "Content-Type: text/html",
+        "Content-Length: 20",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{target} header > {header}"))),
+            "no {header:?} in {text}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&get.stderr);
+    assert!(stderr.starts_with("1 target: 1 ok in "), "{stderr}");
+
+    let json = cmd("fetch-headers")
+        .args(["--json", "-X", "HEAD", &format!("http://{target}/missing")])
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["status"], 404, "{value}");
+    assert_eq!(value["version"], "HTTP/1.1");
+    assert_eq!(value["error"], serde_json::Value::Null);
+    assert_eq!(json.status.code(), Some(0));
+
+    // Many at once over new connections, as the benchmark does.
+    let many: Vec<String> = (0..200).map(|_| target.clone()).collect();
+    let run = cmd("fetch-headers")
+        .args(["-c", "50"])
+        .args(&many)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.starts_with("200 targets: 200 ok in "), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// Waits for the child at most `limit`, killing it past that (so a bug cannot hang the tests).
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fetch-headers did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A directory under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path =
+            std::env::temp_dir().join(format!("tulip-fetch-headers-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Answers each of `count` connections with a head that carries the request it read, one
+/// `X-Got` header per request line, so a test sees exactly what was sent.
+struct EchoServer {
+    addr: std::net::SocketAddr,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl EchoServer {
+    fn start(count: usize) -> EchoServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let thread = std::thread::spawn(move || {
+            for _ in 0..count {
+                let (mut conn, _) = listener.accept().unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.ends_with(b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let mut reply = String::from("HTTP/1.0 200 OK\r\n");
+                for line in String::from_utf8_lossy(&request).split("\r\n") {
+                    if !line.is_empty() {
+                        reply.push_str(&format!("X-Got: {line}\r\n"));
+                    }
+                }
+                reply.push_str("\r\n");
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        EchoServer { addr, thread }
+    }
+
+    fn join(self) {
+        self.thread.join().unwrap();
+    }
+}
+
+/// nginx serving a 20-byte page on a free loopback port, from a temporary directory; killed
+/// when dropped. One process (`master_process off`), so killing it leaves no worker behind.
+struct Nginx {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Nginx {
+    fn start() -> Option<Nginx> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let found = std::env::split_paths(&path)
+            .map(|dir| dir.join("nginx"))
+            .chain([PathBuf::from("/usr/sbin/nginx")])
+            .find(|p| p.is_file());
+        let Some(nginx) = found else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "nginx is not installed, and CI is set: .ci/run should have installed nginx-light"
+            );
+            eprintln!(
+                "skipping the nginx interop test: nginx is not installed (apt-get install nginx-light)"
+            );
+            return None;
+        };
+        let dir = TempDir::new("nginx");
+        let d = dir.path().display();
+        std::fs::create_dir_all(dir.path().join("html")).unwrap();
+        std::fs::write(dir.path().join("html/index.html"), "<p>hello, tulip</p>\n").unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(
+            "master_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             server {{ listen 127.0.0.1:{port}; root {d}/html; }}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+        let child = Command::new(&nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut server = Nginx {
+            child,
+            port,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                let mut err = String::new();
+                let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("nginx exited ({status}): {err}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "nginx did not listen on 127.0.0.1:{port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

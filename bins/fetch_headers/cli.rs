@@ -1,0 +1,181 @@
+//! The command line: the arguments clap parses, and the target list they name (arguments first,
+//! then each `-i FILE` in order). Every usage error (a bad option value, an unreadable file, a
+//! target that does not parse) ends here with clap's `error: ...` and exit status 2, naming the
+//! bad input and, for files, its line.
+
+use std::io::Read;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, ValueEnum};
+use headers::{Header, Method, Target};
+
+/// Fetch the HTTP response heads of many hosts at once, the way seed 003's `wget(host)` did:
+/// connect, send `GET / HTTP/1.0` with `Host`, print each head line as `HOST header > LINE`.
+#[derive(Debug, Parser)]
+#[command(name = "fetch-headers", version, max_term_width = 100)]
+#[command(
+    after_help = "Exit status: 0 when every head was fetched (whatever its status), \
+1 when some target failed, 2 for a usage error, 130 when interrupted."
+)]
+pub struct Args {
+    /// Targets: host, host:port, http://host[:port][/path] or [::1]:8080 (port 80, path /).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read targets from FILE too, one a line (`-` for stdin); blank lines and `#` comments are
+    /// skipped. Repeatable.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+
+    /// How many targets are fetched at once.
+    #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency)]
+    pub concurrency: NonZeroUsize,
+
+    /// Deadline for a target's whole exchange (connect, send, read the head), in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    pub timeout: Duration,
+
+    /// Deadline for connecting alone, in seconds (default: the --timeout deadline).
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Request method: GET (the seed's) or HEAD. The body is never read either way.
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET", value_parser = method)]
+    pub method: Method,
+
+    /// An extra request header, 'Name: value'. Repeatable.
+    // Checked after parsing, in `headers()`: clap's own message would echo a bad value raw, CR
+    // and LF included.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Print one JSON object a line per target instead of `HOST header > LINE` lines.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print hosts as they complete (the default), or in the order they were given (the
+    /// default for --demo).
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub order: Option<Order>,
+
+    /// Also print the 1xx interim heads (100 Continue, 103 Early Hints) read on the way.
+    #[arg(long)]
+    pub interim: bool,
+
+    /// Start a few loopback demo servers (fast, slow, redirecting, erroring) and fetch them all
+    /// at once; needs no network. Prints in input order unless --order says otherwise.
+    #[arg(long, conflicts_with_all = ["targets", "inputs"])]
+    pub demo: bool,
+}
+
+/// In what order finished targets are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Order {
+    /// As each target completes: the first answers are seen first.
+    Completion,
+    /// In the order the targets were given, each printed as soon as all before it are.
+    Input,
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("must be more than 0 seconds".into());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s} seconds is too long"))
+}
+
+fn method(s: &str) -> Result<Method, String> {
+    s.parse()
+}
+
+fn concurrency(s: &str) -> Result<NonZeroUsize, String> {
+    match s.parse::<usize>() {
+        Ok(n) => NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_owned()),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+/// The `-H` headers, validated; a bad one is a usage error naming it (escaped).
+pub fn headers(args: &Args) -> Vec<Header> {
+    let parsed = args.headers.iter().map(|h| Header::parse(h));
+    parsed
+        .map(|h| h.unwrap_or_else(|e| usage_error(e)))
+        .collect()
+}
+
+/// Exits with clap's usage error (status 2) and `message`.
+pub fn usage_error(message: impl std::fmt::Display) -> ! {
+    Args::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
+/// The targets named by the arguments and `-i` files, in that order, each parsed; the first bad
+/// one (or unreadable file) is a usage error that names it.
+pub fn targets(args: &Args) -> Vec<Target> {
+    let mut targets = Vec::with_capacity(args.targets.len());
+    for input in &args.targets {
+        match Target::parse(input) {
+            Ok(t) => targets.push(t),
+            Err(e) => usage_error(e),
+        }
+    }
+    for path in &args.inputs {
+        let (name, bytes) = if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
+                usage_error(format_args!("cannot read targets from stdin: {e}"));
+            }
+            ("stdin".to_owned(), bytes)
+        } else {
+            match std::fs::read(path) {
+                Ok(bytes) => (path.display().to_string(), bytes),
+                Err(e) => usage_error(format_args!(
+                    "cannot read targets from {}: {}",
+                    path.display(),
+                    io_reason(&e)
+                )),
+            }
+        };
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            let at = || format!("{name} line {}", i + 1);
+            let Ok(line) = std::str::from_utf8(line) else {
+                usage_error(format_args!("{}: not UTF-8 text", at()));
+            };
+            // Surrounding blanks (and the CR of a CRLF file) are not part of the target.
+            let line = line.trim_matches([' ', '\t', '\r']);
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match Target::parse(line) {
+                Ok(t) => targets.push(t),
+                Err(e) => usage_error(format_args!("{e} ({})", at())),
+            }
+        }
+    }
+    if targets.is_empty() && !args.demo {
+        let empty = if args.inputs.is_empty() {
+            ""
+        } else {
+            " (the input held none)"
+        };
+        usage_error(format_args!(
+            "no targets: give TARGET arguments, -i FILE or --demo{empty}"
+        ));
+    }
+    targets
+}
+
+/// `No such file or directory`, without std's ` (os error 2)` suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}

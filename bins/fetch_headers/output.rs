@@ -1,0 +1,352 @@
+//! Everything fetch-headers prints, in one place: the seed's `HOST header > LINE` blocks, the
+//! `--json` lines, the `HOST error > MESSAGE` lines, the summary, and the order they come out in.
+//! Results go to stdout (batched: a host's block is one write, flushed whenever no other result
+//! is ready); failures, the summary and the progress bar go to stderr.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
+use std::time::Duration;
+
+use headers::{FetchError, Head, Response, Target};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::cli::Order;
+
+/// From this many targets on, a terminal on stderr gets a progress bar.
+const PROGRESS_FROM: usize = 100;
+
+/// One target's outcome, tied to its position in the input.
+#[derive(Debug)]
+pub struct Outcome<'t> {
+    /// Position in the input (arguments, then files).
+    pub index: usize,
+    /// The target as parsed.
+    pub target: &'t Target,
+    /// The head, or why there is none.
+    pub result: Result<Response, FetchError>,
+    /// From when the fetch started until it ended, success or not.
+    pub elapsed: Duration,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy)]
+pub struct Format {
+    /// `--json`: one object a line instead of `HOST header > LINE`.
+    pub json: bool,
+    /// `--interim`: print 1xx interim heads too.
+    pub interim: bool,
+    /// Completion or input order.
+    pub order: Order,
+}
+
+/// Prints outcomes as they arrive (or in input order) and counts them for the summary.
+#[derive(Debug)]
+pub struct Printer<'t> {
+    format: Format,
+    out: BufWriter<StdoutLock<'static>>,
+    bar: Option<ProgressBar>,
+    /// Finished outcomes waiting for an earlier one (input order only).
+    waiting: BTreeMap<usize, Outcome<'t>>,
+    next: usize,
+    pub summary: Summary,
+    block: String,
+}
+
+impl<'t> Printer<'t> {
+    /// A printer for `total` targets; shows a progress bar if stderr is a terminal and there are
+    /// many targets.
+    pub fn new(format: Format, total: usize) -> Printer<'t> {
+        let bar = (io::stderr().is_terminal() && total >= PROGRESS_FROM).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
+                    .expect("a valid template"),
+            );
+            bar
+        });
+        Printer {
+            format,
+            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            bar,
+            waiting: BTreeMap::new(),
+            next: 0,
+            summary: Summary::new(total),
+            block: String::new(),
+        }
+    }
+
+    /// Takes one finished target: counts it and prints it now, or once all before it are
+    /// printed (input order).
+    pub fn push(&mut self, outcome: Outcome<'t>) -> io::Result<()> {
+        self.summary.count(&outcome.result);
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        match self.format.order {
+            Order::Completion => self.print(&outcome),
+            Order::Input => {
+                self.waiting.insert(outcome.index, outcome);
+                while let Some(outcome) = self.waiting.remove(&self.next) {
+                    self.next += 1;
+                    self.print(&outcome)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes out what is buffered: called when no other result is ready, so output appears as
+    /// hosts complete without a write per line when many complete at once.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.out.flush()),
+            None => self.out.flush(),
+        }
+    }
+
+    /// Prints what still waits for an unfinished earlier target (after an interrupt), flushes,
+    /// removes the progress bar and prints the summary.
+    pub fn finish(mut self, interrupted: bool) -> io::Result<Summary> {
+        for (_, outcome) in std::mem::take(&mut self.waiting) {
+            self.print(&outcome)?;
+        }
+        self.flush()?;
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let summary = std::mem::replace(&mut self.summary, Summary::new(0));
+        let mut err = io::stderr().lock();
+        err.write_all(summary.render(interrupted).as_bytes())?;
+        Ok(summary)
+    }
+
+    fn print(&mut self, outcome: &Outcome<'t>) -> io::Result<()> {
+        self.block.clear();
+        if self.format.json {
+            render_json(&mut self.block, outcome, self.format.interim);
+        } else if let Ok(response) = &outcome.result {
+            render_text(
+                &mut self.block,
+                outcome.target.input(),
+                response,
+                self.format.interim,
+            );
+        }
+        let block = std::mem::take(&mut self.block);
+        let mut result = self.write_out(block.as_bytes());
+        if let Err(e) = &outcome.result {
+            // Failures go to stderr at once: they are few, and the user wants to see them.
+            let line = format!("{} error > {e}\n", outcome.target.input());
+            result = result.and_then(|()| self.write_err(line.as_bytes()));
+        }
+        self.block = block;
+        result
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &self.bar {
+            // With a bar on the terminal, stdout may be that terminal too: write around it.
+            Some(bar) => bar.suspend(|| {
+                self.out.write_all(bytes)?;
+                self.out.flush()
+            }),
+            None => self.out.write_all(bytes),
+        }
+    }
+
+    fn write_err(&mut self, bytes: &[u8]) -> io::Result<()> {
+        // Results written before this failure come out first, so the two streams interleave in
+        // the order things happened when both go to one terminal.
+        self.flush()?;
+        let write = || io::stderr().lock().write_all(bytes);
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+/// The seed's format: `HOST header > LINE` for each line of the head, as received.
+fn render_text(block: &mut String, host: &str, response: &Response, interim: bool) {
+    let heads: &[Head] = if interim { &response.interim } else { &[] };
+    for head in heads.iter().chain([&response.head]) {
+        for line in &head.lines {
+            let _ = writeln!(block, "{host} header > {line}");
+        }
+    }
+}
+
+/// One `--json` line: every field present for every target, `null` (or empty) where it does not
+/// apply, in this order.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    target: &'a str,
+    host: &'a str,
+    port: u16,
+    path: &'a str,
+    /// The address connected to.
+    peer: Option<String>,
+    status: Option<u16>,
+    version: Option<&'static str>,
+    reason: Option<&'a str>,
+    headers: Vec<JsonHeader<'a>>,
+    lines: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interim: Option<Vec<JsonHead<'a>>>,
+    error: Option<JsonError>,
+    elapsed_ms: f64,
+}
+
+#[derive(Serialize)]
+struct JsonHeader<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonHead<'a> {
+    status: u16,
+    version: &'static str,
+    reason: &'a str,
+    headers: Vec<JsonHeader<'a>>,
+    lines: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonError {
+    kind: &'static str,
+    message: String,
+}
+
+fn json_headers(head: &Head) -> Vec<JsonHeader<'_>> {
+    let pairs = head.headers.iter();
+    pairs
+        .map(|(name, value)| JsonHeader { name, value })
+        .collect()
+}
+
+fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool) {
+    let target = outcome.target;
+    let response = outcome.result.as_ref().ok();
+    let head = response.map(|r| &r.head);
+    let line = JsonLine {
+        target: target.input(),
+        host: target.host(),
+        port: target.port(),
+        path: target.path(),
+        peer: response.map(|r| r.peer.to_string()),
+        status: head.map(|h| h.status),
+        version: head.map(|h| h.version.as_str()),
+        reason: head.map(|h| h.reason.as_str()),
+        headers: head.map(json_headers).unwrap_or_default(),
+        lines: head.map(|h| &h.lines[..]).unwrap_or_default(),
+        interim: response.filter(|_| interim).map(|r| {
+            let heads = r.interim.iter();
+            heads
+                .map(|h| JsonHead {
+                    status: h.status,
+                    version: h.version.as_str(),
+                    reason: &h.reason,
+                    headers: json_headers(h),
+                    lines: &h.lines,
+                })
+                .collect()
+        }),
+        error: outcome.result.as_ref().err().map(|e| JsonError {
+            kind: e.kind(),
+            message: e.to_string(),
+        }),
+        // Microsecond precision, in milliseconds.
+        elapsed_ms: (outcome.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+    };
+    let json = serde_json::to_string(&line).expect("plain data serializes");
+    block.push_str(&json);
+    block.push('\n');
+}
+
+/// The counts the summary line reports.
+#[derive(Debug)]
+pub struct Summary {
+    total: usize,
+    /// Heads with a 1xx, 2xx or 3xx status.
+    pub ok: usize,
+    /// Heads with a 4xx status.
+    pub client_errors: usize,
+    /// Heads with a 5xx status (or anything above).
+    pub server_errors: usize,
+    /// Failures by kind, in a stable order.
+    pub errors: BTreeMap<&'static str, usize>,
+    started: std::time::Instant,
+}
+
+impl Summary {
+    fn new(total: usize) -> Summary {
+        Summary {
+            total,
+            ok: 0,
+            client_errors: 0,
+            server_errors: 0,
+            errors: BTreeMap::new(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn count(&mut self, result: &Result<Response, FetchError>) {
+        match result {
+            Ok(r) if r.head.status < 400 => self.ok += 1,
+            Ok(r) if r.head.status < 500 => self.client_errors += 1,
+            Ok(_) => self.server_errors += 1,
+            Err(e) => *self.errors.entry(e.kind()).or_default() += 1,
+        }
+    }
+
+    /// Targets that failed (no head).
+    pub fn failed(&self) -> usize {
+        self.errors.values().sum()
+    }
+
+    /// Targets with an outcome, fetched or failed.
+    pub fn finished(&self) -> usize {
+        self.ok + self.client_errors + self.server_errors + self.failed()
+    }
+
+    /// `5 targets: 3 ok, 1 HTTP 4xx, 1 HTTP 5xx, 2 errors (1 refused, 1 timeout) in 1.20s`,
+    /// preceded by a line saying how many were left when interrupted.
+    fn render(&self, interrupted: bool) -> String {
+        let mut s = String::new();
+        if interrupted {
+            let left = self.total - self.finished();
+            let _ = writeln!(
+                s,
+                "interrupted: {left} of {} targets not finished",
+                self.total
+            );
+        }
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let _ = write!(s, "{}: {} ok", plural(self.finished(), "target"), self.ok);
+        if self.client_errors > 0 {
+            let _ = write!(s, ", {} HTTP 4xx", self.client_errors);
+        }
+        if self.server_errors > 0 {
+            let _ = write!(s, ", {} HTTP 5xx", self.server_errors);
+        }
+        if self.failed() > 0 {
+            let kinds: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            let _ = write!(
+                s,
+                ", {} ({})",
+                plural(self.failed(), "error"),
+                kinds.join(", ")
+            );
+        }
+        let _ = writeln!(s, " in {:.2?}", self.started.elapsed());
+        s
+    }
+}

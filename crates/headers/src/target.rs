@@ -1,0 +1,395 @@
+//! Targets: what the user typed (`host`, `host:port`, `http://host[:port][/path]`, `[::1]:8080`),
+//! checked once and turned into the host, port and path the request is built from. Everything
+//! that could smuggle bytes into the request line or the `Host` header is rejected here, so the
+//! request builder never has to escape anything.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::str::FromStr;
+
+use crate::escape::escape_str;
+
+/// One host to fetch the head of, parsed from user input.
+///
+/// Parsing keeps the original text ([`Target::input`]) so output can name the target exactly as
+/// the user wrote it.
+///
+/// ```
+/// use headers::Target;
+///
+/// let t: Target = "http://[::1]:8080/status?x=1".parse().unwrap();
+/// assert_eq!((t.host(), t.port(), t.path()), ("::1", 8080, "/status?x=1"));
+/// assert_eq!(t.host_header(), "[::1]:8080");
+/// assert_eq!(t.input(), "http://[::1]:8080/status?x=1");
+///
+/// let t: Target = "example.com".parse().unwrap();
+/// assert_eq!((t.port(), t.path(), t.host_header().as_str()), (80, "/", "example.com"));
+///
+/// let err = "example.com\r\nX-Evil: 1".parse::<Target>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid target "example.com\r\nX-Evil: 1": control character \r in host"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    input: String,
+    host: String,
+    port: u16,
+    path: String,
+    ip: Option<IpAddr>,
+}
+
+/// Why a target (or its host, port or path) was rejected. The message names the input, escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetError {
+    input: String,
+    reason: String,
+}
+
+impl TargetError {
+    fn new(input: &str, reason: impl Into<String>) -> Self {
+        TargetError {
+            input: input.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The rejected input, as given.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// What is wrong with it, e.g. `control character \r in host`.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid target \"{}\": {}",
+            escape_str(&self.input),
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// Names a forbidden character the way the messages show it.
+pub(crate) fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "space".to_owned(),
+        '\r' => r"control character \r".to_owned(),
+        '\n' => r"control character \n".to_owned(),
+        '\t' => r"control character \t".to_owned(),
+        '\0' => r"control character \0 (nul)".to_owned(),
+        c => format!(r"control character \x{:02x}", c as u32),
+    }
+}
+
+/// The first control character (C0, DEL) or space in `s`, if any.
+pub(crate) fn first_forbidden(s: &str) -> Option<char> {
+    s.chars().find(|&c| c == ' ' || c.is_ascii_control())
+}
+
+impl Target {
+    /// Parses `host`, `host:port`, `http://host[:port][/path]` or an IPv6 literal
+    /// (`[::1]`, `[::1]:8080`, or a bare `::1`). The port defaults to 80 and the path to `/`.
+    ///
+    /// Rejected, with an error naming the input: spaces and control characters anywhere (no
+    /// request injection), an empty host, a port that is not 1-65535, user info (`user@host`),
+    /// and any scheme but `http` (`https` is not supported yet).
+    pub fn parse(input: &str) -> Result<Target, TargetError> {
+        let err = |reason: String| TargetError::new(input, reason);
+        let mut rest = input;
+        if let Some(i) = rest.find("://") {
+            let scheme = &rest[..i];
+            if !scheme.eq_ignore_ascii_case("http") {
+                if let Some(c) = first_forbidden(scheme) {
+                    return Err(err(format!("{} in scheme", describe_char(c))));
+                }
+                return Err(err(format!(
+                    "unsupported scheme \"{}\" (only http)",
+                    escape_str(scheme)
+                )));
+            }
+            rest = &rest[i + 3..];
+        }
+        // The authority ends where the path or query begins.
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if let Some(c) = first_forbidden(authority) {
+            return Err(err(format!("{} in host", describe_char(c))));
+        }
+        if authority.contains('@') {
+            return Err(err("user info (user@host) is not supported".to_owned()));
+        }
+        let (host, port, ip) = split_authority(authority).map_err(err)?;
+        let path = normalize_path(tail).map_err(err)?;
+        Ok(Target {
+            input: input.to_owned(),
+            host,
+            port,
+            path,
+            ip,
+        })
+    }
+
+    /// The text this target was parsed from, unchanged.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// The host name or IP address, without brackets for IPv6.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The TCP port (80 unless given).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The request path, starting with `/` (query included, fragment dropped, non-ASCII
+    /// characters percent-encoded).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The IP address when the host is an IP literal: such targets skip DNS entirely.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+
+    /// The value of the `Host` header: the host, bracketed if IPv6, with `:port` unless 80.
+    pub fn host_header(&self) -> String {
+        let host = match self.ip {
+            Some(IpAddr::V6(_)) => format!("[{}]", self.host),
+            _ => self.host.clone(),
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Target::parse(s)
+    }
+}
+
+impl fmt::Display for Target {
+    /// Shows the original input.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.input)
+    }
+}
+
+/// Splits `host[:port]`, `[v6][:port]` or a bare IPv6 literal.
+fn split_authority(authority: &str) -> Result<(String, u16, Option<IpAddr>), String> {
+    if authority.is_empty() {
+        return Err("empty host".to_owned());
+    }
+    if let Some(after) = authority.strip_prefix('[') {
+        let Some(close) = after.find(']') else {
+            return Err("missing ']' after IPv6 address".to_owned());
+        };
+        let inner = &after[..close];
+        let v6: Ipv6Addr = inner
+            .parse()
+            .map_err(|_| format!("invalid IPv6 address \"{inner}\""))?;
+        let port = match &after[close + 1..] {
+            "" => 80,
+            p => match p.strip_prefix(':') {
+                Some(p) => parse_port(p)?,
+                None => return Err(format!("unexpected \"{p}\" after IPv6 address")),
+            },
+        };
+        return Ok((inner.to_owned(), port, Some(IpAddr::V6(v6))));
+    }
+    // A bare IPv6 literal has several colons; it cannot carry a port.
+    if authority.matches(':').count() > 1 {
+        return match authority.parse::<Ipv6Addr>() {
+            Ok(v6) => Ok((authority.to_owned(), 80, Some(IpAddr::V6(v6)))),
+            Err(_) => Err("invalid host (IPv6 addresses need brackets: [::1]:8080)".to_owned()),
+        };
+    }
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, parse_port(p)?),
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err("empty host".to_owned());
+    }
+    if let Some(c) = host
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+    {
+        return Err(format!("invalid character '{c}' in host"));
+    }
+    let ip = host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
+    Ok((host.to_owned(), port, ip))
+}
+
+fn parse_port(p: &str) -> Result<u16, String> {
+    if p.is_empty() {
+        return Err("empty port".to_owned());
+    }
+    match p.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("invalid port \"{p}\" (expected 1-65535)")),
+        Ok(n) if p.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        Ok(_) => Err(format!("invalid port \"{p}\" (expected 1-65535)")),
+    }
+}
+
+/// Turns the text after the authority into a request path: `/` when empty, a leading `/` before
+/// a bare query, the fragment dropped, non-ASCII percent-encoded; spaces and controls rejected.
+fn normalize_path(tail: &str) -> Result<String, String> {
+    if let Some(c) = first_forbidden(tail) {
+        return Err(format!("{} in path", describe_char(c)));
+    }
+    // The fragment is never sent to the server.
+    let tail = tail.split('#').next().unwrap_or("");
+    let mut path = String::with_capacity(tail.len() + 1);
+    if !tail.starts_with('/') {
+        path.push('/');
+    }
+    for c in tail.chars() {
+        if c.is_ascii() {
+            path.push(c);
+        } else {
+            let mut bytes = [0; 4];
+            for b in c.encode_utf8(&mut bytes).bytes() {
+                path.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(s: &str) -> (String, u16, String) {
+        let t = Target::parse(s).unwrap();
+        (t.host().to_owned(), t.port(), t.path().to_owned())
+    }
+
+    fn reason(s: &str) -> String {
+        Target::parse(s).unwrap_err().reason().to_owned()
+    }
+
+    #[test]
+    fn accepts_the_documented_forms() {
+        let p = |h: &str, port, path: &str| (h.to_owned(), port, path.to_owned());
+        assert_eq!(parts("example.com"), p("example.com", 80, "/"));
+        assert_eq!(parts("example.com:8080"), p("example.com", 8080, "/"));
+        assert_eq!(parts("http://example.com"), p("example.com", 80, "/"));
+        assert_eq!(
+            parts("HTTP://example.com:81/a/b"),
+            p("example.com", 81, "/a/b")
+        );
+        assert_eq!(parts("http://h/?q=1#frag"), p("h", 80, "/?q=1"));
+        assert_eq!(parts("http://h?q=1"), p("h", 80, "/?q=1"));
+        assert_eq!(parts("h/x"), p("h", 80, "/x"));
+        assert_eq!(parts("[::1]:8080"), p("::1", 8080, "/"));
+        assert_eq!(parts("[::1]"), p("::1", 80, "/"));
+        assert_eq!(parts("http://[fe80::1]/p"), p("fe80::1", 80, "/p"));
+        assert_eq!(parts("::1"), p("::1", 80, "/"));
+        assert_eq!(parts("127.0.0.1:1"), p("127.0.0.1", 1, "/"));
+        assert_eq!(parts("h:65535"), p("h", 65535, "/"));
+        assert_eq!(parts("h/caf\u{e9}"), p("h", 80, "/caf%C3%A9"));
+    }
+
+    #[test]
+    fn keeps_the_input_and_knows_ip_literals() {
+        let t = Target::parse("http://127.0.0.1:8080/x").unwrap();
+        assert_eq!(t.input(), "http://127.0.0.1:8080/x");
+        assert_eq!(t.to_string(), "http://127.0.0.1:8080/x");
+        assert_eq!(t.ip(), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(Target::parse("localhost").unwrap().ip(), None);
+        assert_eq!(
+            Target::parse("[::1]:9").unwrap().ip(),
+            Some("::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn host_header_omits_port_80_and_brackets_ipv6() {
+        let h = |s: &str| Target::parse(s).unwrap().host_header();
+        assert_eq!(h("example.com"), "example.com");
+        assert_eq!(h("example.com:80"), "example.com");
+        assert_eq!(h("example.com:8080"), "example.com:8080");
+        assert_eq!(h("[::1]:8080"), "[::1]:8080");
+        assert_eq!(h("[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn rejects_injection_in_host_and_path() {
+        assert_eq!(reason("a\r\nb"), r"control character \r in host");
+        assert_eq!(reason("a\nb"), r"control character \n in host");
+        assert_eq!(reason("a\0b"), r"control character \0 (nul) in host");
+        assert_eq!(reason("a b"), "space in host");
+        assert_eq!(reason(" a"), "space in host");
+        assert_eq!(reason("a\tb"), r"control character \t in host");
+        assert_eq!(reason("a\x7fb"), r"control character \x7f in host");
+        assert_eq!(reason("a\x1bb"), r"control character \x1b in host");
+        assert_eq!(reason("h/x y"), "space in path");
+        assert_eq!(
+            reason("http://h/x\r\nHost: evil"),
+            r"control character \r in path"
+        );
+        assert_eq!(reason("h/\0"), r"control character \0 (nul) in path");
+        assert_eq!(reason("h/x\x01"), r"control character \x01 in path");
+        assert_eq!(reason("h/#\n"), r"control character \n in path");
+        assert_eq!(reason("ht\ntp://h"), r"control character \n in scheme");
+    }
+
+    #[test]
+    fn error_message_names_the_input_escaped() {
+        let e = Target::parse("a\r\nb").unwrap_err();
+        assert_eq!(e.input(), "a\r\nb");
+        assert_eq!(
+            e.to_string(),
+            r#"invalid target "a\r\nb": control character \r in host"#
+        );
+    }
+
+    #[test]
+    fn rejects_bad_hosts_ports_and_schemes() {
+        assert_eq!(reason(""), "empty host");
+        assert_eq!(reason("http://"), "empty host");
+        assert_eq!(reason("http:///path"), "empty host");
+        assert_eq!(reason(":8080"), "empty host");
+        assert_eq!(reason("h:"), "empty port");
+        assert_eq!(reason("h:0"), "invalid port \"0\" (expected 1-65535)");
+        assert_eq!(
+            reason("h:65536"),
+            "invalid port \"65536\" (expected 1-65535)"
+        );
+        assert_eq!(reason("h:+80"), "invalid port \"+80\" (expected 1-65535)");
+        assert_eq!(reason("h:http"), "invalid port \"http\" (expected 1-65535)");
+        assert_eq!(
+            reason("https://h"),
+            "unsupported scheme \"https\" (only http)"
+        );
+        assert_eq!(reason("ftp://h"), "unsupported scheme \"ftp\" (only http)");
+        assert_eq!(reason("u@h"), "user info (user@host) is not supported");
+        assert_eq!(reason("[::1"), "missing ']' after IPv6 address");
+        assert_eq!(reason("[zz]:80"), "invalid IPv6 address \"zz\"");
+        assert_eq!(reason("[::1]x"), "unexpected \"x\" after IPv6 address");
+        assert_eq!(
+            reason("a:b:c"),
+            "invalid host (IPv6 addresses need brackets: [::1]:8080)"
+        );
+        assert_eq!(reason("h\u{e9}"), "invalid character '\u{e9}' in host");
+        assert_eq!(reason("h,x"), "invalid character ',' in host");
+    }
+}
