@@ -28,6 +28,10 @@ use headers::Options;
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     let headers = cli::headers(&args);
+    let tls = cli::tls(&args);
+    if tls.is_insecure() {
+        eprintln!("fetch-headers: --insecure: certificates of https targets are not verified");
+    }
     // Kept alive until the run ends: dropping it stops the demo servers.
     let demo = match args.demo.then(demo::Demo::start).transpose() {
         Ok(demo) => demo,
@@ -48,11 +52,14 @@ fn main() -> ExitCode {
         headers,
         timeout: args.timeout,
         connect_timeout: args.connect_timeout.unwrap_or(args.timeout),
+        tls,
+        max_redirects: args.location.then_some(args.max_redirects),
         ..Options::default()
     };
     let format = output::Format {
         json: args.json,
         interim: args.interim,
+        follow: args.location,
         // The demo's servers finish in an order that varies between runs but for the slow one;
         // input order makes its output the same every time.
         order: args.order.unwrap_or(if args.demo {

@@ -213,7 +213,7 @@ fn bad_target_in_a_file_names_its_line() {
     let list = dir.path().join("targets.txt");
     std::fs::write(
         &list,
-        "# fine so far\n127.0.0.1:8080\n\nhttps://example.com/\n",
+        "# fine so far\n127.0.0.1:8080\n\nftp://example.com/\n",
     )
     .unwrap();
     snapshot!("bad_target_line", cmd("fetch-headers").arg("-i").arg(&list));

@@ -10,6 +10,9 @@ mod socketpair_reader;
 // fetch-headers over crates/headers, against crates/stub servers.
 mod fetch_headers;
 
+// fetch-headers with https targets (TLS stubs, nginx over TLS) and -L redirect chains.
+mod fetch_headers_tls;
+
 // prodcons over crates/queue.
 mod prodcons;
 

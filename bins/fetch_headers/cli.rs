@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueEnum};
-use headers::{Header, Method, Target};
+use headers::{Header, Method, Target, TlsConfig};
 
 /// Fetch the HTTP response heads of many hosts at once, the way seed 003's `wget(host)` did:
 /// connect, send `GET / HTTP/1.0` with `Host`, print each head line as `HOST header > LINE`.
@@ -20,7 +20,8 @@ use headers::{Header, Method, Target};
 1 when some target failed, 2 for a usage error, 130 when interrupted."
 )]
 pub struct Args {
-    /// Targets: host, host:port, http://host[:port][/path] or [::1]:8080 (port 80, path /).
+    /// Targets: host, host:port, http://host[:port][/path], https://host[:port][/path] or
+    /// [::1]:8080 (port 80, or 443 for https; path /).
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -50,6 +51,23 @@ pub struct Args {
     // and LF included.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+
+    /// Follow redirects (301, 302, 303, 307, 308), printing each hop's head under its own URL.
+    #[arg(short = 'L', long)]
+    pub location: bool,
+
+    /// With -L: the most redirects followed per target.
+    #[arg(long, value_name = "N", default_value = "10", requires = "location")]
+    pub max_redirects: usize,
+
+    /// For https targets: trust the certificates of this PEM file instead of Mozilla's roots.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub cacert: Option<PathBuf>,
+
+    /// For https targets: accept any certificate (expired, for another name, self-signed). The
+    /// connection is encrypted but the server is not authenticated.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
 
     /// Print one JSON object a line per target instead of `HOST header > LINE` lines.
     #[arg(long)]
@@ -97,6 +115,19 @@ fn concurrency(s: &str) -> Result<NonZeroUsize, String> {
     match s.parse::<usize>() {
         Ok(n) => NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_owned()),
         Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+/// How https targets are verified (built once for the whole run); an unreadable or empty
+/// `--cacert` file is a usage error naming it.
+pub fn tls(args: &Args) -> TlsConfig {
+    if args.insecure {
+        return TlsConfig::insecure();
+    }
+    match &args.cacert {
+        Some(path) => TlsConfig::from_pem_file(path)
+            .unwrap_or_else(|e| usage_error(format_args!("--cacert {e}"))),
+        None => TlsConfig::default(),
     }
 }
 

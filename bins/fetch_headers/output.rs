@@ -1,5 +1,7 @@
-//! Everything fetch-headers prints, in one place: the seed's `HOST header > LINE` blocks, the
-//! `--json` lines, the `HOST error > MESSAGE` lines, the summary, and the order they come out in.
+//! Everything fetch-headers prints, in one place: the seed's `HOST header > LINE` blocks (with
+//! a `HOST tls > VERSION, alpn PROTOCOL` line first for https, and one block per redirect hop
+//! with -L, each under its own URL), the `--json` lines, the `HOST error > MESSAGE` lines, the
+//! summary, and the order they come out in.
 //! Results go to stdout (batched: a host's block is one write, flushed whenever no other result
 //! is ready); failures, the summary and the progress bar go to stderr.
 
@@ -8,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 use std::time::Duration;
 
-use headers::{FetchError, Head, Response, Target};
+use headers::{FetchError, Head, Hop, Response, Target, TlsInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -28,6 +30,17 @@ pub struct Outcome<'t> {
     pub result: Result<Response, FetchError>,
     /// From when the fetch started until it ended, success or not.
     pub elapsed: Duration,
+    /// With -L: the redirects followed before `result`.
+    pub redirects: Vec<Hop>,
+    /// With -L: the URL `result` is about, when a redirect led away from `target`.
+    pub redirected_to: Option<Target>,
+}
+
+impl Outcome<'_> {
+    /// The URL the result (head or failure) is printed under.
+    fn last(&self) -> &Target {
+        self.redirected_to.as_ref().unwrap_or(self.target)
+    }
 }
 
 /// How results are printed.
@@ -39,6 +52,8 @@ pub struct Format {
     pub interim: bool,
     /// Completion or input order.
     pub order: Order,
+    /// `-L`: redirects are followed (the JSON lines carry them).
+    pub follow: bool,
 }
 
 /// Prints outcomes as they arrive (or in input order) and counts them for the summary.
@@ -126,20 +141,23 @@ impl<'t> Printer<'t> {
     fn print(&mut self, outcome: &Outcome<'t>) -> io::Result<()> {
         self.block.clear();
         if self.format.json {
-            render_json(&mut self.block, outcome, self.format.interim);
-        } else if let Ok(response) = &outcome.result {
-            render_text(
-                &mut self.block,
-                outcome.target.input(),
-                response,
-                self.format.interim,
-            );
+            let following = self.format.follow;
+            render_json(&mut self.block, outcome, self.format.interim, following);
+        } else {
+            for hop in &outcome.redirects {
+                let host = hop.target.input();
+                render_text(&mut self.block, host, &hop.response, self.format.interim);
+            }
+            if let Ok(response) = &outcome.result {
+                let host = outcome.last().input();
+                render_text(&mut self.block, host, response, self.format.interim);
+            }
         }
         let block = std::mem::take(&mut self.block);
         let mut result = self.write_out(block.as_bytes());
         if let Err(e) = &outcome.result {
             // Failures go to stderr at once: they are few, and the user wants to see them.
-            let line = format!("{} error > {e}\n", outcome.target.input());
+            let line = format!("{} error > {e}\n", outcome.last().input());
             result = result.and_then(|()| self.write_err(line.as_bytes()));
         }
         self.block = block;
@@ -169,8 +187,13 @@ impl<'t> Printer<'t> {
     }
 }
 
-/// The seed's format: `HOST header > LINE` for each line of the head, as received.
+/// The seed's format: `HOST header > LINE` for each line of the head, as received; for https,
+/// first `HOST tls > TLSv1.3, alpn http/1.1` (`alpn none` when the server chose none).
 fn render_text(block: &mut String, host: &str, response: &Response, interim: bool) {
+    if let Some(tls) = &response.tls {
+        let alpn = tls.alpn.unwrap_or("none");
+        let _ = writeln!(block, "{host} tls > {}, alpn {alpn}", tls.version);
+    }
     let heads: &[Head] = if interim { &response.interim } else { &[] };
     for head in heads.iter().chain([&response.head]) {
         for line in &head.lines {
@@ -194,10 +217,34 @@ struct JsonLine<'a> {
     reason: Option<&'a str>,
     headers: Vec<JsonHeader<'a>>,
     lines: &'a [String],
+    /// `TLSv1.3` or `TLSv1.2` for https targets.
+    tls_version: Option<&'static str>,
+    /// The ALPN protocol the server chose.
+    alpn: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     interim: Option<Vec<JsonHead<'a>>>,
+    /// With -L: the redirects followed, each with its URL and head, before the final one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirects: Option<Vec<JsonHop<'a>>>,
+    /// With -L: the URL the status (or the error) is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
     error: Option<JsonError>,
     elapsed_ms: f64,
+}
+
+/// One redirect hop in `--json -L` output.
+#[derive(Serialize)]
+struct JsonHop<'a> {
+    url: &'a str,
+    peer: String,
+    status: u16,
+    version: &'static str,
+    reason: &'a str,
+    headers: Vec<JsonHeader<'a>>,
+    lines: &'a [String],
+    tls_version: Option<&'static str>,
+    alpn: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -228,7 +275,11 @@ fn json_headers(head: &Head) -> Vec<JsonHeader<'_>> {
         .collect()
 }
 
-fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool) {
+fn alpn(tls: &TlsInfo) -> Option<&'static str> {
+    tls.alpn
+}
+
+fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool, following: bool) {
     let target = outcome.target;
     let response = outcome.result.as_ref().ok();
     let head = response.map(|r| &r.head);
@@ -243,6 +294,8 @@ fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool) {
         reason: head.map(|h| h.reason.as_str()),
         headers: head.map(json_headers).unwrap_or_default(),
         lines: head.map(|h| &h.lines[..]).unwrap_or_default(),
+        tls_version: response.and_then(|r| r.tls.as_ref()).map(|t| t.version),
+        alpn: response.and_then(|r| r.tls.as_ref()).and_then(alpn),
         interim: response.filter(|_| interim).map(|r| {
             let heads = r.interim.iter();
             heads
@@ -255,6 +308,25 @@ fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool) {
                 })
                 .collect()
         }),
+        redirects: following.then(|| {
+            let hops = outcome.redirects.iter();
+            hops.map(|hop| {
+                let (r, h) = (&hop.response, &hop.response.head);
+                JsonHop {
+                    url: hop.target.input(),
+                    peer: r.peer.to_string(),
+                    status: h.status,
+                    version: h.version.as_str(),
+                    reason: &h.reason,
+                    headers: json_headers(h),
+                    lines: &h.lines,
+                    tls_version: r.tls.as_ref().map(|t| t.version),
+                    alpn: r.tls.as_ref().and_then(alpn),
+                }
+            })
+            .collect()
+        }),
+        url: following.then(|| outcome.last().input()),
         error: outcome.result.as_ref().err().map(|e| JsonError {
             kind: e.kind(),
             message: e.to_string(),

@@ -64,6 +64,8 @@ pub fn run(
                 index: fetched.index,
                 result: fetched.result,
                 elapsed: fetched.elapsed,
+                redirects: fetched.redirects,
+                redirected_to: fetched.redirected_to,
             })?;
         }
     })?;
@@ -77,6 +79,8 @@ pub fn run(
 }
 
 /// What ended a wait: the next result (or the end of the stream), or a signal.
+// Large, but it only lives on the stack for a moment; boxing would cost an allocation per result.
+#[allow(clippy::large_enum_variant)]
 enum Wake {
     Result(Option<Fetched>),
     Signal,

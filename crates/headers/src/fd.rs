@@ -19,11 +19,12 @@ static FD_FREED: Event = Event::new();
 pub(crate) struct Conn {
     /// Declared first so it is closed before waiters are told.
     pub(crate) stream: Async<TcpStream>,
-    _freed: Freed,
+    pub(crate) freed: Freed,
 }
 
+/// Tells descriptor waiters when dropped: keep it next to (and after) the socket it stands for.
 #[derive(Debug)]
-struct Freed;
+pub(crate) struct Freed;
 
 impl Drop for Freed {
     fn drop(&mut self) {
@@ -58,7 +59,7 @@ pub(crate) async fn connect(addr: SocketAddr) -> io::Result<Conn> {
             Ok(stream) => {
                 return Ok(Conn {
                     stream,
-                    _freed: Freed,
+                    freed: Freed,
                 });
             }
             Err(e) if out_of_descriptors(&e) => {

@@ -1,5 +1,6 @@
-//! Fetching one head: resolve (only for names), connect, send the request, read until the head
-//! is complete, all under one deadline, and turn every failure into a typed [`FetchError`].
+//! Fetching one head: resolve (only for names), connect (and, for `https://`, shake hands over
+//! TLS), send the request, read until the head is complete, all under one deadline, and turn
+//! every failure into a typed [`FetchError`].
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -8,14 +9,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
-use futures_lite::{AsyncWriteExt, future};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 
 use crate::fd;
 use crate::head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits,
 };
 use crate::request::{Header, Method, Version, build_request};
-use crate::target::Target;
+use crate::target::{Scheme, Target};
+use crate::tls::{TlsConfig, TlsError, TlsInfo};
 
 /// How to fetch: the request to send and the limits to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,13 @@ pub struct Options {
     pub max_head_size: usize,
     /// Cap on the number of headers in one head (default 100).
     pub max_headers: usize,
+    /// How `https://` targets are verified (default: Mozilla's roots). Built once and shared.
+    pub tls: TlsConfig,
+    /// Follow redirects (301, 302, 303, 307, 308 with a `Location`), at most this many per
+    /// target, in [`fetch_chain`](crate::fetch_chain) and [`fetch_many`](crate::fetch_many);
+    /// `None` (the default) follows none. When following, [`Options::timeout`] is the deadline
+    /// for the whole chain.
+    pub max_redirects: Option<usize>,
 }
 
 impl Default for Options {
@@ -48,6 +57,8 @@ impl Default for Options {
             timeout: Duration::from_secs(10),
             max_head_size: DEFAULT_MAX_HEAD_SIZE,
             max_headers: DEFAULT_MAX_HEADERS,
+            tls: TlsConfig::default(),
+            max_redirects: None,
         }
     }
 }
@@ -71,6 +82,8 @@ pub struct Response {
     pub interim: Vec<Head>,
     /// The address the connection went to.
     pub peer: SocketAddr,
+    /// For `https://` targets: the TLS version and ALPN protocol negotiated.
+    pub tls: Option<TlsInfo>,
     /// From the start of the exchange until the head was complete.
     pub elapsed: Duration,
 }
@@ -79,21 +92,24 @@ pub struct Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// Resolving the host name.
-    Dns,
+    Dns = 0,
     /// Connecting.
-    Connect,
+    Connect = 1,
     /// Sending the request.
-    Write,
+    Write = 2,
     /// Reading the head.
-    Read,
+    Read = 3,
+    /// The TLS handshake (`https://` targets).
+    Tls = 4,
 }
 
 impl Phase {
-    /// `"dns"`, `"connect"`, `"write"` or `"read"`.
+    /// `"dns"`, `"connect"`, `"tls"`, `"write"` or `"read"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Dns => "dns",
             Phase::Connect => "connect",
+            Phase::Tls => "tls",
             Phase::Write => "write",
             Phase::Read => "read",
         }
@@ -104,6 +120,7 @@ impl Phase {
             0 => Phase::Dns,
             1 => Phase::Connect,
             2 => Phase::Write,
+            4 => Phase::Tls,
             _ => Phase::Read,
         }
     }
@@ -147,13 +164,30 @@ pub enum FetchError {
     },
     /// The head is HTTP but malformed (httparse's reason).
     InvalidHead(String),
+    /// The TLS handshake failed (`https://` targets).
+    Tls(TlsError),
+    /// Following redirects came back to a URL already fetched in this chain.
+    RedirectLoop {
+        /// The URL the chain came back to.
+        url: String,
+    },
+    /// The chain redirected more than [`Options::max_redirects`] times.
+    TooManyRedirects {
+        /// The cap.
+        limit: usize,
+    },
+    /// A redirect's `Location` cannot be followed (unsupported scheme, bad host ...).
+    BadRedirect(String),
     /// Any other I/O error (unreachable network ...), with its message.
     Io(String),
 }
 
 impl FetchError {
     /// A stable one-word name: `dns`, `refused`, `reset`, `timeout`, `not-http`, `truncated`,
-    /// `too-large`, `too-many-headers`, `invalid`, `io`.
+    /// `too-large`, `too-many-headers`, `invalid`, `io`; for TLS failures the
+    /// [`TlsError::kind`] (`unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`,
+    /// `handshake`, `not-tls`); for redirects `redirect-loop`, `too-many-redirects`,
+    /// `bad-redirect`.
     pub fn kind(&self) -> &'static str {
         match self {
             FetchError::Dns(_) => "dns",
@@ -165,12 +199,16 @@ impl FetchError {
             FetchError::TooLarge { .. } => "too-large",
             FetchError::TooManyHeaders { .. } => "too-many-headers",
             FetchError::InvalidHead(_) => "invalid",
+            FetchError::Tls(e) => e.kind(),
+            FetchError::RedirectLoop { .. } => "redirect-loop",
+            FetchError::TooManyRedirects { .. } => "too-many-redirects",
+            FetchError::BadRedirect(_) => "bad-redirect",
             FetchError::Io(_) => "io",
         }
     }
 
     /// Classifies an I/O error from one phase.
-    fn from_io(e: &io::Error, phase: Phase) -> FetchError {
+    pub(crate) fn from_io(e: &io::Error, phase: Phase) -> FetchError {
         match e.kind() {
             io::ErrorKind::ConnectionRefused => FetchError::Refused,
             io::ErrorKind::ConnectionReset
@@ -199,6 +237,10 @@ impl fmt::Display for FetchError {
             FetchError::TooLarge { limit } => write!(f, "head larger than {limit} bytes"),
             FetchError::TooManyHeaders { limit } => write!(f, "more than {limit} headers"),
             FetchError::InvalidHead(why) => write!(f, "invalid head: {why}"),
+            FetchError::Tls(e) => e.fmt(f),
+            FetchError::RedirectLoop { url } => write!(f, "redirect loop: back to {url}"),
+            FetchError::TooManyRedirects { limit } => write!(f, "more than {limit} redirects"),
+            FetchError::BadRedirect(why) => write!(f, "cannot follow redirect {why}"),
             FetchError::Io(why) => f.write_str(why),
         }
     }
@@ -260,6 +302,10 @@ pub(crate) async fn exchange(
     start: Instant,
     deadline: Option<Instant>,
 ) -> Result<Response, FetchError> {
+    if target.scheme() == Scheme::Https {
+        // Boxed: the TLS exchange's larger state stays out of every plain fetch's future.
+        return Box::pin(exchange_tls(target, options, phase, start, deadline)).await;
+    }
     let set = |p: Phase| phase.store(p as u8, Ordering::Relaxed);
 
     // Resolve, unless the host is an IP literal.
@@ -357,21 +403,136 @@ pub(crate) async fn exchange(
                     head: parsed.head,
                     interim: parsed.interim,
                     peer,
+                    tls: None,
                     elapsed: start.elapsed(),
                 });
             }
             Ok(None) => {}
-            Err(HeadError::NotHttp) => {
-                let first = &buf[..filled.min(40)];
-                let line = first.split(|&b| b == b'\n').next().unwrap_or(first);
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                return Err(FetchError::NotHttp(crate::escape_bytes(line)));
+            Err(e) => return Err(head_error(e, &buf[..filled])),
+        }
+    }
+}
+
+/// The fetch error for a head the parser refused; `received` is what came so far.
+fn head_error(e: HeadError, received: &[u8]) -> FetchError {
+    match e {
+        HeadError::NotHttp => {
+            let first = &received[..received.len().min(40)];
+            let line = first.split(|&b| b == b'\n').next().unwrap_or(first);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            FetchError::NotHttp(crate::escape_bytes(line))
+        }
+        HeadError::TooLarge { limit } => FetchError::TooLarge { limit },
+        HeadError::TooManyHeaders { limit } => FetchError::TooManyHeaders { limit },
+        HeadError::Invalid(why) => FetchError::InvalidHead(why),
+    }
+}
+
+/// [`exchange`] for `https://` targets: the TLS handshake is part of connecting (the connect
+/// timeout covers it), then the request and the head go through the TLS stream.
+async fn exchange_tls(
+    target: &Target,
+    options: &Options,
+    phase: &AtomicU8,
+    start: Instant,
+    deadline: Option<Instant>,
+) -> Result<Response, FetchError> {
+    let set = |p: Phase| phase.store(p as u8, Ordering::Relaxed);
+    let addrs: Vec<SocketAddr> = match target.ip() {
+        Some(ip) => vec![SocketAddr::new(ip, target.port())],
+        None => resolve(target).await?,
+    };
+
+    // Connect and shake hands, each address in turn until one connects; a TLS failure is the
+    // server's answer and ends the search (another address of the same host would say the same).
+    set(Phase::Connect);
+    let connect_deadline = Instant::now()
+        .checked_add(options.connect_timeout)
+        .filter(|c| deadline.is_none_or(|d| *c < d));
+    let mut last = FetchError::Dns("no addresses".to_owned());
+    let mut conn = None;
+    for addr in addrs {
+        set(Phase::Connect);
+        let attempt = async {
+            let conn = fd::connect(addr)
+                .await
+                .map_err(|e| FetchError::from_io(&e, Phase::Connect))?;
+            // The handshake's first write waits for the connection to complete.
+            set(Phase::Tls);
+            let fd::Conn { stream, freed } = conn;
+            let tls = options.tls.handshake(target, stream).await?;
+            // The socket (inside the TLS stream) is dropped before `freed`: a tuple drops in order.
+            Ok((tls, freed))
+        };
+        let result = match connect_deadline {
+            Some(at) => {
+                let timeout = async {
+                    Timer::at(at).await;
+                    Err(FetchError::Timeout(Phase::from_u8(
+                        phase.load(Ordering::Relaxed),
+                    )))
+                };
+                future::or(attempt, timeout).await
             }
-            Err(HeadError::TooLarge { limit }) => return Err(FetchError::TooLarge { limit }),
-            Err(HeadError::TooManyHeaders { limit }) => {
-                return Err(FetchError::TooManyHeaders { limit });
+            None => attempt.await,
+        };
+        match result {
+            Ok(stream) => {
+                conn = Some((stream, addr));
+                break;
             }
-            Err(HeadError::Invalid(why)) => return Err(FetchError::InvalidHead(why)),
+            Err(e @ (FetchError::Timeout(_) | FetchError::Tls(_))) => return Err(e),
+            Err(e) => last = e,
+        }
+    }
+    let Some(((mut stream, _freed), peer)) = conn else {
+        return Err(last);
+    };
+    let tls = TlsInfo::of(&stream);
+
+    set(Phase::Write);
+    let request = build_request(target, options);
+    let sent = async {
+        stream.write_all(&request).await?;
+        stream.flush().await
+    };
+    sent.await
+        .map_err(|e| FetchError::from_io(&e, Phase::Write))?;
+    drop(request);
+
+    set(Phase::Read);
+    let limits = options.limits();
+    let mut parser = HeadParser::new(limits);
+    let mut buf = vec![0u8; INITIAL_BUFFER.min(limits.max_head_size.max(1))];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            let len = (buf.len() * 2).min(limits.max_head_size);
+            buf.resize(len, 0);
+        }
+        let n = match stream.read(&mut buf[filled..]).await {
+            Ok(n) => n,
+            // A server that closes without TLS's close_notify: the end of the stream, as in
+            // plain HTTP (many do, having sent the whole reply).
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(FetchError::from_io(&e, Phase::Read)),
+        };
+        if n == 0 {
+            return Err(FetchError::Truncated { received: filled });
+        }
+        filled += n;
+        match parser.parse(&buf[..filled]) {
+            Ok(Some(parsed)) => {
+                return Ok(Response {
+                    head: parsed.head,
+                    interim: parsed.interim,
+                    peer,
+                    tls: Some(tls),
+                    elapsed: start.elapsed(),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => return Err(head_error(e, &buf[..filled])),
         }
     }
 }

@@ -11,7 +11,8 @@
 //! - [`Target`] parses what the user typed and rejects anything that could inject bytes.
 //! - [`build_request`] builds the request bytes; [`parse_head`] / [`HeadParser`] parse the
 //!   head with httparse, leniently, through 1xx interim heads.
-//! - [`fetch_head`] fetches one; [`fetch_many`] fetches many (on the polling thread, plus
+//! - [`fetch_head`] fetches one; [`fetch_chain`] follows its redirects; [`fetch_many`] fetches
+//!   many (on the polling thread, plus
 //!   helper threads when the concurrency is high enough) as a [`Stream`](futures_lite::Stream)
 //!   of [`Fetched`] (index, result, elapsed) in completion order.
 //!
@@ -41,12 +42,20 @@
 //! # });
 //! ```
 //!
-//! What it does not do: TLS (`https://` targets are rejected), redirects, keep-alive or reading
-//! bodies; one connection per target, closed once the head is in.
+//! `https://` targets go over TLS (rustls with the `ring` provider): [`TlsConfig`] says whom to
+//! trust (Mozilla's roots by default, a PEM bundle, or nobody checked) and is built once and
+//! shared; [`Response::tls`] says what was negotiated, and each TLS failure is a typed
+//! [`TlsError`]. Redirects are followed by [`fetch_chain`] (and by [`fetch_many`] with
+//! [`Options::max_redirects`]): every hop keeps its head, one deadline covers the chain, loops
+//! and over-long chains are errors.
+//!
+//! What it does not do: keep-alive, HTTP/2, client certificates, or reading bodies; one
+//! connection per fetch, closed once the head is in.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod chain;
 mod escape;
 mod fd;
 mod fetch;
@@ -54,7 +63,9 @@ mod head;
 mod many;
 mod request;
 mod target;
+mod tls;
 
+pub use chain::{Chain, DEFAULT_MAX_REDIRECTS, Hop, fetch_chain, redirect_location};
 pub use escape::escape_bytes;
 pub use fd::{fd_budget, raise_fd_limit};
 pub use fetch::{FetchError, Options, Phase, Response, fetch_head};
@@ -64,4 +75,5 @@ pub use head::{
 };
 pub use many::{FetchMany, Fetched, MAX_THREADS, fetch_many, fetch_many_on, fetch_many_until};
 pub use request::{Header, HeaderError, Method, Version, build_request};
-pub use target::{Target, TargetError};
+pub use target::{Scheme, Target, TargetError};
+pub use tls::{TlsConfig, TlsConfigError, TlsError, TlsInfo};

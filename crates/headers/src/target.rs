@@ -1,5 +1,6 @@
-//! Targets: what the user typed (`host`, `host:port`, `http://host[:port][/path]`, `[::1]:8080`),
-//! checked once and turned into the host, port and path the request is built from. Everything
+//! Targets: what the user typed (`host`, `host:port`, `http://host[:port][/path]`,
+//! `https://host[:port][/path]`, `[::1]:8080`), checked once and turned into the scheme, host,
+//! port and path the request is built from. Everything
 //! that could smuggle bytes into the request line or the `Host` header is rejected here, so the
 //! request builder never has to escape anything.
 
@@ -31,10 +32,45 @@ use crate::escape::escape_str;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     input: String,
+    scheme: Scheme,
     host: String,
     port: u16,
     path: String,
     ip: Option<IpAddr>,
+}
+
+/// How a target is spoken to: plain HTTP or HTTP over TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scheme {
+    /// `http://` (and targets without a scheme): port 80 by default.
+    #[default]
+    Http,
+    /// `https://`: TLS first, port 443 by default.
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// 80 or 443.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a target (or its host, port or path) was rejected. The message names the input, escaped.
@@ -94,24 +130,28 @@ pub(crate) fn first_forbidden(s: &str) -> Option<char> {
 }
 
 impl Target {
-    /// Parses `host`, `host:port`, `http://host[:port][/path]` or an IPv6 literal
-    /// (`[::1]`, `[::1]:8080`, or a bare `::1`). The port defaults to 80 and the path to `/`.
+    /// Parses `host`, `host:port`, `http://host[:port][/path]`, `https://host[:port][/path]`
+    /// or an IPv6 literal (`[::1]`, `[::1]:8080`, or a bare `::1`). The port defaults to 80
+    /// (443 for `https`) and the path to `/`.
     ///
     /// Rejected, with an error naming the input: spaces and control characters anywhere (no
     /// request injection), an empty host, a port that is not 1-65535, user info (`user@host`),
-    /// and any scheme but `http` (`https` is not supported yet).
+    /// and any scheme but `http` and `https`.
     pub fn parse(input: &str) -> Result<Target, TargetError> {
         let err = |reason: String| TargetError::new(input, reason);
         let mut rest = input;
+        let mut scheme = Scheme::Http;
         if let Some(i) = rest.find("://") {
-            let scheme = &rest[..i];
-            if !scheme.eq_ignore_ascii_case("http") {
-                if let Some(c) = first_forbidden(scheme) {
+            let name = &rest[..i];
+            if name.eq_ignore_ascii_case("https") {
+                scheme = Scheme::Https;
+            } else if !name.eq_ignore_ascii_case("http") {
+                if let Some(c) = first_forbidden(name) {
                     return Err(err(format!("{} in scheme", describe_char(c))));
                 }
                 return Err(err(format!(
-                    "unsupported scheme \"{}\" (only http)",
-                    escape_str(scheme)
+                    "unsupported scheme \"{}\" (http or https)",
+                    escape_str(name)
                 )));
             }
             rest = &rest[i + 3..];
@@ -125,10 +165,11 @@ impl Target {
         if authority.contains('@') {
             return Err(err("user info (user@host) is not supported".to_owned()));
         }
-        let (host, port, ip) = split_authority(authority).map_err(err)?;
+        let (host, port, ip) = split_authority(authority, scheme.default_port()).map_err(err)?;
         let path = normalize_path(tail).map_err(err)?;
         Ok(Target {
             input: input.to_owned(),
+            scheme,
             host,
             port,
             path,
@@ -141,12 +182,17 @@ impl Target {
         &self.input
     }
 
+    /// `http` or `https`.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
     /// The host name or IP address, without brackets for IPv6.
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The TCP port (80 unless given).
+    /// The TCP port (80, or 443 for `https`, unless given).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -162,17 +208,54 @@ impl Target {
         self.ip
     }
 
-    /// The value of the `Host` header: the host, bracketed if IPv6, with `:port` unless 80.
+    /// The value of the `Host` header: the host, bracketed if IPv6, with `:port` unless it is
+    /// the scheme's default (80, or 443 for `https`).
     pub fn host_header(&self) -> String {
         let host = match self.ip {
             Some(IpAddr::V6(_)) => format!("[{}]", self.host),
             _ => self.host.clone(),
         };
-        if self.port == 80 {
+        if self.port == self.scheme.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
         }
+    }
+
+    /// The absolute URL this target fetches: `scheme://host[:port]/path`.
+    ///
+    /// ```
+    /// use headers::Target;
+    ///
+    /// let t: Target = "[::1]:8080/a?b".parse().unwrap();
+    /// assert_eq!(t.url(), "http://[::1]:8080/a?b");
+    /// assert_eq!("https://example.com:443".parse::<Target>().unwrap().url(), "https://example.com/");
+    /// ```
+    pub fn url(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.host_header(), self.path)
+    }
+
+    /// Where a redirect's `Location` value leads from this target: resolved against
+    /// [`Target::url`] by the url crate (RFC 3986, so `/b`, `b`, `//host/b` and absolute URLs
+    /// all work), the fragment dropped, and checked like any input. The new target's
+    /// [`Target::input`] is the absolute URL.
+    ///
+    /// ```
+    /// use headers::Target;
+    ///
+    /// let t: Target = "http://example.com:8080/a/b".parse().unwrap();
+    /// assert_eq!(t.join("c?x=1").unwrap().input(), "http://example.com:8080/a/c?x=1");
+    /// assert_eq!(t.join("/d#top").unwrap().input(), "http://example.com:8080/d");
+    /// assert_eq!(t.join("https://example.com/").unwrap().port(), 443);
+    /// let err = t.join("ftp://example.com/").unwrap_err();
+    /// assert_eq!(err.to_string(), r#"invalid target "ftp://example.com/": unsupported scheme "ftp" (http or https)"#);
+    /// ```
+    pub fn join(&self, location: &str) -> Result<Target, TargetError> {
+        let err = |e: url::ParseError| TargetError::new(location, e.to_string());
+        let base = url::Url::parse(&self.url()).map_err(err)?;
+        let mut next = base.join(location).map_err(err)?;
+        next.set_fragment(None);
+        Target::parse(next.as_str()).map_err(|e| TargetError::new(location, e.reason))
     }
 }
 
@@ -191,8 +274,9 @@ impl fmt::Display for Target {
     }
 }
 
-/// Splits `host[:port]`, `[v6][:port]` or a bare IPv6 literal.
-fn split_authority(authority: &str) -> Result<(String, u16, Option<IpAddr>), String> {
+/// Splits `host[:port]`, `[v6][:port]` or a bare IPv6 literal; `default` is the port when none
+/// is given.
+fn split_authority(authority: &str, default: u16) -> Result<(String, u16, Option<IpAddr>), String> {
     if authority.is_empty() {
         return Err("empty host".to_owned());
     }
@@ -205,7 +289,7 @@ fn split_authority(authority: &str) -> Result<(String, u16, Option<IpAddr>), Str
             .parse()
             .map_err(|_| format!("invalid IPv6 address \"{inner}\""))?;
         let port = match &after[close + 1..] {
-            "" => 80,
+            "" => default,
             p => match p.strip_prefix(':') {
                 Some(p) => parse_port(p)?,
                 None => return Err(format!("unexpected \"{p}\" after IPv6 address")),
@@ -216,13 +300,13 @@ fn split_authority(authority: &str) -> Result<(String, u16, Option<IpAddr>), Str
     // A bare IPv6 literal has several colons; it cannot carry a port.
     if authority.matches(':').count() > 1 {
         return match authority.parse::<Ipv6Addr>() {
-            Ok(v6) => Ok((authority.to_owned(), 80, Some(IpAddr::V6(v6)))),
+            Ok(v6) => Ok((authority.to_owned(), default, Some(IpAddr::V6(v6)))),
             Err(_) => Err("invalid host (IPv6 addresses need brackets: [::1]:8080)".to_owned()),
         };
     }
     let (host, port) = match authority.split_once(':') {
         Some((h, p)) => (h, parse_port(p)?),
-        None => (authority, 80),
+        None => (authority, default),
     };
     if host.is_empty() {
         return Err("empty host".to_owned());
@@ -309,6 +393,20 @@ mod tests {
     }
 
     #[test]
+    fn https_targets_default_to_port_443() {
+        let t = Target::parse("https://example.com/x").unwrap();
+        assert_eq!((t.scheme(), t.port(), t.path()), (Scheme::Https, 443, "/x"));
+        assert_eq!(t.host_header(), "example.com");
+        let t = Target::parse("HTTPS://[::1]:8443").unwrap();
+        assert_eq!((t.scheme(), t.port()), (Scheme::Https, 8443));
+        assert_eq!(t.host_header(), "[::1]:8443");
+        assert_eq!(t.url(), "https://[::1]:8443/");
+        let t = Target::parse("https://h:80").unwrap();
+        assert_eq!(t.host_header(), "h:80");
+        assert_eq!(Target::parse("h").unwrap().scheme(), Scheme::Http);
+    }
+
+    #[test]
     fn keeps_the_input_and_knows_ip_literals() {
         let t = Target::parse("http://127.0.0.1:8080/x").unwrap();
         assert_eq!(t.input(), "http://127.0.0.1:8080/x");
@@ -377,10 +475,9 @@ mod tests {
         assert_eq!(reason("h:+80"), "invalid port \"+80\" (expected 1-65535)");
         assert_eq!(reason("h:http"), "invalid port \"http\" (expected 1-65535)");
         assert_eq!(
-            reason("https://h"),
-            "unsupported scheme \"https\" (only http)"
+            reason("ftp://h"),
+            "unsupported scheme \"ftp\" (http or https)"
         );
-        assert_eq!(reason("ftp://h"), "unsupported scheme \"ftp\" (only http)");
         assert_eq!(reason("u@h"), "user info (user@host) is not supported");
         assert_eq!(reason("[::1"), "missing ']' after IPv6 address");
         assert_eq!(reason("[zz]:80"), "invalid IPv6 address \"zz\"");

@@ -23,11 +23,20 @@
 //! assert!(reply.contains("\r\nLocation: /new\r\n"));
 //! ```
 //!
-//! Not a real HTTP server: it answers every request the same way, one request per connection,
-//! and closes.
+//! [`Stub::start_tls`] serves the same behaviours over TLS (rustls), with a certificate made at
+//! run time by a [`TestCa`]; the CA's identities can be valid, expired, for another name, or
+//! from a CA the client does not trust, to show each TLS failure. [`Behavior::Route`] answers
+//! each path its own way, for redirect chains (relative locations, loops).
+//!
+//! Not a real HTTP server: it answers every request (for a path) the same way, one request per
+//! connection, and closes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod tls;
+
+pub use tls::{Identity, TestCa};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
@@ -37,7 +46,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_io::{Async, Timer};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
+use futures_rustls::TlsAcceptor;
 use smol::LocalExecutor;
 
 /// What a stub server does with each connection.
@@ -50,6 +60,14 @@ pub enum Behavior {
     Slow(Duration),
     /// `301 Moved Permanently` with this `Location`.
     Redirect(String),
+    /// This redirect status (302, 303, 307, 308 ...) with this `Location`.
+    Moved(u16, String),
+    /// Each request path (exactly, query included) answered by its own behaviour; any other
+    /// path gets `404 Not Found`.
+    Route(Vec<(String, Behavior)>),
+    /// Answers `400 Bad Request` to the first bytes it reads, whatever they are, as nginx
+    /// answers bytes that are no HTTP request (a TLS handshake, say).
+    Rejecting,
     /// This status (404, 500 ...) with its standard reason phrase.
     Status(u16),
     /// The `200 OK` head, one byte per interval (a slow-loris server).
@@ -95,6 +113,10 @@ impl Behavior {
         Some(match self {
             Behavior::Ok | Behavior::Slow(_) | Behavior::Drip(_) => ok(),
             Behavior::Redirect(to) => response("301 Moved Permanently", &[("Location", to)]),
+            Behavior::Moved(code, to) => {
+                response(&format!("{code} {}", reason(*code)), &[("Location", to)])
+            }
+            Behavior::Rejecting => response("400 Bad Request", &[]),
             Behavior::Status(code) => response(&format!("{code} {}", reason(*code)), &[]),
             Behavior::CloseMidHead => b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec(),
             Behavior::SshBanner => b"SSH-2.0-OpenSSH_9.6p1 Debian-4\r\n".to_vec(),
@@ -126,7 +148,7 @@ impl Behavior {
                 reply
             }
             Behavior::Raw(bytes) => bytes.clone(),
-            Behavior::Silent | Behavior::Reset => return None,
+            Behavior::Silent | Behavior::Reset | Behavior::Route(_) => return None,
         })
     }
 }
@@ -138,7 +160,10 @@ fn reason(code: u16) -> &'static str {
         204 => "No Content",
         301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
         304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -170,6 +195,7 @@ fn response(status: &str, extra: &[(&str, &str)]) -> Vec<u8> {
 #[derive(Debug)]
 pub struct Stub {
     addr: SocketAddr,
+    tls: bool,
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
     stop: Option<smol::channel::Sender<()>>,
@@ -179,6 +205,17 @@ pub struct Stub {
 impl Stub {
     /// Starts a server on 127.0.0.1 with a free port, serving `behavior`.
     pub fn start(behavior: Behavior) -> io::Result<Stub> {
+        Stub::start_with(behavior, None)
+    }
+
+    /// Starts a server like [`Stub::start`] that speaks TLS first, presenting `identity`.
+    /// Its [`Stub::target`] and [`Stub::url`] are `https://` URLs. A client that rejects the
+    /// certificate gets no reply (the handshake failed); one that accepts it gets `behavior`.
+    pub fn start_tls(behavior: Behavior, identity: &Identity) -> io::Result<Stub> {
+        Stub::start_with(behavior, Some(TlsAcceptor::from(identity.server_config()?)))
+    }
+
+    fn start_with(behavior: Behavior, tls: Option<TlsAcceptor>) -> io::Result<Stub> {
         let listener = listen()?;
         let addr = listener.local_addr()?;
         let listener = Async::new(listener)?;
@@ -186,11 +223,12 @@ impl Stub {
         let (stop, stopped) = smol::channel::bounded::<()>(1);
         let open = Arc::new(AtomicUsize::new(0));
         let counters = (accepted.clone(), open.clone());
+        let is_tls = tls.is_some();
         let thread = std::thread::Builder::new()
             .name(format!("stub-{}", addr.port()))
             .spawn(move || {
                 let ex = LocalExecutor::new();
-                let serve = serve(&ex, listener, Arc::new(behavior), counters);
+                let serve = serve(&ex, listener, Arc::new(behavior), tls, counters);
                 // The stop channel closes when the Stub is dropped; `recv` then returns.
                 let stopped = async {
                     let _ = stopped.recv().await;
@@ -200,6 +238,7 @@ impl Stub {
             })?;
         Ok(Stub {
             addr,
+            tls: is_tls,
             accepted,
             open,
             stop: Some(stop),
@@ -217,14 +256,19 @@ impl Stub {
         self.addr.port()
     }
 
-    /// `127.0.0.1:PORT`, ready to be a target.
+    /// `127.0.0.1:PORT` (`https://127.0.0.1:PORT` for a TLS stub), ready to be a target.
     pub fn target(&self) -> String {
-        self.addr.to_string()
+        if self.tls {
+            format!("https://{}", self.addr)
+        } else {
+            self.addr.to_string()
+        }
     }
 
-    /// `http://127.0.0.1:PORT/`.
+    /// `http://127.0.0.1:PORT/` (`https://` for a TLS stub).
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// How many connections the server has accepted so far.
@@ -329,6 +373,7 @@ async fn serve(
     ex: &LocalExecutor<'_>,
     listener: Async<TcpListener>,
     behavior: Arc<Behavior>,
+    tls: Option<TlsAcceptor>,
     (accepted, open): (Arc<AtomicUsize>, Arc<AtomicUsize>),
 ) {
     loop {
@@ -339,8 +384,17 @@ async fn serve(
                 accepted.fetch_add(1, Ordering::Relaxed);
                 let guard = OpenGuard(open.clone());
                 let behavior = behavior.clone();
+                let tls = tls.clone();
                 ex.spawn(async move {
-                    handle(conn, behavior).await;
+                    match tls {
+                        None => handle(conn, &behavior).await,
+                        Some(tls) => {
+                            // A client that refuses the certificate ends here.
+                            if let Ok(conn) = tls.accept(conn).await {
+                                handle(conn, &behavior).await;
+                            }
+                        }
+                    }
                     drop(guard);
                 })
                 .detach();
@@ -362,30 +416,75 @@ impl Drop for OpenGuard {
     }
 }
 
-/// Reads the request head: until a blank line, end of stream, or 16 KiB.
-async fn read_request(conn: &mut Async<TcpStream>) {
+/// A connection a stub serves: plain TCP or TLS over it.
+trait Socket: AsyncRead + AsyncWrite + Unpin {
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &Async<TcpStream>;
+    /// Whether the reply must end with TLS's close_notify.
+    const TLS: bool;
+}
+
+impl Socket for Async<TcpStream> {
+    fn tcp(&self) -> &Async<TcpStream> {
+        self
+    }
+    const TLS: bool = false;
+}
+
+impl Socket for futures_rustls::server::TlsStream<Async<TcpStream>> {
+    fn tcp(&self) -> &Async<TcpStream> {
+        self.get_ref().0
+    }
+    const TLS: bool = true;
+}
+
+/// Reads the request head: until a blank line, end of stream, or 16 KiB; returns what it read.
+async fn read_request(conn: &mut impl Socket) -> Vec<u8> {
     let mut buf = [0u8; 1024];
     let mut seen = Vec::new();
     while seen.len() < 16 * 1024 {
         match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => break,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
         if seen.windows(4).any(|w| w == b"\r\n\r\n") || seen.windows(2).any(|w| w == b"\n\n") {
-            return;
+            break;
         }
     }
+    seen
 }
 
-async fn handle(mut conn: Async<TcpStream>, behavior: Arc<Behavior>) {
+/// The path of a request line (`GET /path HTTP/1.0`), empty if there is none.
+fn request_path(request: &[u8]) -> &str {
+    let line = request.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = std::str::from_utf8(line).unwrap_or_default();
+    line.split(' ').nth(1).unwrap_or_default()
+}
+
+async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
     if *behavior == Behavior::SshBanner {
         let banner = behavior.reply().unwrap_or_default();
         let _ = conn.write_all(&banner).await;
         read_request(&mut conn).await;
         return;
     }
-    read_request(&mut conn).await;
-    match &*behavior {
+    if *behavior == Behavior::Rejecting {
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf).await;
+        let _ = conn.write_all(&behavior.reply().unwrap_or_default()).await;
+        return;
+    }
+    let request = read_request(&mut conn).await;
+    let not_found = Behavior::Status(404);
+    let behavior = match behavior {
+        Behavior::Route(routes) => {
+            let path = request_path(&request);
+            let route = routes.iter().find(|(p, _)| p == path);
+            route.map_or(&not_found, |(_, b)| b)
+        }
+        other => other,
+    };
+    match behavior {
         Behavior::Slow(delay) => {
             Timer::after(*delay).await;
         }
@@ -408,7 +507,7 @@ async fn handle(mut conn: Async<TcpStream>, behavior: Arc<Behavior>) {
             #[cfg(unix)]
             {
                 // Linger 0: close sends RST instead of FIN.
-                let _ = rustix::net::sockopt::set_socket_linger(&conn, Some(Duration::ZERO));
+                let _ = rustix::net::sockopt::set_socket_linger(conn.tcp(), Some(Duration::ZERO));
             }
             return;
         }
@@ -417,6 +516,10 @@ async fn handle(mut conn: Async<TcpStream>, behavior: Arc<Behavior>) {
     let reply = behavior.reply().unwrap_or_default();
     // The client hangs up once it has the head; errors writing the body are expected.
     let _ = conn.write_all(&reply).await;
+    if S::TLS {
+        // Flushes the reply and sends close_notify, as a well-behaved TLS server does.
+        let _ = conn.close().await;
+    }
     // Dropping the connection closes it: the client sees the end of the stream.
 }
 

@@ -1,0 +1,159 @@
+//! Following redirects: fetch a head, and while it is a redirect (301, 302, 303, 307 or 308 with
+//! a `Location`), resolve the location against the URL just fetched and fetch that, keeping
+//! every hop's head. One deadline covers the whole chain, a cap bounds its length, and a URL
+//! fetched twice in one chain is a loop (no cookies, no state: the same request gets the same
+//! answer, so going on would only repeat it).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use futures_lite::future;
+
+use crate::fetch::{FetchError, Options, Phase, Response, exchange};
+use crate::head::Head;
+use crate::target::Target;
+
+/// How many redirects [`fetch_chain`] follows when [`Options::max_redirects`] is `None`, as
+/// curl and browsers do.
+pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+
+/// One redirect followed: the URL fetched and the head it answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// The URL fetched: the input target first, then where each redirect led.
+    pub target: Target,
+    /// Its head (a 3xx with a `Location`).
+    pub response: Response,
+}
+
+/// What following redirects from one target gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// The redirects followed, in order; the first is for the input target.
+    pub redirects: Vec<Hop>,
+    /// The URL `result` is about, when a redirect led away from the input target: the URL
+    /// fetched last, or the one a loop came back to, or the one past the cap, or (for a
+    /// `Location` that cannot be followed) the URL that sent it.
+    pub redirected_to: Option<Target>,
+    /// The final head (not a redirect, or a redirect without `Location`), or why there is
+    /// none.
+    pub result: Result<Response, FetchError>,
+    /// From the start of the first fetch to the end of the chain.
+    pub elapsed: Duration,
+}
+
+/// The `Location` of a head that redirects, if it is one to follow.
+pub fn redirect_location(head: &Head) -> Option<&str> {
+    match head.status {
+        301 | 302 | 303 | 307 | 308 => head.header("location").filter(|l| !l.is_empty()),
+        _ => None,
+    }
+}
+
+/// Fetches `target`'s head and follows its redirects, at most [`Options::max_redirects`]
+/// ([`DEFAULT_MAX_REDIRECTS`] when `None`), all within [`Options::timeout`]. Every hop keeps
+/// its head; `http://` to `https://` (and back) is followed.
+///
+/// ```
+/// use headers::{fetch_chain, FetchError, Options, Target};
+/// # futures_lite::future::block_on(async {
+/// let end = stub::Stub::start(stub::Behavior::Ok).unwrap();
+/// let moved = stub::Stub::start(stub::Behavior::Redirect(end.url())).unwrap();
+/// let target: Target = moved.target().parse().unwrap();
+///
+/// let chain = fetch_chain(&target, &Options::default()).await;
+/// assert_eq!(chain.redirects.len(), 1);
+/// assert_eq!(chain.redirects[0].response.head.status, 301);
+/// assert_eq!(chain.redirected_to.unwrap().url(), end.url());
+/// assert_eq!(chain.result.unwrap().head.status, 200);
+///
+/// // A server redirecting to itself is a loop.
+/// let self_loop = stub::Stub::start(stub::Behavior::Redirect("/".into())).unwrap();
+/// let target: Target = self_loop.target().parse().unwrap();
+/// let chain = fetch_chain(&target, &Options::default()).await;
+/// assert!(matches!(chain.result, Err(FetchError::RedirectLoop { .. })));
+/// # });
+/// ```
+pub async fn fetch_chain(target: &Target, options: &Options) -> Chain {
+    let phase = AtomicU8::new(Phase::Dns as u8);
+    let start = Instant::now();
+    let deadline = start.checked_add(options.timeout);
+    let limit = options.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS);
+    follow(target, options, limit, &phase, start, deadline).await
+}
+
+/// [`fetch_chain`] with its limit, phase and deadline given. The deadline is kept here with a
+/// timer of its own (not by the caller dropping the future), so the hops fetched before it
+/// struck are kept.
+pub(crate) async fn follow(
+    target: &Target,
+    options: &Options,
+    limit: usize,
+    phase: &AtomicU8,
+    start: Instant,
+    deadline: Option<Instant>,
+) -> Chain {
+    let mut timer = match deadline {
+        Some(at) => Timer::at(at),
+        None => Timer::never(),
+    };
+    let mut redirects: Vec<Hop> = Vec::new();
+    let mut seen = vec![target.url()];
+    let mut next: Option<Target> = None;
+    let end = |redirects, redirected_to, result| Chain {
+        redirects,
+        redirected_to,
+        result,
+        elapsed: start.elapsed(),
+    };
+    loop {
+        let current = next.as_ref().unwrap_or(target);
+        phase.store(Phase::Dns as u8, Ordering::Relaxed);
+        let timeout = async {
+            (&mut timer).await;
+            Err(FetchError::Timeout(Phase::from_u8(
+                phase.load(Ordering::Relaxed),
+            )))
+        };
+        let fetch = exchange(current, options, phase, Instant::now(), deadline);
+        let response = match future::or(fetch, timeout).await {
+            Ok(response) => response,
+            Err(e) => return end(redirects, next, Err(e)),
+        };
+        let Some(location) = redirect_location(&response.head) else {
+            return end(redirects, next, Ok(response));
+        };
+        let to = current.join(location);
+        let from = current.clone();
+        redirects.push(Hop {
+            target: from.clone(),
+            response,
+        });
+        let to = match to {
+            Ok(to) => to,
+            Err(e) => {
+                let why = format!(
+                    "to \"{}\": {}",
+                    crate::escape::escape_str(e.input()),
+                    e.reason()
+                );
+                let why = FetchError::BadRedirect(why);
+                return end(redirects, Some(from), Err(why));
+            }
+        };
+        let url = to.url();
+        if seen.contains(&url) {
+            return end(redirects, Some(to), Err(FetchError::RedirectLoop { url }));
+        }
+        if redirects.len() > limit {
+            return end(
+                redirects,
+                Some(to),
+                Err(FetchError::TooManyRedirects { limit }),
+            );
+        }
+        seen.push(url);
+        next = Some(to);
+    }
+}

@@ -1,0 +1,436 @@
+//! TLS for `https://` targets, with rustls on the `ring` provider: the client configuration
+//! ([`TlsConfig`], built once and shared by every fetch of a run), the handshake (SNI from the
+//! host name; an IP literal gets none and is verified against the certificate's IP addresses),
+//! and turning rustls' failures into a [`TlsError`] a user can act on.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use futures_lite::{AsyncRead, AsyncWrite};
+use futures_rustls::TlsConnector;
+use futures_rustls::client::TlsStream;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::escape::escape_bytes;
+use crate::fetch::FetchError;
+use crate::target::Target;
+
+/// The ALPN protocol offered: the heads we read are HTTP/1.x.
+const ALPN: &[u8] = b"http/1.1";
+
+/// How `https://` targets are verified, and the rustls client configuration that does it.
+///
+/// Cheap to clone (an `Arc`): make one per run and put it in
+/// [`Options::tls`](crate::Options::tls); every fetch shares it (and with it rustls' session
+/// cache). [`TlsConfig::default`] trusts Mozilla's roots (webpki-roots) and is built once per
+/// process.
+///
+/// ```
+/// use headers::TlsConfig;
+///
+/// let mozilla = TlsConfig::default();
+/// assert!(!mozilla.is_insecure());
+/// assert_eq!(TlsConfig::default(), mozilla); // the same shared configuration
+/// assert!(TlsConfig::insecure().is_insecure());
+/// let err = TlsConfig::from_pem(b"not a certificate").unwrap_err();
+/// assert_eq!(err.to_string(), "no certificates in the PEM data");
+/// ```
+#[derive(Clone)]
+pub struct TlsConfig {
+    config: Arc<ClientConfig>,
+    trust: Trust,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    Mozilla,
+    Bundle(usize),
+    Insecure,
+}
+
+/// Why a trust bundle could not be used; the message names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfigError(String);
+
+impl fmt::Display for TlsConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsConfigError {}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn with_roots(roots: RootCertStore) -> ClientConfig {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions");
+    let mut config = builder.with_root_certificates(roots).with_no_client_auth();
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    config
+}
+
+impl TlsConfig {
+    /// Trusts Mozilla's root certificates (webpki-roots), like a browser. Built on first use,
+    /// then shared by the whole process.
+    pub fn mozilla() -> TlsConfig {
+        static MOZILLA: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+        let config = MOZILLA.get_or_init(|| {
+            let roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            Arc::new(with_roots(roots))
+        });
+        TlsConfig {
+            config: config.clone(),
+            trust: Trust::Mozilla,
+        }
+    }
+
+    /// Trusts the certificates of a PEM bundle (and only those), as `curl --cacert` does.
+    pub fn from_pem(pem: &[u8]) -> Result<TlsConfig, TlsConfigError> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| TlsConfigError(format!("invalid PEM data: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| TlsConfigError(format!("invalid certificate: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(TlsConfigError("no certificates in the PEM data".to_owned()));
+        }
+        let count = roots.len();
+        Ok(TlsConfig {
+            config: Arc::new(with_roots(roots)),
+            trust: Trust::Bundle(count),
+        })
+    }
+
+    /// [`TlsConfig::from_pem`] on a file; errors name the file.
+    pub fn from_pem_file(path: &Path) -> Result<TlsConfig, TlsConfigError> {
+        let pem = std::fs::read(path).map_err(|e| {
+            let e = e.to_string();
+            let e = e.split(" (os error").next().unwrap_or(&e).to_owned();
+            TlsConfigError(format!("cannot read {}: {e}", path.display()))
+        })?;
+        TlsConfig::from_pem(&pem)
+            .map_err(|TlsConfigError(e)| TlsConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Accepts any certificate, for any name, expired or not (`curl -k`): the connection is
+    /// encrypted but the server is not authenticated. The handshake's signatures are still
+    /// checked, so the server must hold the key of the certificate it sent.
+    pub fn insecure() -> TlsConfig {
+        let provider = provider();
+        let verifier = Arc::new(NoVerification(provider.signature_verification_algorithms));
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![ALPN.to_vec()];
+        TlsConfig {
+            config: Arc::new(config),
+            trust: Trust::Insecure,
+        }
+    }
+
+    /// Whether certificates go unverified ([`TlsConfig::insecure`]).
+    pub fn is_insecure(&self) -> bool {
+        self.trust == Trust::Insecure
+    }
+
+    /// The rustls configuration, to build connections of your own with the same trust.
+    pub fn client_config(&self) -> &Arc<ClientConfig> {
+        &self.config
+    }
+
+    /// Connects TLS over `stream` to `target`, mapping a failure to a typed error.
+    pub(crate) async fn handshake<S>(
+        &self,
+        target: &Target,
+        stream: S,
+    ) -> Result<TlsStream<Recording<S>>, FetchError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let name = match target.ip() {
+            // No SNI for an IP address (RFC 6066); the certificate must name the IP.
+            Some(ip) => ServerName::IpAddress(ip.into()),
+            None => ServerName::try_from(target.host().to_owned()).map_err(|_| {
+                FetchError::Tls(TlsError::Handshake(format!(
+                    "invalid server name {:?}",
+                    target.host()
+                )))
+            })?,
+        };
+        let connector = TlsConnector::from(self.config.clone());
+        let stream = Recording::new(stream);
+        // On failure the stream is handed back, with the first bytes the server sent.
+        match connector.connect(name, stream).into_fallible().await {
+            Ok(stream) => Ok(stream),
+            Err((e, stream)) => Err(classify(&e, &stream.first[..stream.len as usize])),
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    /// [`TlsConfig::mozilla`].
+    fn default() -> Self {
+        TlsConfig::mozilla()
+    }
+}
+
+impl PartialEq for TlsConfig {
+    /// The same trust and the same shared configuration.
+    fn eq(&self, other: &Self) -> bool {
+        self.trust == other.trust && Arc::ptr_eq(&self.config, &other.config)
+    }
+}
+
+impl Eq for TlsConfig {}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let trust = match self.trust {
+            Trust::Mozilla => "mozilla roots".to_owned(),
+            Trust::Bundle(n) => format!("{n} certificates from a PEM bundle"),
+            Trust::Insecure => "insecure (no verification)".to_owned(),
+        };
+        f.debug_struct("TlsConfig").field("trust", &trust).finish()
+    }
+}
+
+/// The TLS side of a fetched `https://` head: what was negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLSv1.3` or `TLSv1.2`.
+    pub version: &'static str,
+    /// The ALPN protocol the server chose, if it chose one: only `http/1.1` is offered (and
+    /// rustls refuses a server that picks anything else).
+    pub alpn: Option<&'static str>,
+}
+
+impl TlsInfo {
+    pub(crate) fn of<S>(stream: &TlsStream<S>) -> TlsInfo {
+        let (_, conn) = stream.get_ref();
+        let version = match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "TLS",
+        };
+        TlsInfo {
+            version,
+            alpn: conn.alpn_protocol().map(|_| "http/1.1"),
+        }
+    }
+}
+
+/// Why the TLS handshake failed. [`TlsError::kind`] names each for counting and JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The certificate chain does not lead to a trusted root (self-signed, private CA ...).
+    UnknownIssuer,
+    /// The certificate (or one in its chain) has expired.
+    Expired,
+    /// The certificate is valid, but not for this host name or IP address.
+    NameMismatch {
+        /// What the target asked for.
+        expected: String,
+    },
+    /// Another certificate problem (not yet valid, bad signature, revoked ...).
+    BadCertificate(String),
+    /// The handshake failed otherwise: the server sent an alert (no common cipher or
+    /// version ...), closed the connection, or misbehaved.
+    Handshake(String),
+    /// The server does not speak TLS: it answered with plain HTTP or something else; holds the
+    /// start of what came (escaped, at most 40 bytes).
+    NotTls(String),
+}
+
+impl TlsError {
+    /// `unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`, `handshake`, `not-tls`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TlsError::UnknownIssuer => "unknown-issuer",
+            TlsError::Expired => "expired",
+            TlsError::NameMismatch { .. } => "name-mismatch",
+            TlsError::BadCertificate(_) => "bad-certificate",
+            TlsError::Handshake(_) => "handshake",
+            TlsError::NotTls(_) => "not-tls",
+        }
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::UnknownIssuer => f.write_str("tls: certificate issued by an unknown ca"),
+            TlsError::Expired => f.write_str("tls: certificate expired"),
+            TlsError::NameMismatch { expected } => {
+                write!(f, "tls: certificate is not valid for {expected}")
+            }
+            TlsError::BadCertificate(why) => write!(f, "tls: bad certificate: {why}"),
+            TlsError::Handshake(why) => write!(f, "tls: handshake failed: {why}"),
+            TlsError::NotTls(start) => write!(f, "not tls: \"{start}\""),
+        }
+    }
+}
+
+/// Turns a handshake's I/O error into a fetch error: rustls' own errors become [`TlsError`]s,
+/// the connection's (refused, reset) stay what they are. `first` is what the server sent.
+fn classify(e: &io::Error, first: &[u8]) -> FetchError {
+    let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
+        return match e.kind() {
+            io::ErrorKind::UnexpectedEof => FetchError::Tls(TlsError::Handshake(
+                "connection closed during the handshake".to_owned(),
+            )),
+            _ => FetchError::from_io(e, crate::Phase::Tls),
+        };
+    };
+    let error = match tls {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                TlsError::Expired
+            }
+            CertificateError::NotValidForNameContext { expected, .. } => TlsError::NameMismatch {
+                expected: server_name(expected),
+            },
+            CertificateError::NotValidForName => TlsError::NameMismatch {
+                expected: "this host".to_owned(),
+            },
+            other => TlsError::BadCertificate(lowercase(other)),
+        },
+        // A record that is no TLS record at all: the server speaks something else.
+        rustls::Error::InvalidMessage(_) => TlsError::NotTls(escape_bytes(first_line(first))),
+        other => TlsError::Handshake(lowercase(other)),
+    };
+    FetchError::Tls(error)
+}
+
+fn server_name(name: &ServerName<'_>) -> String {
+    match name {
+        ServerName::DnsName(dns) => dns.as_ref().to_owned(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        _ => "this host".to_owned(),
+    }
+}
+
+fn lowercase(e: &impl fmt::Display) -> String {
+    e.to_string().to_lowercase()
+}
+
+/// The first line of `bytes` (at most 40 bytes), without its line end.
+fn first_line(bytes: &[u8]) -> &[u8] {
+    let first = &bytes[..bytes.len().min(40)];
+    let line = first.split(|&b| b == b'\n').next().unwrap_or(first);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Accepts every certificate (`--insecure`), still checking handshake signatures.
+#[derive(Debug)]
+struct NoVerification(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// A stream that keeps a copy of the first bytes read from it, so that a server answering the
+/// handshake with plain HTTP can be quoted in the error.
+#[derive(Debug)]
+pub(crate) struct Recording<S> {
+    inner: S,
+    first: [u8; 40],
+    len: u8,
+}
+
+impl<S> Recording<S> {
+    fn new(inner: S) -> Recording<S> {
+        Recording {
+            inner,
+            first: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let n = futures_lite::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let have = this.len as usize;
+        if have < this.first.len() {
+            let take = n.min(this.first.len() - have);
+            this.first[have..have + take].copy_from_slice(&buf[..take]);
+            this.len += take as u8;
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}

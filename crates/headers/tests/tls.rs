@@ -1,0 +1,127 @@
+//! `https://` targets against TLS stub servers whose certificates a test CA (rcgen) made: a
+//! verified fetch, each TLS failure kind, `--insecure`, and the connect timeout covering the
+//! handshake.
+
+use std::time::Duration;
+
+use futures_lite::future::block_on;
+use headers::{FetchError, Options, Phase, Target, TlsConfig, TlsError, fetch_head};
+use stub::{Behavior, Stub, TestCa};
+
+fn trusting(ca: &TestCa) -> Options {
+    Options {
+        tls: TlsConfig::from_pem(ca.pem().as_bytes()).unwrap(),
+        timeout: Duration::from_secs(20),
+        ..Options::default()
+    }
+}
+
+fn fetch(stub: &Stub, options: &Options) -> Result<headers::Response, FetchError> {
+    let target: Target = stub.target().parse().unwrap();
+    block_on(fetch_head(&target, options))
+}
+
+#[test]
+fn a_trusted_certificate_for_the_ip_gives_the_head_and_the_tls_details() {
+    let ca = TestCa::new("tulip test CA").unwrap();
+    let id = ca.issue(&["127.0.0.1", "localhost"]).unwrap();
+    let server = Stub::start_tls(Behavior::Ok, &id).unwrap();
+    let response = fetch(&server, &trusting(&ca)).unwrap();
+    assert_eq!(response.head.status, 200);
+    assert_eq!(response.head.lines[0], "HTTP/1.1 200 OK");
+    let tls = response.tls.unwrap();
+    assert_eq!(tls.version, "TLSv1.3");
+    assert_eq!(tls.alpn, Some("http/1.1"));
+
+    // By name too: SNI and verification against the DNS name.
+    let by_name: Target = format!("https://localhost:{}/x", server.port())
+        .parse()
+        .unwrap();
+    let response = block_on(fetch_head(&by_name, &trusting(&ca))).unwrap();
+    assert_eq!(response.head.status, 200);
+}
+
+#[test]
+fn each_tls_failure_has_its_kind() {
+    let ca = TestCa::new("tulip test CA").unwrap();
+    let other_ca = TestCa::new("nobody trusts me").unwrap();
+    let options = trusting(&ca);
+
+    let unknown = Stub::start_tls(Behavior::Ok, &other_ca.issue(&["127.0.0.1"]).unwrap()).unwrap();
+    assert_eq!(
+        fetch(&unknown, &options),
+        Err(FetchError::Tls(TlsError::UnknownIssuer))
+    );
+
+    let expired = ca.issue_expired(&["127.0.0.1"]).unwrap();
+    let expired = Stub::start_tls(Behavior::Ok, &expired).unwrap();
+    assert_eq!(
+        fetch(&expired, &options),
+        Err(FetchError::Tls(TlsError::Expired))
+    );
+
+    let other_name = ca.issue(&["other.example"]).unwrap();
+    let other_name = Stub::start_tls(Behavior::Ok, &other_name).unwrap();
+    let err = fetch(&other_name, &options).unwrap_err();
+    assert_eq!(
+        err,
+        FetchError::Tls(TlsError::NameMismatch {
+            expected: "127.0.0.1".into()
+        })
+    );
+    assert_eq!(err.kind(), "name-mismatch");
+    assert_eq!(
+        err.to_string(),
+        "tls: certificate is not valid for 127.0.0.1"
+    );
+
+    // A plain HTTP server on the port: it answers the ClientHello with a 400.
+    let plain = Stub::start(Behavior::Rejecting).unwrap();
+    let target: Target = format!("https://{}", plain.target()).parse().unwrap();
+    let err = block_on(fetch_head(&target, &options)).unwrap_err();
+    assert_eq!(
+        err,
+        FetchError::Tls(TlsError::NotTls("HTTP/1.1 400 Bad Request".into()))
+    );
+    assert_eq!(err.kind(), "not-tls");
+
+    // Bytes that are no protocol at all.
+    let garbage = Stub::start(Behavior::SshBanner).unwrap();
+    let target: Target = format!("https://{}", garbage.target()).parse().unwrap();
+    let err = block_on(fetch_head(&target, &options)).unwrap_err();
+    assert_eq!(err.kind(), "not-tls", "{err}");
+}
+
+#[test]
+fn insecure_accepts_any_certificate() {
+    let nobody = TestCa::new("nobody trusts me").unwrap();
+    let id = nobody.issue(&["other.example"]).unwrap();
+    let server = Stub::start_tls(Behavior::Status(404), &id).unwrap();
+    let options = Options {
+        tls: TlsConfig::insecure(),
+        ..Options::default()
+    };
+    assert_eq!(fetch(&server, &options).unwrap().head.status, 404);
+    // Mozilla's roots do not know the test CA.
+    assert_eq!(
+        fetch(&server, &Options::default()),
+        Err(FetchError::Tls(TlsError::UnknownIssuer))
+    );
+}
+
+/// A server that accepts and never answers the ClientHello: the connect timeout strikes in
+/// the TLS phase.
+#[test]
+fn the_connect_timeout_covers_the_handshake() {
+    let silent = Stub::start(Behavior::Silent).unwrap();
+    let target: Target = format!("https://{}", silent.target()).parse().unwrap();
+    let options = Options {
+        connect_timeout: Duration::from_millis(300),
+        timeout: Duration::from_secs(30),
+        tls: TlsConfig::insecure(),
+        ..Options::default()
+    };
+    let err = block_on(fetch_head(&target, &options)).unwrap_err();
+    assert_eq!(err, FetchError::Timeout(Phase::Tls));
+    assert_eq!(err.to_string(), "timeout (tls)");
+}

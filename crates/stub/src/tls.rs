@@ -1,0 +1,147 @@
+//! TLS for the stub servers: a certificate authority made at run time with rcgen ([`TestCa`]),
+//! the server identities it issues ([`Identity`]: valid for 127.0.0.1 and localhost, expired,
+//! for another name, or from a CA nobody trusts), and the rustls server configuration a TLS stub
+//! ([`Stub::start_tls`](crate::Stub::start_tls)) serves with. Nothing is read from disk and
+//! nothing is made with an openssl command: every run makes fresh keys (ECDSA P-256, fast).
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    date_time_ymd,
+};
+use rustls::ServerConfig;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A certificate authority made at run time, to issue server certificates that a client trusts
+/// by being given [`TestCa::pem`] (`fetch-headers --cacert`).
+///
+/// ```
+/// let ca = stub::TestCa::new("tulip test CA").unwrap();
+/// assert!(ca.pem().starts_with("-----BEGIN CERTIFICATE-----"));
+/// let identity = ca.issue(&["127.0.0.1", "localhost"]).unwrap();
+/// let server = stub::Stub::start_tls(stub::Behavior::Ok, &identity).unwrap();
+/// assert!(server.target().starts_with("https://127.0.0.1:"));
+/// ```
+pub struct TestCa {
+    cert: CertificateDer<'static>,
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestCa").finish_non_exhaustive()
+    }
+}
+
+fn rcgen_error(e: rcgen::Error) -> io::Error {
+    io::Error::other(format!("rcgen: {e}"))
+}
+
+impl TestCa {
+    /// A new self-signed CA with a fresh key; `name` is its common name.
+    pub fn new(name: &str) -> io::Result<TestCa> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_error)?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().map_err(rcgen_error)?;
+        let cert = params.self_signed(&key).map_err(rcgen_error)?;
+        Ok(TestCa {
+            pem: cert.pem(),
+            cert: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// The CA's certificate, PEM-encoded: what a client must trust.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// The CA's certificate, DER-encoded.
+    pub fn der(&self) -> &CertificateDer<'static> {
+        &self.cert
+    }
+
+    /// A server identity valid now for `names` (DNS names or IP addresses).
+    pub fn issue(&self, names: &[&str]) -> io::Result<Identity> {
+        self.issue_with(names, false)
+    }
+
+    /// A server identity for `names` whose certificate expired years ago (valid 2020-2021).
+    pub fn issue_expired(&self, names: &[&str]) -> io::Result<Identity> {
+        self.issue_with(names, true)
+    }
+
+    fn issue_with(&self, names: &[&str], expired: bool) -> io::Result<Identity> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names.clone()).map_err(rcgen_error)?;
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
+        if expired {
+            params.not_before = date_time_ymd(2020, 1, 1);
+            params.not_after = date_time_ymd(2021, 1, 1);
+        }
+        let key = KeyPair::generate().map_err(rcgen_error)?;
+        let cert = params.signed_by(&key, &self.issuer).map_err(rcgen_error)?;
+        Ok(Identity {
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// A server's certificate chain and private key.
+#[derive(Clone)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: Vec<u8>,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("certificates", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// The leaf certificate, PEM-encoded (e.g. for nginx's `ssl_certificate`).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The private key, PKCS#8 PEM-encoded (e.g. for nginx's `ssl_certificate_key`).
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
+    /// The rustls server configuration serving this identity, offering ALPN `http/1.1`.
+    pub fn server_config(&self) -> io::Result<Arc<ServerConfig>> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), key)
+            .map_err(io::Error::other)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}

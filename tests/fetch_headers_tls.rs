@@ -1,0 +1,439 @@
+//! fetch-headers with `https://` targets and `-L`: TLS stub servers whose certificates a test CA
+//! makes at run time (rcgen; its PEM written to a temporary file for `--cacert`), each TLS
+//! failure, `--insecure`, redirect chains (across servers, relative, http to https, a loop, past
+//! `--max-redirects`), and nginx serving TLS on loopback with a certificate made here.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stub::{Behavior, Identity, Stub, TestCa};
+
+use crate::fixture::cmd;
+
+/// JSON fields that vary from run to run (as in tests/fetch_headers.rs).
+const JSON: &[(&str, &str)] = &[
+    (r#""elapsed_ms":[0-9.]+"#, r#""elapsed_ms":[MS]"#),
+    (r#""port":\d+"#, r#""port":[PORT]"#),
+];
+
+/// A test CA, a certificate it issued for 127.0.0.1 and localhost, and the CA's PEM in a file.
+struct Pki {
+    ca: TestCa,
+    identity: Identity,
+    dir: TempDir,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let ca = TestCa::new("tulip test CA").unwrap();
+        let identity = ca.issue(&["127.0.0.1", "localhost"]).unwrap();
+        let dir = TempDir::new(name);
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        Pki { ca, identity, dir }
+    }
+
+    fn cacert(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn serve(&self, behavior: Behavior) -> Stub {
+        Stub::start_tls(behavior, &self.identity).unwrap()
+    }
+}
+
+fn start(behavior: Behavior) -> Stub {
+    Stub::start(behavior).expect("start a stub server")
+}
+
+/// `URL/NAME`: the name survives the port redaction and says which is which.
+fn named(stub: &Stub, name: &str) -> String {
+    format!("{}{name}", stub.url())
+}
+
+#[test]
+fn https_with_cacert() {
+    let pki = Pki::new("https");
+    let ok = pki.serve(Behavior::Ok);
+    let missing = pki.serve(Behavior::Status(404));
+    snapshot!(
+        "https_cacert",
+        cmd("fetch-headers")
+            .args(["--order", "input", "--cacert"])
+            .arg(pki.cacert())
+            .args([
+                &named(&ok, "by-ip"),
+                // By name: SNI, and the certificate checked against the name.
+                &format!("https://localhost:{}/by-name", ok.port()),
+                &named(&missing, "missing"),
+            ])
+    );
+    snapshot!(
+        "https_json",
+        cmd("fetch-headers")
+            .args(["--json", "--cacert"])
+            .arg(pki.cacert())
+            .arg(named(&ok, "json")),
+        JSON
+    );
+}
+
+/// One target per TLS failure kind, each with its `HOST error > MESSAGE` line and counted by
+/// kind in the summary; the good one still comes through.
+#[test]
+fn each_tls_failure_kind() {
+    let pki = Pki::new("tls-failures");
+    let stranger = TestCa::new("a CA nobody trusts").unwrap();
+    let unknown = Stub::start_tls(
+        Behavior::Ok,
+        &stranger.issue(&["127.0.0.1", "localhost"]).unwrap(),
+    )
+    .unwrap();
+    let expired = Stub::start_tls(
+        Behavior::Ok,
+        &pki.ca.issue_expired(&["127.0.0.1", "localhost"]).unwrap(),
+    )
+    .unwrap();
+    let other_name =
+        Stub::start_tls(Behavior::Ok, &pki.ca.issue(&["other.example"]).unwrap()).unwrap();
+    let plaintext = start(Behavior::Rejecting);
+    let garbage = start(Behavior::SshBanner);
+    let ok = pki.serve(Behavior::Ok);
+    snapshot!(
+        "tls_failures",
+        cmd("fetch-headers")
+            .args(["--order", "input", "--timeout", "20", "--cacert"])
+            .arg(pki.cacert())
+            .args([
+                &named(&unknown, "unknown-issuer"),
+                &named(&expired, "expired"),
+                &named(&other_name, "name-mismatch"),
+                &format!("https://localhost:{}/name-mismatch", other_name.port()),
+                &format!("https://{}/plaintext", plaintext.target()),
+                &format!("https://{}/garbage", garbage.target()),
+                &named(&ok, "ok"),
+            ])
+    );
+}
+
+/// Without `--cacert` the test CA is unknown (Mozilla's roots); `-k` accepts it and says so.
+#[test]
+fn insecure_skips_verification_and_says_so() {
+    let pki = Pki::new("insecure");
+    let ok = pki.serve(Behavior::Ok);
+    snapshot!(
+        "https_mozilla_roots",
+        cmd("fetch-headers").arg(named(&ok, "default-roots"))
+    );
+    snapshot!(
+        "https_insecure",
+        cmd("fetch-headers").args(["-k", &named(&ok, "insecure")])
+    );
+}
+
+#[test]
+fn bad_cacert_is_a_usage_error() {
+    let dir = TempDir::new("bad-cacert");
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    snapshot!(
+        "cacert_not_pem",
+        cmd("fetch-headers")
+            .arg("--cacert")
+            .arg(&not_pem)
+            .arg("https://127.0.0.1/")
+    );
+    snapshot!(
+        "cacert_missing",
+        cmd("fetch-headers")
+            .arg("--cacert")
+            .arg(dir.path().join("missing.pem"))
+            .arg("https://127.0.0.1/")
+    );
+    snapshot!(
+        "cacert_and_insecure",
+        cmd("fetch-headers").args(["-k", "--cacert", "ca.pem", "https://127.0.0.1/"])
+    );
+    snapshot!(
+        "max_redirects_without_location",
+        cmd("fetch-headers").args(["--max-redirects", "3", "127.0.0.1"])
+    );
+}
+
+/// A chain across three servers: relative locations (`next`, `/end`), 302, 303, 307 and 301,
+/// and http to https at the last hop; each hop's head under its own URL.
+#[test]
+fn redirect_chain_across_servers() {
+    let pki = Pki::new("chain");
+    let end = pki.serve(Behavior::Ok);
+    let middle = start(Behavior::Moved(307, named(&end, "end")));
+    let first = start(Behavior::Route(vec![
+        ("/start".into(), Behavior::Moved(302, "next".into())),
+        ("/next".into(), Behavior::Moved(303, "/last?x=1".into())),
+        (
+            "/last?x=1".into(),
+            Behavior::Redirect(named(&middle, "mid")),
+        ),
+    ]));
+    snapshot!(
+        "redirect_chain",
+        cmd("fetch-headers")
+            .args(["-L", "--cacert"])
+            .arg(pki.cacert())
+            .arg(named(&first, "start"))
+    );
+    snapshot!(
+        "redirect_chain_json",
+        cmd("fetch-headers")
+            .args(["-L", "--json", "--cacert"])
+            .arg(pki.cacert())
+            .arg(named(&first, "start")),
+        JSON
+    );
+    // Without -L the first head is the answer.
+    snapshot!(
+        "redirect_not_followed",
+        cmd("fetch-headers").arg(named(&first, "start"))
+    );
+}
+
+/// `/a` to `/b` and back: the loop is reported under the URL it came back to, after both heads.
+#[test]
+fn redirect_loop_and_too_many_redirects() {
+    let looping = start(Behavior::Route(vec![
+        ("/a".into(), Behavior::Redirect("/b".into())),
+        ("/b".into(), Behavior::Moved(308, "/a".into())),
+    ]));
+    let stairs = start(Behavior::Route(
+        (1..=5)
+            .map(|i| (format!("/{i}"), Behavior::Redirect(format!("/{}", i + 1))))
+            .collect(),
+    ));
+    let bad = start(Behavior::Redirect("ftp://127.0.0.1/file".into()));
+    snapshot!(
+        "redirect_loop",
+        cmd("fetch-headers").args([
+            "-L",
+            "--order",
+            "input",
+            &named(&looping, "a"),
+            &named(&stairs, "1"),
+            &named(&bad, "bad"),
+        ])
+    );
+    snapshot!(
+        "redirect_max_exceeded",
+        cmd("fetch-headers").args(["-L", "--max-redirects", "2", &named(&stairs, "1")])
+    );
+    // Within the cap, the end of the stairs is a 404 (no route for /6): a head, exit 0.
+    let out = cmd("fetch-headers")
+        .args(["-L", "--max-redirects", "5", &named(&stairs, "1")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("/6 header > HTTP/1.1 404 Not Found"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// nginx serving TLS on loopback with a certificate the test CA issued here, plus a plain
+/// server that redirects to it. Skipped only where nginx is missing and this is not CI.
+#[test]
+fn interop_with_nginx_over_tls() {
+    let pki = Pki::new("nginx-tls");
+    let Some(nginx) = Nginx::start(&pki) else {
+        return;
+    };
+    let https = format!("https://127.0.0.1:{}/", nginx.tls_port);
+
+    let out = cmd("fetch-headers")
+        .arg("--cacert")
+        .arg(pki.cacert())
+        .arg(&https)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("{https} tls > TLSv1.3, alpn http/1.1").as_str())
+    );
+    assert_eq!(
+        lines.next(),
+        Some(format!("{https} header > HTTP/1.1 200 OK").as_str())
+    );
+    assert!(text.contains("header > Server: nginx"), "{text}");
+
+    // Mozilla's roots do not know the test CA.
+    let out = cmd("fetch-headers").arg(&https).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "{https} error > tls: certificate issued by an unknown ca"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // nginx's plain port answers a ClientHello with a 400: not TLS.
+    let out = cmd("fetch-headers")
+        .arg(format!("https://127.0.0.1:{}/", nginx.plain_port))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error > not tls: \"HTTP/1.1 400 Bad Request\""),
+        "{stderr}"
+    );
+
+    // http to https through nginx's own redirect, in JSON.
+    let out = cmd("fetch-headers")
+        .args(["-L", "--json", "--cacert"])
+        .arg(pki.cacert())
+        .arg(format!("http://127.0.0.1:{}/go", nginx.plain_port))
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["redirects"][0]["status"], 301, "{value}");
+    assert_eq!(value["url"], https.as_str());
+    assert_eq!(value["status"], 200);
+    assert_eq!(value["tls_version"], "TLSv1.3");
+    assert_eq!(value["alpn"], "http/1.1");
+
+    // Many at once, a new TLS connection each.
+    let many: Vec<String> = (0..200).map(|_| https.clone()).collect();
+    let run = cmd("fetch-headers")
+        .args(["-c", "50", "--cacert"])
+        .arg(pki.cacert())
+        .args(&many)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.starts_with("200 targets: 200 ok in "), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// A directory under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path =
+            std::env::temp_dir().join(format!("tulip-fetch-tls-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// nginx with a TLS port (the test CA's certificate for 127.0.0.1) and a plain port whose
+/// `/go` redirects to it; one process (`master_process off`), killed when dropped.
+struct Nginx {
+    child: Child,
+    tls_port: u16,
+    plain_port: u16,
+    _dir: TempDir,
+}
+
+impl Nginx {
+    fn start(pki: &Pki) -> Option<Nginx> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let found = std::env::split_paths(&path)
+            .map(|dir| dir.join("nginx"))
+            .chain([PathBuf::from("/usr/sbin/nginx")])
+            .find(|p| p.is_file());
+        let Some(nginx) = found else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "nginx is not installed, and CI is set: .ci/run should have installed nginx-light"
+            );
+            eprintln!(
+                "skipping the nginx TLS interop test: nginx is not installed (apt-get install nginx-light)"
+            );
+            return None;
+        };
+        let dir = TempDir::new("nginx");
+        let d = dir.path().display();
+        std::fs::create_dir_all(dir.path().join("html")).unwrap();
+        std::fs::write(dir.path().join("html/index.html"), "<p>hello, tulip</p>\n").unwrap();
+        std::fs::write(dir.path().join("cert.pem"), pki.identity.cert_pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), pki.identity.key_pem()).unwrap();
+        let (tls_port, plain_port) = (free_port(), free_port());
+        let config = format!(
+            "master_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             server {{ listen 127.0.0.1:{tls_port} ssl; root {d}/html;\n\
+             ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/cert.pem;\n\
+             ssl_certificate_key {d}/key.pem; }}\n\
+             server {{ listen 127.0.0.1:{plain_port}; root {d}/html;\n\
+             location = /go {{ return 301 https://127.0.0.1:{tls_port}/; }} }}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+        let child = Command::new(&nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut server = Nginx {
+            child,
+            tls_port,
+            plain_port,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        for port in [tls_port, plain_port] {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if let Some(status) = server.child.try_wait().unwrap() {
+                    let mut err = String::new();
+                    let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
+                    panic!("nginx exited ({status}): {err}");
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "nginx did not listen on 127.0.0.1:{port}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Some(server)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
