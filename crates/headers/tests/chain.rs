@@ -1,0 +1,96 @@
+//! Following redirects in the library: one deadline for the whole chain (the hops fetched before
+//! it struck are kept), the cap, and `fetch_many` following chains for many targets at once.
+
+use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
+use futures_lite::future::block_on;
+use headers::{FetchError, Options, Phase, Target, fetch_chain, fetch_many};
+use stub::{Behavior, Stub};
+
+#[test]
+fn one_deadline_covers_the_whole_chain_and_keeps_the_hops() {
+    let silent = Stub::start(Behavior::Silent).unwrap();
+    let second = Stub::start(Behavior::Redirect(silent.url())).unwrap();
+    let first = Stub::start(Behavior::Moved(302, second.url())).unwrap();
+    let target: Target = first.target().parse().unwrap();
+    let options = Options {
+        timeout: Duration::from_millis(800),
+        ..Options::default()
+    };
+    let started = Instant::now();
+    let chain = block_on(fetch_chain(&target, &options));
+    assert_eq!(chain.result, Err(FetchError::Timeout(Phase::Read)));
+    let statuses: Vec<u16> = chain
+        .redirects
+        .iter()
+        .map(|h| h.response.head.status)
+        .collect();
+    assert_eq!(statuses, [302, 301]);
+    assert_eq!(chain.redirects[1].target.url(), second.url());
+    assert_eq!(chain.redirected_to.unwrap().url(), silent.url());
+    // The deadline is the chain's, not one per hop (generous bound for a loaded machine).
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(chain.elapsed >= Duration::from_millis(800));
+}
+
+#[test]
+fn the_cap_counts_redirects_followed() {
+    let looping = Stub::start(Behavior::Route(
+        (0..20)
+            .map(|i| (format!("/{i}"), Behavior::Redirect(format!("/{}", i + 1))))
+            .collect(),
+    ))
+    .unwrap();
+    let target: Target = format!("{}0", looping.url()).parse().unwrap();
+    for limit in [0, 1, 3] {
+        let options = Options {
+            max_redirects: Some(limit),
+            ..Options::default()
+        };
+        let chain = block_on(fetch_chain(&target, &options));
+        assert_eq!(chain.result, Err(FetchError::TooManyRedirects { limit }));
+        // The cap's worth of redirects followed, plus the one that went past it.
+        assert_eq!(chain.redirects.len(), limit + 1);
+        let next = chain.redirected_to.unwrap();
+        assert_eq!(next.path(), format!("/{}", limit + 1));
+    }
+}
+
+#[test]
+fn fetch_many_follows_each_targets_chain() {
+    let end = Stub::start(Behavior::Ok).unwrap();
+    let moved = Stub::start(Behavior::Moved(308, end.url())).unwrap();
+    let looping = Stub::start(Behavior::Redirect("/".into())).unwrap();
+    let targets: Vec<Target> = [moved.target(), end.target(), looping.target()]
+        .iter()
+        .cycle()
+        .take(30)
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let options = Options {
+        max_redirects: Some(5),
+        ..Options::default()
+    };
+    let mut results: Vec<_> = block_on(fetch_many(targets, &options, 8).collect());
+    results.sort_by_key(|f| f.index);
+    assert_eq!(results.len(), 30);
+    for fetched in results {
+        match fetched.index % 3 {
+            0 => {
+                assert_eq!(fetched.redirects.len(), 1);
+                assert_eq!(fetched.result.unwrap().head.status, 200);
+                assert_eq!(fetched.redirected_to.unwrap().url(), end.url());
+            }
+            1 => {
+                assert!(fetched.redirects.is_empty());
+                assert!(fetched.redirected_to.is_none());
+                assert_eq!(fetched.result.unwrap().head.status, 200);
+            }
+            _ => {
+                assert_eq!(fetched.result.unwrap_err().kind(), "redirect-loop");
+                assert_eq!(fetched.redirects.len(), 1);
+            }
+        }
+    }
+}
