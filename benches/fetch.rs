@@ -1,8 +1,8 @@
 //! fetch-headers against its peers, side by side in one run, on loopback only.
 //!
 //! ```sh
-//! cargo bench --bench fetch                 # both parts, best of 3
-//! cargo bench --bench fetch -- nginx        # only (a); also: slow, --runs 5, --targets 20000
+//! cargo bench --bench fetch                 # all three parts, 3 rounds each
+//! cargo bench --bench fetch -- nginx        # only (a); also: slow, tls, --runs 5, --targets 20000
 //! ```
 //!
 //! (a) A real nginx on 127.0.0.1 (configured at run time in a temporary directory, on a free port,
@@ -18,6 +18,11 @@
 //! server's work never counts in the measured process. When one process could not hold every
 //! listener plus its connection under the open-file limit, the hosts are split across several
 //! server processes.
+//!
+//! (c) TLS heads from nginx on loopback (its certificate made at run time by a test CA, rcgen):
+//! 5,000 targets at concurrency 128, a new connection (and handshake) each, by our release
+//! binary (verifying with `--cacert`, and with `-k`) and by
+//! `curl --parallel --parallel-max 128 -k`; `--tls-targets N` changes the count.
 //!
 //! A peer that is not installed is skipped with a line that says what to `apt-get install`.
 
@@ -44,6 +49,7 @@ fn main() {
     let mut parts = Vec::new();
     let mut runs = 3;
     let mut targets = 20_000;
+    let mut tls_targets = 5_000;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -51,15 +57,18 @@ fn main() {
             "--bench" => {}
             "--runs" => runs = number(args.next(), "--runs"),
             "--targets" => targets = number(args.next(), "--targets"),
-            "nginx" | "slow" => parts.push(arg),
+            "--tls-targets" => tls_targets = number(args.next(), "--tls-targets"),
+            "nginx" | "slow" | "tls" => parts.push(arg),
             other => {
-                eprintln!("usage: fetch [nginx] [slow] [--runs N] [--targets N] (got {other:?})");
+                eprintln!(
+                    "usage: fetch [nginx] [slow] [tls] [--runs N] [--targets N] [--tls-targets N] (got {other:?})"
+                );
                 std::process::exit(2);
             }
         }
     }
     if parts.is_empty() {
-        parts = vec!["nginx".into(), "slow".into()];
+        parts = vec!["nginx".into(), "slow".into(), "tls".into()];
     }
     let scratch = Scratch::new();
     // Other work on the machine moves every figure; say how busy it was.
@@ -73,6 +82,9 @@ fn main() {
     }
     if parts.iter().any(|p| p == "slow") {
         slow_part(&scratch, runs);
+    }
+    if parts.iter().any(|p| p == "tls") {
+        tls_part(&scratch, tls_targets, runs);
     }
 }
 
@@ -95,7 +107,7 @@ fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
         println!("  skipped: nginx is not installed (apt-get install nginx-light)");
         return;
     };
-    let server = match Nginx::start(&nginx, &scratch.path.join("nginx")) {
+    let server = match Nginx::start(&nginx, &scratch.path.join("nginx"), None) {
         Ok(server) => server,
         Err(e) => {
             println!("  skipped: nginx did not start: {e}");
@@ -220,6 +232,126 @@ fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
     println!("  (wrk runs for 2 s per round; the others fetch the {targets} targets once)");
 }
 
+// ---------------------------------------------------------------------------------------------
+// (c) TLS: ours vs curl --parallel -k, against nginx serving TLS on loopback.
+
+fn tls_part(scratch: &Scratch, targets: usize, runs: usize) {
+    const CONCURRENCY: &str = "128";
+    println!(
+        "(c) nginx over TLS on loopback: {targets} heads at concurrency {CONCURRENCY}, a new connection and handshake each"
+    );
+    let Some(nginx) = find_tool("nginx", &["/usr/sbin/nginx"]) else {
+        println!("  skipped: nginx is not installed (apt-get install nginx-light)");
+        return;
+    };
+    let made = stub::TestCa::new("tulip bench CA")
+        .and_then(|ca| Ok((ca.issue(&["127.0.0.1", "localhost"])?, ca)));
+    let (identity, ca) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            println!("  skipped: no certificate: {e}");
+            return;
+        }
+    };
+    let dir = scratch.path.join("nginx-tls");
+    let pem = (identity.cert_pem(), identity.key_pem());
+    let server = match Nginx::start(&nginx, &dir, Some(pem)) {
+        Ok(server) => server,
+        Err(e) => {
+            println!("  skipped: nginx did not start: {e}");
+            return;
+        }
+    };
+    let port = server.port;
+    let cacert = scratch.path.join("tls-ca.pem");
+    std::fs::write(&cacert, ca.pem()).unwrap();
+    let list = scratch.path.join("tls-targets.txt");
+    let curl_config = scratch.path.join("tls-curl.cfg");
+    let mut text = String::new();
+    let mut curl = String::new();
+    for _ in 0..targets {
+        writeln!(text, "https://127.0.0.1:{port}/").unwrap();
+        writeln!(
+            curl,
+            "url = \"https://127.0.0.1:{port}/\"\noutput = \"/dev/null\""
+        )
+        .unwrap();
+    }
+    std::fs::write(&list, text).unwrap();
+    std::fs::write(&curl_config, curl).unwrap();
+    let curl = find_tool("curl", &[]);
+
+    let mut rates: Rates = BTreeMap::new();
+    for round in 1..=runs {
+        print!("  round {round}/{runs}:");
+        std::io::stdout().flush().ok();
+        let verified = timed(
+            Command::new(OURS)
+                .args(["-c", CONCURRENCY, "--cacert"])
+                .arg(&cacert)
+                .arg("-i")
+                .arg(&list),
+        );
+        record(&mut rates, round, "fetch-headers", targets, verified);
+        let insecure = timed(
+            Command::new(OURS)
+                .args(["-c", CONCURRENCY, "-k", "-i"])
+                .arg(&list),
+        );
+        record(&mut rates, round, "fetch-headers -k", targets, insecure);
+        if let Some(curl) = &curl {
+            let run = timed(
+                Command::new(curl)
+                    .args(["-s", "-k", "--parallel", "--parallel-max", CONCURRENCY])
+                    .args(["-H", "Connection: close", "-K"])
+                    .arg(&curl_config),
+            );
+            record(&mut rates, round, "curl --parallel -k", targets, run);
+        }
+        println!(" done");
+    }
+    drop(server);
+
+    let ratios = |ours: &str| {
+        let (ours, peer) = (rates.get(ours)?, rates.get("curl --parallel -k")?);
+        let r: Vec<f64> = ours
+            .iter()
+            .filter_map(|(round, o)| Some(o / peer.get(round)?))
+            .collect();
+        (!r.is_empty()).then(|| median(&r))
+    };
+    println!(
+        "  {:<20} {:>12} {:>12}   vs curl -k: median of rounds   goal",
+        "", "best", "median"
+    );
+    for name in ["fetch-headers", "fetch-headers -k", "curl --parallel -k"] {
+        let Some(round_rates) = rates.get(name) else {
+            let why = if name.starts_with("curl") {
+                "not installed (apt-get install curl)"
+            } else {
+                "failed"
+            };
+            println!("  {name:<20} skipped: {why}");
+            continue;
+        };
+        let values: Vec<f64> = round_rates.values().cloned().collect();
+        let best = values.iter().cloned().fold(0.0, f64::max);
+        let mut line = format!("  {name:<20} {best:>10.0}/s {:>10.0}/s", median(&values));
+        if name.starts_with("fetch-headers") {
+            if let Some(ratio) = ratios(name) {
+                let verdict = if ratio >= 1.5 { "met" } else { "MISSED" };
+                write!(
+                    line,
+                    "   {ratio:>6.2}x                        >= 1.5x {verdict}"
+                )
+                .unwrap();
+            }
+        }
+        println!("{line}");
+    }
+    println!("  (fetch-headers verifies the certificate with --cacert; -k and curl -k do not)");
+}
+
 /// Parses `Requests/sec:  20829.95` from wrk's report, refusing a run with socket errors other
 /// than the reads that `Connection: close` makes wrk count.
 fn wrk_rate(report: &str) -> Result<f64, String> {
@@ -260,7 +392,8 @@ struct Nginx {
 }
 
 impl Nginx {
-    fn start(nginx: &Path, dir: &Path) -> Result<Nginx, String> {
+    /// With `tls` (certificate and key PEM), the port speaks TLS 1.2 and 1.3.
+    fn start(nginx: &Path, dir: &Path, tls: Option<(&str, &str)>) -> Result<Nginx, String> {
         std::fs::create_dir_all(dir.join("html")).map_err(|e| e.to_string())?;
         std::fs::write(
             dir.join("html/index.html"),
@@ -269,6 +402,17 @@ impl Nginx {
         .map_err(|e| e.to_string())?;
         let port = free_port();
         let d = dir.display();
+        let ssl = match tls {
+            Some((cert, key)) => {
+                std::fs::write(dir.join("cert.pem"), cert).map_err(|e| e.to_string())?;
+                std::fs::write(dir.join("key.pem"), key).map_err(|e| e.to_string())?;
+                format!(
+                    " ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/cert.pem; \
+                     ssl_certificate_key {d}/key.pem"
+                )
+            }
+            None => String::new(),
+        };
         // One worker: the client under test gets the other core. (Not `master_process off`,
         // which would be simpler to stop but serves at a third of the rate.) Every path nginx
         // writes to is inside the directory, so nothing of the system's nginx is touched.
@@ -277,7 +421,7 @@ impl Nginx {
              events {{ worker_connections 4096; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{ listen 127.0.0.1:{port} backlog=4096; root {d}/html; }}\n}}\n"
+             server {{ listen 127.0.0.1:{port} backlog=4096{ssl}; root {d}/html; }}\n}}\n"
         );
         std::fs::write(dir.join("nginx.conf"), config).map_err(|e| e.to_string())?;
         let child = Command::new(nginx)
