@@ -449,6 +449,7 @@ async fn exchange_tls(
     let connect_deadline = Instant::now()
         .checked_add(options.connect_timeout)
         .filter(|c| deadline.is_none_or(|d| *c < d));
+    let request = build_request(target, options);
     let mut last = FetchError::Dns("no addresses".to_owned());
     let mut conn = None;
     for addr in addrs {
@@ -460,7 +461,8 @@ async fn exchange_tls(
             // The handshake's first write waits for the connection to complete.
             set(Phase::Tls);
             let fd::Conn { stream, freed } = conn;
-            let tls = options.tls.handshake(target, stream).await?;
+            // The request goes out with the handshake's last flight.
+            let tls = options.tls.handshake(target, stream, &request).await?;
             // The socket (inside the TLS stream) is dropped before `freed`: a tuple drops in order.
             Ok((tls, freed))
         };
@@ -489,15 +491,6 @@ async fn exchange_tls(
         return Err(last);
     };
     let tls = TlsInfo::of(&stream);
-
-    set(Phase::Write);
-    let request = build_request(target, options);
-    let sent = async {
-        stream.write_all(&request).await?;
-        stream.flush().await
-    };
-    sent.await
-        .map_err(|e| FetchError::from_io(&e, Phase::Write))?;
     drop(request);
 
     set(Phase::Read);
