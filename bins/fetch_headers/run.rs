@@ -63,7 +63,11 @@ pub fn run(
                 }
             };
             let Some(fetched) = next else {
-                return Ok(false);
+                // Only a panicking fetch thread ends the stream early: never exit 0 then.
+                let lost = targets.len() - printer.summary.finished();
+                return Err(io::Error::other(format!(
+                    "{lost} targets got no outcome: a fetch thread failed"
+                )));
             };
             printer.push(Outcome {
                 target: &targets[fetched.index],
