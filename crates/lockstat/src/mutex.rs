@@ -167,7 +167,9 @@ pin_project_lite::pin_project! {
 impl<'a, T: ?Sized> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
-    #[inline]
+    // Always inlined, like async-lock's own `Lock::poll`: a call per poll costs more than the
+    // recording does (see `WaitOn::on_poll`).
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait
@@ -252,7 +254,7 @@ pin_project_lite::pin_project! {
 impl<T: ?Sized> Future for LockArc<T> {
     type Output = MutexGuardArc<T>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait

@@ -249,7 +249,7 @@ macro_rules! acquisition {
         impl<'a, T: ?Sized> Future for $name<'a, T> {
             type Output = $guard<'a, T>;
 
-            #[inline]
+            #[inline(always)]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let this = self.project();
                 this.wait
@@ -450,7 +450,7 @@ macro_rules! owned_acquisition {
         impl<T> Future for $name<'_, T> {
             type Output = $guard<T>;
 
-            #[inline]
+            #[inline(always)]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let this = self.project();
                 this.wait

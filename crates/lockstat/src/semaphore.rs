@@ -139,7 +139,7 @@ pin_project_lite::pin_project! {
 impl<'a> Future for Acquire<'a> {
     type Output = SemaphoreGuard<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait
@@ -203,7 +203,7 @@ pin_project_lite::pin_project! {
 impl Future for AcquireArc {
     type Output = SemaphoreGuardArc;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait
