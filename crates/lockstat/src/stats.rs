@@ -123,6 +123,9 @@ pub(crate) struct Stats<const EXCLUSIVE: bool> {
     overtakes: AtomicU64,
     /// Waiters that gave up (their future was dropped) before getting the lock.
     abandoned: AtomicU64,
+    /// Waiters that left the line (served or gave up) before the last [`reset`](Stats::reset):
+    /// tickets keep counting across a reset, so the queue length needs them too.
+    left_before_reset: AtomicU64,
     longest_queue: AtomicU64,
     wait: Histogram,
     hold: Histogram,
@@ -178,6 +181,7 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
             max_granted: AtomicU64::new(0),
             overtakes: AtomicU64::new(0),
             abandoned: AtomicU64::new(0),
+            left_before_reset: AtomicU64::new(0),
             longest_queue: AtomicU64::new(0),
             wait: Histogram::new(),
             hold: Histogram::new(),
@@ -260,7 +264,9 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         let ticket = self.next_ticket.fetch_add(1, Relaxed);
         // Waiters in line, this one included: arrivals minus those that got the lock or left.
         // Exact on one thread; across threads the two loads may be slightly stale.
-        let gone = self.contended.load(Relaxed) + self.abandoned.load(Relaxed);
+        let gone = self.left_before_reset.load(Relaxed)
+            + self.contended.load(Relaxed)
+            + self.abandoned.load(Relaxed);
         let queue = (ticket + 1).saturating_sub(gone);
         if queue > self.longest_queue.load(Relaxed) {
             self.longest_queue.fetch_max(queue, Relaxed);
@@ -351,6 +357,11 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
     }
 
     pub(crate) fn reset(&self) {
+        // Tickets keep counting so that waiters already in line keep their place: the count of
+        // those that left moves to `left_before_reset`, and `max_granted` stays (re-basing it
+        // to the next ticket counted every waiter in line at the reset as overtaken).
+        let left = self.contended.load(Relaxed) + self.abandoned.load(Relaxed);
+        self.left_before_reset.fetch_add(left, Relaxed);
         for counter in [
             &self.acquisitions,
             &self.contended,
@@ -360,10 +371,6 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         ] {
             counter.store(0, Relaxed);
         }
-        // Tickets keep counting so that waiters already in line stay ordered; only the marks
-        // derived from them are re-based.
-        let next = self.next_ticket.load(Relaxed);
-        self.max_granted.store(next, Relaxed);
         self.wait.reset();
         self.hold.reset();
         for site in self.sites.iter().chain([&self.other_sites]) {
