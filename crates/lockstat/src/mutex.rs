@@ -133,7 +133,8 @@ impl<T: ?Sized> Mutex<T> {
         &self.stats
     }
 
-    /// Forgets what was recorded (recording stays as it is).
+    /// Forgets what was recorded (recording stays as it is). Waiters already in line keep
+    /// their place: their waits count in the new report once they get the lock.
     pub fn reset_report(&self) {
         self.stats.reset()
     }

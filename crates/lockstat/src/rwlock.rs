@@ -216,7 +216,8 @@ impl<T: ?Sized> RwLock<T> {
         self.reads.recording()
     }
 
-    /// Forgets what was recorded.
+    /// Forgets what was recorded (recording stays as it is). Waiters already in line keep
+    /// their place: their waits count in the new report once they get the lock.
     pub fn reset_report(&self) {
         self.reads.reset();
         self.writes.reset();
