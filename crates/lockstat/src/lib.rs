@@ -69,7 +69,7 @@
 //! On the lock benchmark (100 tasks on one thread, 1,000,000 acquisitions held across a yield
 //! point, nearly all contended, so each acquisition costs only ~200 ns; `cargo bench --bench
 //! lock`), a bare `async_lock::Mutex` acquisition runs about 2,100 instructions; lockstat adds
-//! 39 with recording off, 176 sampled and 273 timing every acquisition (counted with callgrind,
+//! 40 with recording off, 176 sampled and 273 timing every acquisition (counted with callgrind,
 //! which repeats exactly). In time (medians of 7 interleaved rounds, six runs on a shared 2-core
 //! machine): off 0.89-1.03x a bare mutex, sampled 0.74-0.90x, timing every acquisition
 //! 0.79-0.85x. Timing everything is not the default because of the clock: three reads of the
