@@ -536,3 +536,110 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// `--json` gives one valid JSON object a line for every error kind and for heads with bytes a
+/// terminal or a JSON reader could choke on: control bytes (httparse rejects them in a reason or
+/// a value: an `invalid` head), bytes outside ASCII, quotes, statuses 000 and 999. Nothing but
+/// escaped text reaches stdout.
+#[test]
+fn json_is_valid_for_every_failure_kind_and_hostile_heads() {
+    let hostile = [
+        b"HTTP/1.1 301 Moved\r\nLocation: /\x1b]0;owned\x07\x00\r\n\r\n".to_vec(),
+        b"HTTP/1.1 000 Zero\r\n\r\n".to_vec(),
+        b"HTTP/1.1 999 \xff\xfe\r\nX: caf\xc3\xa9\r\nX-Quote: \"\\\r\n\r\n".to_vec(),
+    ];
+    let mut stubs: Vec<Stub> = hostile
+        .into_iter()
+        .map(|b| start(Behavior::Raw(b)))
+        .collect();
+    for behavior in [
+        Behavior::Reset,
+        Behavior::Silent,
+        Behavior::SshBanner,
+        Behavior::Garbage,
+        Behavior::CloseMidHead,
+        Behavior::HugeHead(70 * 1024),
+        Behavior::ManyHeaders(150),
+        Behavior::Invalid,
+    ] {
+        stubs.push(start(behavior));
+    }
+    let mut targets: Vec<String> = stubs.iter().map(|s| url(s, "t")).collect();
+    targets.push(format!("127.0.0.1:{}", stub::closed_port().unwrap()));
+    let out = cmd("fetch-headers")
+        .args(["--json", "--timeout", "1.5"])
+        .args(&targets)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains(['\x1b', '\x00', '\x07']), "{stdout}");
+    let mut kinds = Vec::new();
+    let mut statuses = Vec::new();
+    for line in stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        match v["error"]["kind"].as_str() {
+            Some(kind) => kinds.push(kind.to_owned()),
+            None => statuses.push(v["status"].as_u64().unwrap()),
+        }
+        if v["status"] == 999 {
+            assert_eq!(v["reason"], r"\xff\xfe");
+            assert_eq!(v["headers"][0]["value"], r"caf\xc3\xa9");
+            assert_eq!(v["headers"][1]["value"], r#""\"#);
+            assert_eq!(v["lines"][0], r"HTTP/1.1 999 \xff\xfe");
+        }
+    }
+    kinds.sort();
+    statuses.sort();
+    assert_eq!(statuses, [0, 999]);
+    assert_eq!(
+        kinds,
+        [
+            "invalid",
+            "invalid",
+            "not-http",
+            "not-http",
+            "refused",
+            "reset",
+            "timeout",
+            "too-large",
+            "too-many-headers",
+            "truncated",
+        ]
+    );
+}
+
+/// `fetch-headers ... | head -1`: a closed stdout ends the run quietly with status 1, without a
+/// panic and without waiting for the hosts still in flight.
+#[test]
+fn a_closed_stdout_ends_the_run() {
+    let ok = start(Behavior::Ok);
+    let silent = start(Behavior::Silent);
+    // About 300 KiB of output: more than the pipe, our reader and the binary's buffer hold, so
+    // it must write after the close, whatever the timing.
+    let mut args: Vec<String> = (0..1000).map(|i| url(&ok, &format!("ok{i}"))).collect();
+    args.push(url(&silent, "silent"));
+    let mut child = cmd("fetch-headers")
+        .args(["-c", "16", "--timeout", "120"])
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("header > HTTP/1.1 200 OK"), "{first}");
+    drop(stdout);
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status, Some(1), "{stderr}");
+}

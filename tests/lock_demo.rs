@@ -136,20 +136,23 @@ fn recording_off_reports_nothing() {
 
 #[test]
 fn recording_every_is_the_same_report_for_a_short_run() {
-    // Below 256 acquisitions, sampling times everything too: the same figures.
-    snapshot!(
-        "recording_every",
-        cmd("lock-demo").args([
-            "--tasks",
-            "3",
-            "--hold-ms",
-            "10",
-            "--recording",
-            "every",
-            "--quiet"
-        ]),
-        SITES
-    );
+    // Below 256 acquisitions, sampling times everything too: the same figures. Both runs are
+    // checked against the one snapshot, so a difference between the modes fails the test.
+    for mode in ["every", "sampled"] {
+        snapshot!(
+            "recording_every",
+            cmd("lock-demo").args([
+                "--tasks",
+                "3",
+                "--hold-ms",
+                "10",
+                "--recording",
+                mode,
+                "--quiet"
+            ]),
+            SITES
+        );
+    }
 }
 
 #[test]

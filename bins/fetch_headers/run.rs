@@ -32,7 +32,13 @@ pub fn run(
 ) -> io::Result<Ended> {
     let signal = Signal::register()?;
     let mut printer = Printer::new(format, targets.len());
-    let mut results = fetch_many(targets.clone(), options, concurrency);
+    // Shared, not copied: each target is cloned only when its fetch starts, and that clone
+    // is dropped when it ends (a copy of the whole list took 100k targets from 28 to 46 MiB
+    // of peak RSS).
+    let targets = Arc::new(targets);
+    let shared = targets.clone();
+    let lazily = (0..targets.len()).map(move |i| shared[i].clone());
+    let mut results = fetch_many(lazily, options, concurrency);
     let interrupted = smol::block_on(async {
         loop {
             if signal.received() {
@@ -57,7 +63,11 @@ pub fn run(
                 }
             };
             let Some(fetched) = next else {
-                return Ok(false);
+                // Only a panicking fetch thread ends the stream early: never exit 0 then.
+                let lost = targets.len() - printer.summary.finished();
+                return Err(io::Error::other(format!(
+                    "{lost} targets got no outcome: a fetch thread failed"
+                )));
             };
             printer.push(Outcome {
                 target: &targets[fetched.index],

@@ -507,6 +507,10 @@ fn run_helper(mut shard: Shard, outbox: Arc<Outbox>, cancel: Arc<AtomicBool>) {
                     handed = true;
                 }
                 Poll::Ready(None) => break Poll::Ready(()),
+                // Looked at again now that the shard's waker is registered: a drop that set the
+                // flag before the first registration found no waker to wake, and the helper
+                // would sleep (its fetches open) until one of them woke it.
+                Poll::Pending if cancel.load(Ordering::Acquire) => break Poll::Ready(()),
                 Poll::Pending => break Poll::Pending,
             }
         };

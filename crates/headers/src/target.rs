@@ -124,9 +124,10 @@ pub(crate) fn describe_char(c: char) -> String {
     }
 }
 
-/// The first control character (C0, DEL) or space in `s`, if any.
+/// The first control character (C0, DEL, C1) or space in `s`, if any. C1 too because the
+/// input is printed as given: U+009B is a terminal's CSI, as ESC `[` is.
 pub(crate) fn first_forbidden(s: &str) -> Option<char> {
-    s.chars().find(|&c| c == ' ' || c.is_ascii_control())
+    s.chars().find(|&c| c == ' ' || c.is_control())
 }
 
 impl Target {
@@ -446,6 +447,7 @@ mod tests {
         );
         assert_eq!(reason("h/\0"), r"control character \0 (nul) in path");
         assert_eq!(reason("h/x\x01"), r"control character \x01 in path");
+        assert_eq!(reason("h/\u{9b}31m"), r"control character \x9b in path");
         assert_eq!(reason("h/#\n"), r"control character \n in path");
         assert_eq!(reason("ht\ntp://h"), r"control character \n in scheme");
     }

@@ -256,3 +256,74 @@ fn interim_heads_are_read_past_and_kept() {
     assert_eq!(r.interim[0].lines, ["HTTP/1.1 100 Continue"]);
     assert_eq!(r.head.lines, reply_lines(&Behavior::Ok));
 }
+
+/// A server on its own thread that sends `100 Continue` heads, one per `every`, until the
+/// client closes (or 30 s pass): a 1xx flood.
+fn continue_flood(every: Duration) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    let thread = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let _ = conn.read(&mut [0; 1024]);
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < until {
+            if conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                return;
+            }
+            std::thread::sleep(every);
+        }
+    });
+    (target, thread)
+}
+
+#[test]
+fn a_flood_of_interim_heads_meets_the_size_cap_and_the_deadline() {
+    // Sent at once: the cap counts the interim heads.
+    let flood = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(4000);
+    let err = fetch(Behavior::Raw(flood)).unwrap_err();
+    assert_eq!(err, FetchError::TooLarge { limit: 64 * 1024 });
+
+    // Dripped: the deadline strikes, in fetch_head and in fetch_many alike.
+    let options = Options {
+        timeout: Duration::from_millis(500),
+        ..Options::default()
+    };
+    let (target, server) = continue_flood(Duration::from_millis(20));
+    let err = fetch_with(&target, &options).unwrap_err();
+    assert_eq!(err, FetchError::Timeout(Phase::Read));
+    server.join().unwrap();
+
+    let (target, server) = continue_flood(Duration::from_millis(20));
+    let targets = vec![target.parse::<Target>().unwrap()];
+    let stream = headers::fetch_many(targets, &options, 1);
+    let results: Vec<_> = smol::block_on(futures_lite::StreamExt::collect(stream));
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].result, Err(FetchError::Timeout(Phase::Read)));
+    server.join().unwrap();
+}
+
+#[test]
+fn a_head_of_exactly_the_cap_is_accepted_and_one_byte_more_is_not() {
+    let head = |size: usize| {
+        let start = b"HTTP/1.1 200 OK\r\nX-Fill: ";
+        let fill = size - start.len() - 4;
+        let mut b = [start.as_slice(), &vec![b'a'; fill], b"\r\n\r\n"].concat();
+        b.extend_from_slice(b"body past the cap");
+        b
+    };
+    // 3000: not a multiple of the read buffer's 1 KiB, so the last growth is clamped.
+    let options = Options {
+        max_head_size: 3000,
+        ..Options::default()
+    };
+    let server = Stub::start(Behavior::Raw(head(3000))).unwrap();
+    let r = fetch_with(&server.target(), &options).unwrap();
+    assert_eq!(
+        r.head.header("x-fill").map(str::len),
+        Some(3000 - 17 - 8 - 4)
+    );
+    let server = Stub::start(Behavior::Raw(head(3001))).unwrap();
+    let err = fetch_with(&server.target(), &options).unwrap_err();
+    assert_eq!(err, FetchError::TooLarge { limit: 3000 });
+}

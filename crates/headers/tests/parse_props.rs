@@ -96,6 +96,29 @@ proptest! {
     }
 
     #[test]
+    fn leading_empty_lines_split_the_same(
+        blanks in proptest::collection::vec(
+            prop_oneof![Just(b"\n".as_slice()), Just(b"\r\n".as_slice()), Just(b"\r".as_slice())],
+            0..40,
+        ),
+        head in head_like(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        limits in limits(),
+    ) {
+        // The empty lines before a head are skipped once, not tried as its end: the answer
+        // must still not depend on the split, and clean ones must not change the head.
+        let bytes = [blanks.concat(), head.clone()].concat();
+        let whole = parse_head(&bytes, &limits);
+        prop_assert_eq!(incremental(&bytes, &cuts, &limits), whole.clone());
+        let every: Vec<usize> = (0..bytes.len()).collect();
+        prop_assert_eq!(incremental(&bytes, &every, &limits), whole.clone());
+        let clean = !blanks.iter().any(|b| *b == b"\r");
+        if let (true, Ok(Some(with)), Ok(Some(without))) = (clean, whole, parse_head(&head, &limits)) {
+            prop_assert_eq!(with.head, without.head);
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic_and_split_the_same(
         bytes in proptest::collection::vec(any::<u8>(), 0..300),
         cuts in proptest::collection::vec(any::<usize>(), 0..8),

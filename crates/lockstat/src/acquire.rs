@@ -3,11 +3,9 @@
 //! guard and records the hold time when the guard is dropped. Both reach the recorder through
 //! a [`Recorder`]: a plain reference for borrowed guards, an `Arc` of the lock for owned ones.
 
-use std::mem;
 use std::panic::Location;
 use std::task::Poll;
 
-use crate::Recording;
 use crate::stats::{Arrival, HoldStart, Stats};
 
 /// Where an acquisition stands.
@@ -60,19 +58,23 @@ impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> WaitOn<S, EXCLUSIVE> {
     /// Takes the result of polling the inner future. A first poll that is ready is an
     /// acquisition without waiting (the inner future starts with a `try_lock`); a first poll
     /// that is pending makes this a waiter, which takes its ticket and arrival time now.
-    #[inline]
+    ///
+    /// Inlined into the caller's `poll`, which is inlined into the task like async-lock's own:
+    /// an out-of-line `poll` cost a prologue and epilogue on every poll.
+    #[inline(always)]
     pub(crate) fn on_poll<G>(&mut self, polled: Poll<G>) -> Poll<(G, HoldOn<S, EXCLUSIVE>)> {
         match polled {
             Poll::Ready(guard) => {
-                let stats = self.stats.stats();
-                let start = match mem::replace(&mut self.state, State::Done) {
-                    State::Fresh => match stats.recording() {
-                        Recording::Off => None,
-                        mode => stats.acquired_at_once(mode),
-                    },
-                    State::Waiting(arrival) => stats.acquired_after_wait(arrival, self.site),
-                    State::Untracked | State::Done => None,
+                // Matching on a copy and writing only `Done` back: `mem::replace` copied the
+                // whole state twice per acquisition.
+                let start = match self.state {
+                    State::Fresh => self.stats.stats().acquired_at_once(),
+                    State::Waiting(arrival) => {
+                        self.stats.stats().acquired_after_wait(arrival, self.site)
+                    }
+                    State::Untracked | State::Done => HoldStart::UNTIMED,
                 };
+                self.state = State::Done;
                 Poll::Ready((
                     guard,
                     HoldOn {
@@ -83,10 +85,9 @@ impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> WaitOn<S, EXCLUSIVE> {
             }
             Poll::Pending => {
                 if let State::Fresh = self.state {
-                    let stats = self.stats.stats();
-                    self.state = match stats.recording() {
-                        Recording::Off => State::Untracked,
-                        mode => State::Waiting(stats.arrived(mode)),
+                    self.state = match self.stats.stats().arrived() {
+                        Some(arrival) => State::Waiting(arrival),
+                        None => State::Untracked,
                     };
                 }
                 Poll::Pending
@@ -110,18 +111,15 @@ impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> Drop for WaitOn<S, EXCLUSIVE
 #[derive(Debug)]
 pub(crate) struct HoldOn<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> {
     stats: S,
-    /// When the hold started, or `None` if it is not timed.
-    start: Option<HoldStart>,
+    /// When the hold started, unless it is not timed.
+    start: HoldStart,
 }
 
 impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> HoldOn<S, EXCLUSIVE> {
     /// The hold of a successful `try_*` acquisition: it did not wait.
     #[inline]
     pub(crate) fn at_once(stats: S) -> Self {
-        let start = match stats.stats().recording() {
-            Recording::Off => None,
-            mode => stats.stats().acquired_at_once(mode),
-        };
+        let start = stats.stats().acquired_at_once();
         HoldOn { stats, start }
     }
 }
@@ -129,8 +127,8 @@ impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> HoldOn<S, EXCLUSIVE> {
 impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> Drop for HoldOn<S, EXCLUSIVE> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(start) = self.start {
-            self.stats.stats().released(start);
+        if self.start.is_timed() {
+            self.stats.stats().released(self.start);
         }
     }
 }

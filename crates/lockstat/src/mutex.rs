@@ -133,7 +133,8 @@ impl<T: ?Sized> Mutex<T> {
         &self.stats
     }
 
-    /// Forgets what was recorded (recording stays as it is).
+    /// Forgets what was recorded (recording stays as it is). Waiters already in line keep
+    /// their place: their waits count in the new report once they get the lock.
     pub fn reset_report(&self) {
         self.stats.reset()
     }
@@ -167,7 +168,9 @@ pin_project_lite::pin_project! {
 impl<'a, T: ?Sized> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
-    #[inline]
+    // Always inlined, like async-lock's own `Lock::poll`: a call per poll costs more than the
+    // recording does (see `WaitOn::on_poll`).
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait
@@ -252,7 +255,7 @@ pin_project_lite::pin_project! {
 impl<T: ?Sized> Future for LockArc<T> {
     type Output = MutexGuardArc<T>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait

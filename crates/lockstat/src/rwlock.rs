@@ -216,7 +216,8 @@ impl<T: ?Sized> RwLock<T> {
         self.reads.recording()
     }
 
-    /// Forgets what was recorded.
+    /// Forgets what was recorded (recording stays as it is). Waiters already in line keep
+    /// their place: their waits count in the new report once they get the lock.
     pub fn reset_report(&self) {
         self.reads.reset();
         self.writes.reset();
@@ -249,7 +250,7 @@ macro_rules! acquisition {
         impl<'a, T: ?Sized> Future for $name<'a, T> {
             type Output = $guard<'a, T>;
 
-            #[inline]
+            #[inline(always)]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let this = self.project();
                 this.wait
@@ -450,7 +451,7 @@ macro_rules! owned_acquisition {
         impl<T> Future for $name<'_, T> {
             type Output = $guard<T>;
 
-            #[inline]
+            #[inline(always)]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let this = self.project();
                 this.wait

@@ -111,7 +111,8 @@ impl Semaphore {
         self.stats.recording()
     }
 
-    /// Forgets what was recorded.
+    /// Forgets what was recorded (recording stays as it is). Waiters already in line keep
+    /// their place: their waits count in the new report once they get the lock.
     pub fn reset_report(&self) {
         self.stats.reset()
     }
@@ -139,7 +140,7 @@ pin_project_lite::pin_project! {
 impl<'a> Future for Acquire<'a> {
     type Output = SemaphoreGuard<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait
@@ -203,7 +204,7 @@ pin_project_lite::pin_project! {
 impl Future for AcquireArc {
     type Output = SemaphoreGuardArc;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.wait

@@ -49,15 +49,16 @@ fn raise<const EXCLUSIVE: bool>(max: &AtomicU64, value: u64) {
 
 /// How much a lock records; see the crate documentation for what each costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
 pub enum Recording {
     /// Nothing is recorded; an acquisition costs one extra relaxed load.
-    Off,
+    Off = 0,
     /// Every acquisition is counted; the first 256 are timed, then one in 8, picked
     /// pseudo-randomly, each standing for 8 in the times (the default).
     #[default]
-    Sampled,
+    Sampled = 1,
     /// Every acquisition is counted and timed.
-    Every,
+    Every = 2,
 }
 
 /// With [`Recording::Sampled`], acquisitions (and arrival tickets) below this are all timed.
@@ -67,6 +68,9 @@ pub const EXACT_FIRST: u64 = 256;
 pub const ONE_IN: u64 = 8;
 
 impl Recording {
+    /// The mode stored as `u8` by [`Stats`]; only values written from a `Recording` are read
+    /// back, so the last arm is `Every` itself, and the match compiles to a move.
+    #[inline]
     fn from_u8(v: u8) -> Recording {
         match v {
             0 => Recording::Off,
@@ -76,17 +80,19 @@ impl Recording {
     }
 
     /// How much the event numbered `n` (a ticket or an acquisition number) weighs in the times:
-    /// 0 if it is not timed.
+    /// 0 if it is not timed. Only asked with recording on (`Off` was ruled out before), so that
+    /// it is two compares on the hot path.
     #[inline]
     fn weight(self, n: u64) -> u64 {
-        match self {
-            Recording::Off => 0,
-            Recording::Every => 1,
-            Recording::Sampled if n < EXACT_FIRST => 1,
-            // The top bits of a Fibonacci hash: consecutive numbers spread evenly, so tasks that
-            // take turns are sampled alike.
-            Recording::Sampled if n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61 == 0 => ONE_IN,
-            Recording::Sampled => 0,
+        debug_assert!(self != Recording::Off);
+        if self == Recording::Every || n < EXACT_FIRST {
+            1
+        } else if n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61 == 0 {
+            // The top bits of a Fibonacci hash: consecutive numbers spread evenly, so tasks
+            // that take turns are sampled alike.
+            ONE_IN
+        } else {
+            0
         }
     }
 }
@@ -119,6 +125,9 @@ pub(crate) struct Stats<const EXCLUSIVE: bool> {
     overtakes: AtomicU64,
     /// Waiters that gave up (their future was dropped) before getting the lock.
     abandoned: AtomicU64,
+    /// Waiters that left the line (served or gave up) before the last [`reset`](Stats::reset):
+    /// tickets keep counting across a reset, so the queue length needs them too.
+    left_before_reset: AtomicU64,
     longest_queue: AtomicU64,
     wait: Histogram,
     hold: Histogram,
@@ -131,16 +140,33 @@ pub(crate) struct Stats<const EXCLUSIVE: bool> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arrival {
     ticket: u64,
+    /// The recording mode when the waiter arrived: the hold is sampled under the same mode, so
+    /// an acquisition under way finishes recording the way it started.
+    mode: Recording,
     since: u64,
     /// How much the wait weighs in the times (0: not timed).
     weight: u64,
 }
 
-/// A hold being timed: when it started and how much it weighs.
+/// A hold: when it started and how much it weighs in the times (0: not timed). No `Option`,
+/// so that a guard stays two words and a check is one compare.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HoldStart {
     start: u64,
     weight: u64,
+}
+
+impl HoldStart {
+    /// A hold that is not timed.
+    pub(crate) const UNTIMED: HoldStart = HoldStart {
+        start: 0,
+        weight: 0,
+    };
+
+    #[inline(always)]
+    pub(crate) fn is_timed(self) -> bool {
+        self.weight != 0
+    }
 }
 
 impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
@@ -157,6 +183,7 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
             max_granted: AtomicU64::new(0),
             overtakes: AtomicU64::new(0),
             abandoned: AtomicU64::new(0),
+            left_before_reset: AtomicU64::new(0),
             longest_queue: AtomicU64::new(0),
             wait: Histogram::new(),
             hold: Histogram::new(),
@@ -192,19 +219,29 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
     /// Starts timing a hold if acquisition `n` is to be timed; `now` is a clock read already
     /// made at this instant, if any.
     #[inline]
-    fn hold_start(&self, mode: Recording, n: u64, now: Option<u64>) -> Option<HoldStart> {
+    fn hold_start(&self, mode: Recording, n: u64, now: Option<u64>) -> HoldStart {
         match mode.weight(n) {
-            0 => None,
-            weight => Some(HoldStart {
+            0 => HoldStart::UNTIMED,
+            weight => HoldStart {
                 start: now.unwrap_or_else(clock::now),
                 weight,
-            }),
+            },
         }
     }
 
-    /// An acquisition that did not wait, with recording `mode` (not off); called while holding.
+    /// An acquisition that did not wait; called while holding. Returns the hold's start if it
+    /// is timed.
     #[inline]
-    pub(crate) fn acquired_at_once(&self, mode: Recording) -> Option<HoldStart> {
+    pub(crate) fn acquired_at_once(&self) -> HoldStart {
+        match self.recording() {
+            Recording::Off => HoldStart::UNTIMED,
+            mode => self.record_at_once(mode),
+        }
+    }
+
+    /// [`acquired_at_once`](Stats::acquired_at_once) with recording on.
+    #[inline]
+    fn record_at_once(&self, mode: Recording) -> HoldStart {
         let n = self.count_acquisition();
         // Anyone still waiting has just been overtaken: raise the mark past every ticket handed
         // out so far. When nobody waits this changes nothing, since every lower ticket was
@@ -213,14 +250,25 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         self.hold_start(mode, n, None)
     }
 
-    /// A waiter arrives, with recording `mode` (not off): the first attempt failed and it is
-    /// about to sleep.
+    /// A waiter arrives: the first attempt failed and it is about to sleep. Returns its place
+    /// in line, or `None` with recording off.
     #[inline]
-    pub(crate) fn arrived(&self, mode: Recording) -> Arrival {
+    pub(crate) fn arrived(&self) -> Option<Arrival> {
+        match self.recording() {
+            Recording::Off => None,
+            mode => Some(self.record_arrival(mode)),
+        }
+    }
+
+    /// [`arrived`](Stats::arrived) with recording on.
+    #[inline]
+    fn record_arrival(&self, mode: Recording) -> Arrival {
         let ticket = self.next_ticket.fetch_add(1, Relaxed);
         // Waiters in line, this one included: arrivals minus those that got the lock or left.
         // Exact on one thread; across threads the two loads may be slightly stale.
-        let gone = self.contended.load(Relaxed) + self.abandoned.load(Relaxed);
+        let gone = self.left_before_reset.load(Relaxed)
+            + self.contended.load(Relaxed)
+            + self.abandoned.load(Relaxed);
         let queue = (ticket + 1).saturating_sub(gone);
         if queue > self.longest_queue.load(Relaxed) {
             self.longest_queue.fetch_max(queue, Relaxed);
@@ -228,6 +276,7 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         let weight = mode.weight(ticket);
         Arrival {
             ticket,
+            mode,
             since: if weight > 0 { clock::now() } else { 0 },
             weight,
         }
@@ -239,7 +288,7 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         &self,
         arrival: Arrival,
         site: &'static Location<'static>,
-    ) -> Option<HoldStart> {
+    ) -> HoldStart {
         let n = self.count_acquisition();
         bump::<EXCLUSIVE>(&self.contended, 1);
         // A later arrival got the lock before this waiter.
@@ -263,7 +312,7 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
             raise::<EXCLUSIVE>(&site.max, waited);
         }
         // Holds are sampled by acquisition number, whether or not the wait was timed.
-        self.hold_start(self.recording(), n, now)
+        self.hold_start(arrival.mode, n, now)
     }
 
     /// A waiter gave up before getting the lock.
@@ -273,7 +322,7 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
     }
 
     /// A timed hold ends; called while still holding.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn released(&self, hold: HoldStart) {
         let held = clock::now().saturating_sub(hold.start);
         if EXCLUSIVE {
@@ -310,6 +359,11 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
     }
 
     pub(crate) fn reset(&self) {
+        // Tickets keep counting so that waiters already in line keep their place: the count of
+        // those that left moves to `left_before_reset`, and `max_granted` stays (re-basing it
+        // to the next ticket counted every waiter in line at the reset as overtaken).
+        let left = self.contended.load(Relaxed) + self.abandoned.load(Relaxed);
+        self.left_before_reset.fetch_add(left, Relaxed);
         for counter in [
             &self.acquisitions,
             &self.contended,
@@ -319,10 +373,6 @@ impl<const EXCLUSIVE: bool> Stats<EXCLUSIVE> {
         ] {
             counter.store(0, Relaxed);
         }
-        // Tickets keep counting so that waiters already in line stay ordered; only the marks
-        // derived from them are re-based.
-        let next = self.next_ticket.load(Relaxed);
-        self.max_granted.store(next, Relaxed);
         self.wait.reset();
         self.hold.reset();
         for site in self.sites.iter().chain([&self.other_sites]) {

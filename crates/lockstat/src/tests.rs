@@ -469,3 +469,88 @@ fn owned_rwlock_and_semaphore_guards_record() {
     let r = s.report();
     assert_eq!((r.acquisitions, r.contended, r.longest_queue), (2, 1, 1));
 }
+
+#[test]
+fn a_waiter_dropped_after_being_handed_the_lock_passes_it_on_and_leaves_the_line() {
+    let m = Mutex::new(());
+    let holder = m.try_lock().unwrap();
+    let mut b = pin!(m.lock());
+    {
+        let mut a = pin!(m.lock());
+        assert!(pending(a.as_mut()));
+        assert!(pending(b.as_mut()));
+        // The release notifies `a`, the first in line; `a` is dropped before it runs.
+        drop(holder);
+    }
+    // async-lock passes the notification on: `b` gets the lock without anyone else releasing.
+    let b = block_on(poll_once(b.as_mut())).expect("the dropped waiter passed the lock on");
+    // Two more waiters queue behind `b`: the line is 2 long, not 3, since `a` left it.
+    let mut c = pin!(m.lock());
+    let mut d = pin!(m.lock());
+    assert!(pending(c.as_mut()));
+    assert!(pending(d.as_mut()));
+    drop(b);
+    drop(block_on(c));
+    drop(block_on(d));
+    let r = m.report();
+    assert_eq!((r.acquisitions, r.contended, r.abandoned), (4, 3, 1));
+    assert_eq!(r.longest_queue, 2);
+    assert_eq!(r.overtakes, 0, "nobody still in line was passed over");
+}
+
+#[test]
+fn a_barger_overtakes_the_waiters_still_in_line_not_the_one_that_left() {
+    let m = Mutex::new(());
+    let holder = m.try_lock().unwrap();
+    let mut a = pin!(m.lock());
+    let mut c = pin!(m.lock());
+    assert!(pending(a.as_mut()));
+    {
+        let mut b = pin!(m.lock());
+        assert!(pending(b.as_mut()));
+        assert!(pending(c.as_mut()));
+    }
+    drop(holder);
+    drop(m.try_lock().expect("free until the woken waiter runs"));
+    drop(block_on(a));
+    drop(block_on(c));
+    let r = m.report();
+    assert_eq!((r.acquisitions, r.contended, r.abandoned), (4, 2, 1));
+    assert_eq!(r.overtakes, 2, "`a` and `c` were passed over; `b` had left");
+    assert_eq!(r.longest_queue, 3);
+}
+
+#[test]
+fn reset_keeps_the_line_of_waiters_right() {
+    let m = Mutex::new(());
+    // Some history: three contended acquisitions, then one waiter that gives up.
+    for _ in 0..3 {
+        let holder = m.try_lock().unwrap();
+        let mut w = pin!(m.lock());
+        assert!(pending(w.as_mut()));
+        drop(holder);
+        drop(block_on(w));
+    }
+    let holder = m.try_lock().unwrap();
+    {
+        let mut quitter = pin!(m.lock());
+        assert!(pending(quitter.as_mut()));
+    }
+    // A waiter in line while the report is reset is served in order: not an overtake.
+    let mut w = pin!(m.lock());
+    assert!(pending(w.as_mut()));
+    m.reset_report();
+    drop(holder);
+    drop(block_on(w));
+    // One waiter at a time after the reset: the line is 1 long (it read 5 when the reset
+    // forgot the waiters served before it but tickets kept counting).
+    let holder = m.try_lock().unwrap();
+    let mut x = pin!(m.lock());
+    assert!(pending(x.as_mut()));
+    drop(holder);
+    drop(block_on(x));
+    let r = m.report();
+    assert_eq!((r.acquisitions, r.contended, r.abandoned), (3, 2, 0));
+    assert_eq!(r.overtakes, 0);
+    assert_eq!(r.longest_queue, 1);
+}
