@@ -431,7 +431,7 @@ fn classify(e: &io::Error, first: &[u8]) -> FetchError {
             CertificateError::NotValidForName => TlsError::NameMismatch {
                 expected: "this host".to_owned(),
             },
-            other => TlsError::BadCertificate(lowercase(other)),
+            other => TlsError::BadCertificate(certificate_problem(other)),
         },
         // A record that is no TLS record at all: the server speaks something else.
         rustls::Error::InvalidMessage(_) => TlsError::NotTls(escape_bytes(first_line(first))),
@@ -446,6 +446,26 @@ fn server_name(name: &ServerName<'_>) -> String {
         ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
         _ => "this host".to_owned(),
     }
+}
+
+/// Words for a certificate problem: rustls' text where it has some, else webpki's error name
+/// split into words (`CaUsedAsEndEntity`: `ca used as end entity`).
+fn certificate_problem(e: &CertificateError) -> String {
+    let text = match e {
+        CertificateError::Other(other) => other.to_string(),
+        e => e.to_string(),
+    };
+    if text.contains(' ') {
+        return text.to_lowercase();
+    }
+    let mut words = String::with_capacity(text.len() + 8);
+    for (i, c) in text.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    words
 }
 
 fn lowercase(e: &impl fmt::Display) -> String {

@@ -75,6 +75,15 @@ fn each_tls_failure_has_its_kind() {
         "tls: certificate is not valid for 127.0.0.1"
     );
 
+    // A trusted CA's own certificate as the server's (what `openssl req -x509` makes).
+    let ca_as_leaf = Stub::start_tls(Behavior::Ok, &ca.as_identity()).unwrap();
+    let err = fetch(&ca_as_leaf, &options).unwrap_err();
+    assert_eq!(err.kind(), "bad-certificate");
+    assert_eq!(
+        err.to_string(),
+        "tls: bad certificate: ca used as end entity"
+    );
+
     // A plain HTTP server on the port: it answers the ClientHello with a 400.
     let plain = Stub::start(Behavior::Rejecting).unwrap();
     let target: Target = format!("https://{}", plain.target()).parse().unwrap();

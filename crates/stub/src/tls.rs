@@ -71,6 +71,18 @@ impl TestCa {
         &self.cert
     }
 
+    /// The CA itself as a server identity: its self-signed CA certificate presented as the
+    /// server's, as `openssl req -x509` makes. webpki (and so rustls) refuses it even when the
+    /// CA is trusted: a CA certificate is no end-entity certificate.
+    pub fn as_identity(&self) -> Identity {
+        Identity {
+            chain: vec![self.cert.clone()],
+            key: self.issuer.key().serialize_der(),
+            cert_pem: self.pem.clone(),
+            key_pem: self.issuer.key().serialize_pem(),
+        }
+    }
+
     /// A server identity valid now for `names` (DNS names or IP addresses).
     pub fn issue(&self, names: &[&str]) -> io::Result<Identity> {
         self.issue_with(names, false)
