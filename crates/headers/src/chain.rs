@@ -53,7 +53,9 @@ pub fn redirect_location(head: &Head) -> Option<&str> {
 
 /// Fetches `target`'s head and follows its redirects, at most [`Options::max_redirects`]
 /// ([`DEFAULT_MAX_REDIRECTS`] when `None`), all within [`Options::timeout`]. Every hop keeps
-/// its head; `http://` to `https://` (and back) is followed.
+/// its head; `http://` to `https://` (and back) is followed. Extra `Authorization`, `Cookie`,
+/// `Proxy-Authorization` and `Host` headers are sent only to the input target's origin (scheme,
+/// host and port), as curl does.
 ///
 /// ```
 /// use headers::{fetch_chain, FetchError, Options, Target};
@@ -107,8 +109,14 @@ pub(crate) async fn follow(
         result,
         elapsed: start.elapsed(),
     };
+    // Credentials the user gave for the input target's origin stay with it (see `for_origin`).
+    let elsewhere = for_origin(options);
     loop {
         let current = next.as_ref().unwrap_or(target);
+        let options = match &elsewhere {
+            Some(elsewhere) if !same_origin(current, target) => elsewhere,
+            _ => options,
+        };
         phase.store(Phase::Dns as u8, Ordering::Relaxed);
         let timeout = async {
             (&mut timer).await;
@@ -156,4 +164,30 @@ pub(crate) async fn follow(
         seen.push(url);
         next = Some(to);
     }
+}
+
+/// Extra headers sent only to the input target's origin: credentials (`Authorization`,
+/// `Cookie`, `Proxy-Authorization`) and `Host`, as curl does without `--location-trusted`. A
+/// server could otherwise send the user's token anywhere with one `Location`.
+const ORIGIN_ONLY: [&str; 4] = ["authorization", "cookie", "proxy-authorization", "host"];
+
+/// The options for hops to another origin: `options` without its [`ORIGIN_ONLY`] headers, or
+/// `None` when it has none.
+fn for_origin(options: &Options) -> Option<Options> {
+    let origin_only = |h: &crate::Header| {
+        ORIGIN_ONLY
+            .iter()
+            .any(|name| h.name().eq_ignore_ascii_case(name))
+    };
+    if !options.headers.iter().any(origin_only) {
+        return None;
+    }
+    let mut elsewhere = options.clone();
+    elsewhere.headers.retain(|h| !origin_only(h));
+    Some(elsewhere)
+}
+
+/// Same scheme, host (ignoring case) and port.
+fn same_origin(a: &Target, b: &Target) -> bool {
+    a.scheme() == b.scheme() && a.port() == b.port() && a.host().eq_ignore_ascii_case(b.host())
 }

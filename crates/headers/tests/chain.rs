@@ -94,3 +94,78 @@ fn fetch_many_follows_each_targets_chain() {
         }
     }
 }
+
+/// A server on 127.0.0.1 that answers `connections` connections, each request `/` with a 302 to
+/// `/next` (same origin) and any other with `200 OK`, and hands over every request it read.
+fn recording_server(connections: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let thread = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for _ in 0..connections {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8(request).unwrap();
+            let reply: &[u8] = if request.starts_with("GET / ") {
+                b"HTTP/1.1 302 Found\r\nLocation: /next\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\n\r\n"
+            };
+            conn.write_all(reply).unwrap();
+            requests.push(request);
+        }
+        requests
+    });
+    (url, thread)
+}
+
+#[test]
+fn credentials_go_only_to_the_input_targets_origin() {
+    let headers = ["Authorization: Bearer secret", "Cookie: id=1", "X-Trace: 7"]
+        .map(|h| headers::Header::parse(h).unwrap())
+        .to_vec();
+    let options = Options {
+        headers,
+        max_redirects: Some(5),
+        ..Options::default()
+    };
+
+    // Same origin: every hop carries them.
+    let (url, server) = recording_server(2);
+    let target: Target = url.parse().unwrap();
+    let chain = block_on(fetch_chain(&target, &options));
+    assert_eq!(chain.result.unwrap().head.status, 200);
+    let requests = server.join().unwrap();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert!(
+            request.contains("\r\nAuthorization: Bearer secret\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("\r\nCookie: id=1\r\n"), "{request}");
+    }
+    assert!(requests[1].starts_with("GET /next "));
+
+    // Another origin (another port): the credentials stay behind, other headers go along.
+    let (url, server) = recording_server(2);
+    let moved = Stub::start(Behavior::Moved(307, url)).unwrap();
+    let target: Target = moved.target().parse().unwrap();
+    let chain = block_on(fetch_chain(&target, &options));
+    assert_eq!(chain.result.unwrap().head.status, 200);
+    assert_eq!(chain.redirects.len(), 2);
+    for request in server.join().unwrap() {
+        assert!(!request.contains("Authorization"), "{request}");
+        assert!(!request.contains("Cookie"), "{request}");
+        assert!(request.contains("\r\nX-Trace: 7\r\n"), "{request}");
+    }
+}
