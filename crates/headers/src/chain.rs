@@ -101,7 +101,7 @@ pub(crate) async fn follow(
         None => Timer::never(),
     };
     let mut redirects: Vec<Hop> = Vec::new();
-    let mut seen = vec![target.url()];
+    let mut seen = vec![loop_key(target)];
     let mut next: Option<Target> = None;
     let end = |redirects, redirected_to, result| Chain {
         redirects,
@@ -150,8 +150,9 @@ pub(crate) async fn follow(
                 return end(redirects, Some(from), Err(why));
             }
         };
-        let url = to.url();
-        if seen.contains(&url) {
+        let key = loop_key(&to);
+        if seen.contains(&key) {
+            let url = to.url();
             return end(redirects, Some(to), Err(FetchError::RedirectLoop { url }));
         }
         if redirects.len() > limit {
@@ -161,7 +162,7 @@ pub(crate) async fn follow(
                 Err(FetchError::TooManyRedirects { limit }),
             );
         }
-        seen.push(url);
+        seen.push(key);
         next = Some(to);
     }
 }
@@ -190,4 +191,12 @@ fn for_origin(options: &Options) -> Option<Options> {
 /// Same scheme, host (ignoring case) and port.
 fn same_origin(a: &Target, b: &Target) -> bool {
     a.scheme() == b.scheme() && a.port() == b.port() && a.host().eq_ignore_ascii_case(b.host())
+}
+
+/// A URL as the url crate writes it (host in lowercase, no default port, dot segments
+/// resolved), so that the input target compares equal to a `Location` naming it another way:
+/// `http://Example.com:80/a/../` is `http://example.com/`.
+fn loop_key(target: &Target) -> String {
+    let url = target.url();
+    url::Url::parse(&url).map(String::from).unwrap_or(url)
 }

@@ -169,3 +169,26 @@ fn credentials_go_only_to_the_input_targets_origin() {
         assert!(request.contains("\r\nX-Trace: 7\r\n"), "{request}");
     }
 }
+
+#[test]
+fn a_loop_back_to_the_input_target_written_another_way_is_seen_at_once() {
+    let looping = Stub::start(Behavior::Redirect("/".into())).unwrap();
+    let options = Options {
+        max_redirects: Some(10),
+        ..Options::default()
+    };
+    // `/a/../` is `/` once resolved: the first redirect already comes back to it.
+    for input in [
+        format!("{}a/../", looping.url()),
+        format!("HTTP://127.0.0.1:{}/./", looping.port()),
+    ] {
+        let target: Target = input.parse().unwrap();
+        let chain = block_on(fetch_chain(&target, &options));
+        assert_eq!(
+            chain.result,
+            Err(FetchError::RedirectLoop { url: looping.url() }),
+            "{input}"
+        );
+        assert_eq!(chain.redirects.len(), 1, "{input}");
+    }
+}
