@@ -12,7 +12,7 @@ use futures_lite::future;
 
 use crate::fetch::{FetchError, Options, Phase, Response, exchange};
 use crate::head::Head;
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 
 /// How many redirects [`fetch_chain`] follows when [`Options::max_redirects`] is `None`, as
 /// curl and browsers do.
@@ -132,7 +132,17 @@ pub(crate) async fn follow(
         let Some(location) = redirect_location(&response.head) else {
             return end(redirects, next, Ok(response));
         };
-        let to = current.join(location);
+        // Header values are escaped text: a byte outside printable ASCII arrived as `\xNN`, and
+        // the url crate reads `\` as `/` (`/caf\xc3\xa9` would become `/caf/xc3/xa9`, another
+        // URL). No valid URL holds a backslash, so none is followed.
+        let to = if location.contains('\\') {
+            Err(TargetError::new(
+                location,
+                "bytes outside printable ASCII (shown as \\xNN) or a backslash",
+            ))
+        } else {
+            current.join(location)
+        };
         let from = current.clone();
         redirects.push(Hop {
             target: from.clone(),

@@ -81,7 +81,7 @@ pub struct TargetError {
 }
 
 impl TargetError {
-    fn new(input: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(input: &str, reason: impl Into<String>) -> Self {
         TargetError {
             input: input.to_owned(),
             reason: reason.into(),

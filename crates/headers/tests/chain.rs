@@ -192,3 +192,28 @@ fn a_loop_back_to_the_input_target_written_another_way_is_seen_at_once() {
         assert_eq!(chain.redirects.len(), 1, "{input}");
     }
 }
+
+#[test]
+fn a_location_with_bytes_outside_printable_ascii_is_refused_not_mangled() {
+    let options = Options {
+        max_redirects: Some(10),
+        ..Options::default()
+    };
+    for (location, shown) in [
+        (&b"/caf\xc3\xa9"[..], r"/caf\xc3\xa9"),
+        (b"/a\tb", r"/a\x09b"),
+        (b"/a\\b", r"/a\b"),
+    ] {
+        let mut reply = b"HTTP/1.1 302 Found\r\nLocation: ".to_vec();
+        reply.extend_from_slice(location);
+        reply.extend_from_slice(b"\r\n\r\n");
+        let server = Stub::start(Behavior::Raw(reply)).unwrap();
+        let target: Target = server.target().parse().unwrap();
+        let chain = block_on(fetch_chain(&target, &options));
+        let err = chain.result.unwrap_err();
+        assert_eq!(err.kind(), "bad-redirect", "{shown}");
+        assert!(err.to_string().contains(shown), "{err}");
+        assert_eq!(chain.redirects.len(), 1);
+        assert_eq!(chain.redirected_to.unwrap().url(), server.url());
+    }
+}
