@@ -134,3 +134,45 @@ fn the_connect_timeout_covers_the_handshake() {
     assert_eq!(err, FetchError::Timeout(Phase::Tls));
     assert_eq!(err.to_string(), "timeout (tls)");
 }
+
+#[test]
+fn a_request_larger_than_rustls_buffer_goes_out_whole() {
+    use std::io::{Read, Write};
+    let ca = TestCa::new("tulip test CA").unwrap();
+    let id = ca.issue(&["127.0.0.1"]).unwrap();
+    let config = id.server_config().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Reads the whole request, then says how many bytes it had.
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut request = Vec::new();
+        let mut buf = [0u8; 16384];
+        while !request.ends_with(b"\r\n\r\n") {
+            match tls.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let reply = format!("HTTP/1.1 200 OK\r\nX-Got: {}\r\n\r\n", request.len());
+        let _ = tls.write_all(reply.as_bytes());
+        let _ = tls.flush();
+    });
+    let mut options = trusting(&ca);
+    // Over rustls' default 64 KiB limit for data written before the handshake ends.
+    let big = "x".repeat(100 * 1024);
+    options
+        .headers
+        .push(headers::Header::new("X-Big", &big).unwrap());
+    let target: Target = format!("https://127.0.0.1:{port}/").parse().unwrap();
+    let sent = headers::build_request(&target, &options).len();
+    let response = block_on(fetch_head(&target, &options)).unwrap();
+    assert_eq!(
+        response.head.header("x-got"),
+        Some(sent.to_string().as_str())
+    );
+    server.join().unwrap();
+}
