@@ -217,3 +217,61 @@ fn a_location_with_bytes_outside_printable_ascii_is_refused_not_mangled() {
         assert_eq!(chain.redirected_to.unwrap().url(), server.url());
     }
 }
+
+#[test]
+fn hops_each_within_the_timeout_cannot_stretch_the_chain_past_it() {
+    use std::io::{Read, Write};
+    // Every request `/N` is answered after 400 ms with a redirect to `/N+1`, up to `/5` (200).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/0", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        // Stops by itself: at most 6 connections, and no waiting past 5 s (the client gives up
+        // after 1).
+        let stop = Instant::now() + Duration::from_secs(5);
+        let mut served = 0;
+        while served < 6 && Instant::now() < stop {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            served += 1;
+            conn.set_nonblocking(false).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request);
+            let n: u32 = request[5..].split(' ').next().unwrap().parse().unwrap();
+            std::thread::sleep(Duration::from_millis(400));
+            let reply = match n {
+                5 => "HTTP/1.1 200 OK\r\n\r\n".to_owned(),
+                n => format!("HTTP/1.1 302 Found\r\nLocation: /{}\r\n\r\n", n + 1),
+            };
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    let target: Target = url.parse().unwrap();
+    let options = Options {
+        timeout: Duration::from_millis(1000),
+        max_redirects: Some(10),
+        ..Options::default()
+    };
+    let chain = block_on(fetch_chain(&target, &options));
+    // Five hops of 400 ms each: one deadline of 1 s for the chain strikes before the end (a
+    // deadline per hop would let the chain reach its 200). A slower machine only strikes sooner.
+    assert!(
+        matches!(chain.result, Err(FetchError::Timeout(_))),
+        "{:?}",
+        chain.result
+    );
+    assert!(chain.redirects.len() < 5, "{}", chain.redirects.len());
+    assert!(chain.elapsed >= Duration::from_millis(1000));
+    server.join().unwrap();
+}
