@@ -437,3 +437,65 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// `--json -L` stays one valid JSON object a line for every TLS and redirect failure kind, with
+/// the URL each is about.
+#[test]
+fn json_is_valid_for_every_tls_and_redirect_failure_kind() {
+    let pki = Pki::new("json-kinds");
+    let stranger = TestCa::new("nobody trusts me").unwrap();
+    let mut stubs = vec![
+        Stub::start_tls(Behavior::Ok, &stranger.issue(&["127.0.0.1"]).unwrap()).unwrap(),
+        Stub::start_tls(Behavior::Ok, &pki.ca.issue_expired(&["127.0.0.1"]).unwrap()).unwrap(),
+        Stub::start_tls(Behavior::Ok, &pki.ca.issue(&["other.example"]).unwrap()).unwrap(),
+        Stub::start_tls(Behavior::Ok, &pki.ca.as_identity()).unwrap(),
+        start(Behavior::Redirect("/".into())),
+        start(Behavior::Redirect("localhost:1".into())),
+        start(Behavior::Raw(
+            b"HTTP/1.1 302 Found\r\nLocation: /caf\xc3\xa9\r\n\r\n".to_vec(),
+        )),
+    ];
+    let chain = start(Behavior::Route(
+        (0..5)
+            .map(|i| (format!("/{i}"), Behavior::Redirect(format!("/{}", i + 1))))
+            .collect(),
+    ));
+    let mut targets: Vec<String> = stubs.iter().map(|s| s.url()).collect();
+    targets.push(format!("{}0", chain.url()));
+    // Not TLS: a plain HTTP server.
+    stubs.push(start(Behavior::Rejecting));
+    targets.push(format!("https://{}/", stubs[stubs.len() - 1].addr()));
+    let out = cmd("fetch-headers")
+        .args(["--json", "-L", "--max-redirects", "2", "--timeout", "20"])
+        .arg("--cacert")
+        .arg(pki.cacert())
+        .args(&targets)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut kinds = Vec::new();
+    for line in stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["url"].is_string(), "{line}");
+        assert!(v["redirects"].is_array(), "{line}");
+        assert!(v["error"]["message"].is_string(), "{line}");
+        kinds.push(v["error"]["kind"].as_str().unwrap().to_owned());
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "bad-certificate",
+            "bad-redirect",
+            "bad-redirect",
+            "expired",
+            "name-mismatch",
+            "not-tls",
+            "redirect-loop",
+            "too-many-redirects",
+            "unknown-issuer",
+        ]
+    );
+}

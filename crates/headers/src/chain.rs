@@ -12,7 +12,7 @@ use futures_lite::future;
 
 use crate::fetch::{FetchError, Options, Phase, Response, exchange};
 use crate::head::Head;
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 
 /// How many redirects [`fetch_chain`] follows when [`Options::max_redirects`] is `None`, as
 /// curl and browsers do.
@@ -53,7 +53,9 @@ pub fn redirect_location(head: &Head) -> Option<&str> {
 
 /// Fetches `target`'s head and follows its redirects, at most [`Options::max_redirects`]
 /// ([`DEFAULT_MAX_REDIRECTS`] when `None`), all within [`Options::timeout`]. Every hop keeps
-/// its head; `http://` to `https://` (and back) is followed.
+/// its head; `http://` to `https://` (and back) is followed. Extra `Authorization`, `Cookie`,
+/// `Proxy-Authorization` and `Host` headers are sent only to the input target's origin (scheme,
+/// host and port), as curl does.
 ///
 /// ```
 /// use headers::{fetch_chain, FetchError, Options, Target};
@@ -99,7 +101,7 @@ pub(crate) async fn follow(
         None => Timer::never(),
     };
     let mut redirects: Vec<Hop> = Vec::new();
-    let mut seen = vec![target.url()];
+    let mut seen = vec![loop_key(target)];
     let mut next: Option<Target> = None;
     let end = |redirects, redirected_to, result| Chain {
         redirects,
@@ -107,8 +109,14 @@ pub(crate) async fn follow(
         result,
         elapsed: start.elapsed(),
     };
+    // Credentials the user gave for the input target's origin stay with it (see `for_origin`).
+    let elsewhere = for_origin(options);
     loop {
         let current = next.as_ref().unwrap_or(target);
+        let options = match &elsewhere {
+            Some(elsewhere) if !same_origin(current, target) => elsewhere,
+            _ => options,
+        };
         phase.store(Phase::Dns as u8, Ordering::Relaxed);
         let timeout = async {
             (&mut timer).await;
@@ -124,7 +132,17 @@ pub(crate) async fn follow(
         let Some(location) = redirect_location(&response.head) else {
             return end(redirects, next, Ok(response));
         };
-        let to = current.join(location);
+        // Header values are escaped text: a byte outside printable ASCII arrived as `\xNN`, and
+        // the url crate reads `\` as `/` (`/caf\xc3\xa9` would become `/caf/xc3/xa9`, another
+        // URL). No valid URL holds a backslash, so none is followed.
+        let to = if location.contains('\\') {
+            Err(TargetError::new(
+                location,
+                "bytes outside printable ASCII (shown as \\xNN) or a backslash",
+            ))
+        } else {
+            current.join(location)
+        };
         let from = current.clone();
         redirects.push(Hop {
             target: from.clone(),
@@ -142,8 +160,9 @@ pub(crate) async fn follow(
                 return end(redirects, Some(from), Err(why));
             }
         };
-        let url = to.url();
-        if seen.contains(&url) {
+        let key = loop_key(&to);
+        if seen.contains(&key) {
+            let url = to.url();
             return end(redirects, Some(to), Err(FetchError::RedirectLoop { url }));
         }
         if redirects.len() > limit {
@@ -153,7 +172,41 @@ pub(crate) async fn follow(
                 Err(FetchError::TooManyRedirects { limit }),
             );
         }
-        seen.push(url);
+        seen.push(key);
         next = Some(to);
     }
+}
+
+/// Extra headers sent only to the input target's origin: credentials (`Authorization`,
+/// `Cookie`, `Proxy-Authorization`) and `Host`, as curl does without `--location-trusted`. A
+/// server could otherwise send the user's token anywhere with one `Location`.
+const ORIGIN_ONLY: [&str; 4] = ["authorization", "cookie", "proxy-authorization", "host"];
+
+/// The options for hops to another origin: `options` without its [`ORIGIN_ONLY`] headers, or
+/// `None` when it has none.
+fn for_origin(options: &Options) -> Option<Options> {
+    let origin_only = |h: &crate::Header| {
+        ORIGIN_ONLY
+            .iter()
+            .any(|name| h.name().eq_ignore_ascii_case(name))
+    };
+    if !options.headers.iter().any(origin_only) {
+        return None;
+    }
+    let mut elsewhere = options.clone();
+    elsewhere.headers.retain(|h| !origin_only(h));
+    Some(elsewhere)
+}
+
+/// Same scheme, host (ignoring case) and port.
+fn same_origin(a: &Target, b: &Target) -> bool {
+    a.scheme() == b.scheme() && a.port() == b.port() && a.host().eq_ignore_ascii_case(b.host())
+}
+
+/// A URL as the url crate writes it (host in lowercase, no default port, dot segments
+/// resolved), so that the input target compares equal to a `Location` naming it another way:
+/// `http://Example.com:80/a/../` is `http://example.com/`.
+fn loop_key(target: &Target) -> String {
+    let url = target.url();
+    url::Url::parse(&url).map(String::from).unwrap_or(url)
 }

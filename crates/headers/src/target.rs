@@ -81,7 +81,7 @@ pub struct TargetError {
 }
 
 impl TargetError {
-    fn new(input: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(input: &str, reason: impl Into<String>) -> Self {
         TargetError {
             input: input.to_owned(),
             reason: reason.into(),
@@ -255,6 +255,16 @@ impl Target {
         let err = |e: url::ParseError| TargetError::new(location, e.to_string());
         let base = url::Url::parse(&self.url()).map_err(err)?;
         let mut next = base.join(location).map_err(err)?;
+        // Checked on the parsed URL, not left to `Target::parse`: `localhost:8080` or `data:80`
+        // is a URL with the scheme `localhost` or `data` to the url crate, and as text it would
+        // read as the plain target `http://localhost:8080/`.
+        if !matches!(next.scheme(), "http" | "https") {
+            let reason = format!(
+                "unsupported scheme \"{}\" (http or https)",
+                escape_str(next.scheme())
+            );
+            return Err(TargetError::new(location, reason));
+        }
         next.set_fragment(None);
         Target::parse(next.as_str()).map_err(|e| TargetError::new(location, e.reason))
     }
@@ -490,5 +500,35 @@ mod tests {
         );
         assert_eq!(reason("h\u{e9}"), "invalid character '\u{e9}' in host");
         assert_eq!(reason("h,x"), "invalid character ',' in host");
+    }
+
+    #[test]
+    fn join_refuses_locations_whose_scheme_is_not_http() {
+        let base = Target::parse("http://example.com/a").unwrap();
+        let scheme = |location: &str| base.join(location).unwrap_err().reason().to_owned();
+        // Schemes to the url crate, though they would read as `host:port` targets.
+        assert_eq!(
+            scheme("localhost:8080"),
+            "unsupported scheme \"localhost\" (http or https)"
+        );
+        assert_eq!(
+            scheme("data:80"),
+            "unsupported scheme \"data\" (http or https)"
+        );
+        assert_eq!(
+            scheme("javascript:alert(1)"),
+            "unsupported scheme \"javascript\" (http or https)"
+        );
+        assert_eq!(
+            scheme("file:///etc/passwd"),
+            "unsupported scheme \"file\" (http or https)"
+        );
+        assert_eq!(
+            scheme("mailto:a@b"),
+            "unsupported scheme \"mailto\" (http or https)"
+        );
+        // Relative references and http(s) URLs still resolve.
+        assert_eq!(base.join("./b:c").unwrap().url(), "http://example.com/b:c");
+        assert_eq!(base.join("HTTPS://h/").unwrap().url(), "https://h/");
     }
 }

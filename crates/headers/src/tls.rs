@@ -289,8 +289,10 @@ impl TlsConfig {
         let stream = Recording::new(stream);
         // On failure the stream is handed back, with the first bytes the server sent.
         let queue = |conn: &mut rustls::ClientConnection| {
-            // Buffered until the handshake completes (the buffer's limit is 64 KiB, more than
-            // any request we build).
+            // Buffered until the handshake completes. rustls' buffer holds 64 KiB by default
+            // and takes only part of a larger request (many or long -H headers) without an
+            // error: unlimited, it takes all of it (the request is the only data we send).
+            conn.set_buffer_limit(None);
             let _ = io::Write::write_all(&mut conn.writer(), request);
         };
         match connector

@@ -94,3 +94,184 @@ fn fetch_many_follows_each_targets_chain() {
         }
     }
 }
+
+/// A server on 127.0.0.1 that answers `connections` connections, each request `/` with a 302 to
+/// `/next` (same origin) and any other with `200 OK`, and hands over every request it read.
+fn recording_server(connections: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let thread = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for _ in 0..connections {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8(request).unwrap();
+            let reply: &[u8] = if request.starts_with("GET / ") {
+                b"HTTP/1.1 302 Found\r\nLocation: /next\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\n\r\n"
+            };
+            conn.write_all(reply).unwrap();
+            requests.push(request);
+        }
+        requests
+    });
+    (url, thread)
+}
+
+#[test]
+fn credentials_go_only_to_the_input_targets_origin() {
+    let headers = ["Authorization: Bearer secret", "Cookie: id=1", "X-Trace: 7"]
+        .map(|h| headers::Header::parse(h).unwrap())
+        .to_vec();
+    let options = Options {
+        headers,
+        max_redirects: Some(5),
+        ..Options::default()
+    };
+
+    // Same origin: every hop carries them.
+    let (url, server) = recording_server(2);
+    let target: Target = url.parse().unwrap();
+    let chain = block_on(fetch_chain(&target, &options));
+    assert_eq!(chain.result.unwrap().head.status, 200);
+    let requests = server.join().unwrap();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert!(
+            request.contains("\r\nAuthorization: Bearer secret\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("\r\nCookie: id=1\r\n"), "{request}");
+    }
+    assert!(requests[1].starts_with("GET /next "));
+
+    // Another origin (another port): the credentials stay behind, other headers go along.
+    let (url, server) = recording_server(2);
+    let moved = Stub::start(Behavior::Moved(307, url)).unwrap();
+    let target: Target = moved.target().parse().unwrap();
+    let chain = block_on(fetch_chain(&target, &options));
+    assert_eq!(chain.result.unwrap().head.status, 200);
+    assert_eq!(chain.redirects.len(), 2);
+    for request in server.join().unwrap() {
+        assert!(!request.contains("Authorization"), "{request}");
+        assert!(!request.contains("Cookie"), "{request}");
+        assert!(request.contains("\r\nX-Trace: 7\r\n"), "{request}");
+    }
+}
+
+#[test]
+fn a_loop_back_to_the_input_target_written_another_way_is_seen_at_once() {
+    let looping = Stub::start(Behavior::Redirect("/".into())).unwrap();
+    let options = Options {
+        max_redirects: Some(10),
+        ..Options::default()
+    };
+    // `/a/../` is `/` once resolved: the first redirect already comes back to it.
+    for input in [
+        format!("{}a/../", looping.url()),
+        format!("HTTP://127.0.0.1:{}/./", looping.port()),
+    ] {
+        let target: Target = input.parse().unwrap();
+        let chain = block_on(fetch_chain(&target, &options));
+        assert_eq!(
+            chain.result,
+            Err(FetchError::RedirectLoop { url: looping.url() }),
+            "{input}"
+        );
+        assert_eq!(chain.redirects.len(), 1, "{input}");
+    }
+}
+
+#[test]
+fn a_location_with_bytes_outside_printable_ascii_is_refused_not_mangled() {
+    let options = Options {
+        max_redirects: Some(10),
+        ..Options::default()
+    };
+    for (location, shown) in [
+        (&b"/caf\xc3\xa9"[..], r"/caf\xc3\xa9"),
+        (b"/a\tb", r"/a\x09b"),
+        (b"/a\\b", r"/a\b"),
+    ] {
+        let mut reply = b"HTTP/1.1 302 Found\r\nLocation: ".to_vec();
+        reply.extend_from_slice(location);
+        reply.extend_from_slice(b"\r\n\r\n");
+        let server = Stub::start(Behavior::Raw(reply)).unwrap();
+        let target: Target = server.target().parse().unwrap();
+        let chain = block_on(fetch_chain(&target, &options));
+        let err = chain.result.unwrap_err();
+        assert_eq!(err.kind(), "bad-redirect", "{shown}");
+        assert!(err.to_string().contains(shown), "{err}");
+        assert_eq!(chain.redirects.len(), 1);
+        assert_eq!(chain.redirected_to.unwrap().url(), server.url());
+    }
+}
+
+#[test]
+fn hops_each_within_the_timeout_cannot_stretch_the_chain_past_it() {
+    use std::io::{Read, Write};
+    // Every request `/N` is answered after 400 ms with a redirect to `/N+1`, up to `/5` (200).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/0", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        // Stops by itself: at most 6 connections, and no waiting past 5 s (the client gives up
+        // after 1).
+        let stop = Instant::now() + Duration::from_secs(5);
+        let mut served = 0;
+        while served < 6 && Instant::now() < stop {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            served += 1;
+            conn.set_nonblocking(false).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request);
+            let n: u32 = request[5..].split(' ').next().unwrap().parse().unwrap();
+            std::thread::sleep(Duration::from_millis(400));
+            let reply = match n {
+                5 => "HTTP/1.1 200 OK\r\n\r\n".to_owned(),
+                n => format!("HTTP/1.1 302 Found\r\nLocation: /{}\r\n\r\n", n + 1),
+            };
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    let target: Target = url.parse().unwrap();
+    let options = Options {
+        timeout: Duration::from_millis(1000),
+        max_redirects: Some(10),
+        ..Options::default()
+    };
+    let chain = block_on(fetch_chain(&target, &options));
+    // Five hops of 400 ms each: one deadline of 1 s for the chain strikes before the end (a
+    // deadline per hop would let the chain reach its 200). A slower machine only strikes sooner.
+    assert!(
+        matches!(chain.result, Err(FetchError::Timeout(_))),
+        "{:?}",
+        chain.result
+    );
+    assert!(chain.redirects.len() < 5, "{}", chain.redirects.len());
+    assert!(chain.elapsed >= Duration::from_millis(1000));
+    server.join().unwrap();
+}
