@@ -181,8 +181,14 @@ fn with_roots(roots: RootCertStore) -> ClientConfig {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions");
-    let mut config = builder.with_root_certificates(roots).with_no_client_auth();
+    finish(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// What every configuration shares, verifying or not: our ALPN offer, and the ticket store that
+/// lets a run's many connections to one server resume (rustls' default cache keeps 8 tickets).
+fn finish(mut config: ClientConfig) -> ClientConfig {
     config.alpn_protocols = vec![ALPN.to_vec()];
+    config.resumption = Resumption::store(Arc::new(TicketStore::new()));
     config
 }
 
@@ -239,14 +245,14 @@ impl TlsConfig {
     pub fn insecure() -> TlsConfig {
         let provider = provider();
         let verifier = Arc::new(NoVerification(provider.signature_verification_algorithms));
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![ALPN.to_vec()];
-        config.resumption = Resumption::store(Arc::new(TicketStore::new()));
+        let config = finish(
+            ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+        );
         TlsConfig {
             config: Arc::new(config),
             trust: Trust::Insecure,
