@@ -5,14 +5,14 @@
 //! and times, and `--order input` keeps the order of the output fixed.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stub::{Behavior, Stub};
 
-use crate::fixture::cmd;
+use crate::fixture::{Nginx, TempDir, cmd, free_port};
 
 /// JSON fields that vary from run to run: the shared filters only know `127.0.0.1:PORT` and
 /// times with a unit.
@@ -326,8 +326,17 @@ fn sigterm_prints_what_finished_and_exits_130() {
 /// installs it, so under CI a missing nginx fails.
 #[test]
 fn interop_with_nginx() {
-    let Some(nginx) = Nginx::start() else { return };
-    let target = format!("127.0.0.1:{}", nginx.port);
+    let port = free_port();
+    let page = |d: &Path| {
+        format!(
+            "server {{ listen 127.0.0.1:{port}; root {}/html; }}",
+            d.display()
+        )
+    };
+    let Some(_nginx) = Nginx::start(page, &[port]) else {
+        return;
+    };
+    let target = format!("127.0.0.1:{port}");
 
     let get = cmd("fetch-headers").arg(&target).output().unwrap();
     let text = String::from_utf8_lossy(&get.stdout);
@@ -392,28 +401,6 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
     }
 }
 
-/// A directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("tulip-fetch-headers-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Answers each of `count` connections with a head that carries the request it read, one
 /// `X-Got` header per request line, so a test sees exactly what was sent.
 struct EchoServer {
@@ -453,87 +440,6 @@ impl EchoServer {
 
     fn join(self) {
         self.thread.join().unwrap();
-    }
-}
-
-/// nginx serving a 20-byte page on a free loopback port, from a temporary directory; killed
-/// when dropped. One process (`master_process off`), so killing it leaves no worker behind.
-struct Nginx {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl Nginx {
-    fn start() -> Option<Nginx> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let found = std::env::split_paths(&path)
-            .map(|dir| dir.join("nginx"))
-            .chain([PathBuf::from("/usr/sbin/nginx")])
-            .find(|p| p.is_file());
-        let Some(nginx) = found else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "nginx is not installed, and CI is set: .ci/run should have installed nginx-light"
-            );
-            eprintln!(
-                "skipping the nginx interop test: nginx is not installed (apt-get install nginx-light)"
-            );
-            return None;
-        };
-        let dir = TempDir::new("nginx");
-        let d = dir.path().display();
-        std::fs::create_dir_all(dir.path().join("html")).unwrap();
-        std::fs::write(dir.path().join("html/index.html"), "<p>hello, tulip</p>\n").unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = format!(
-            "master_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{ listen 127.0.0.1:{port}; root {d}/html; }}\n}}\n"
-        );
-        std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
-        let child = Command::new(&nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut server = Nginx {
-            child,
-            port,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                let mut err = String::new();
-                let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
-                panic!("nginx exited ({status}): {err}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "nginx did not listen on 127.0.0.1:{port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(server)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -3,15 +3,11 @@
 //! failure, `--insecure`, redirect chains (across servers, relative, http to https, a loop, past
 //! `--max-redirects`), and nginx serving TLS on loopback with a certificate made here.
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use stub::{Behavior, Identity, Stub, TestCa};
 
-use crate::fixture::cmd;
+use crate::fixture::{Nginx, TempDir, cmd, free_port};
 
 /// JSON fields that vary from run to run (as in tests/fetch_headers.rs).
 const JSON: &[(&str, &str)] = &[
@@ -245,10 +241,25 @@ fn redirect_loop_and_too_many_redirects() {
 #[test]
 fn interop_with_nginx_over_tls() {
     let pki = Pki::new("nginx-tls");
-    let Some(nginx) = Nginx::start(&pki) else {
+    // A TLS port with the test CA's certificate for 127.0.0.1, and a plain port whose `/go`
+    // redirects to it.
+    let (tls_port, plain_port) = (free_port(), free_port());
+    let servers = |d: &Path| {
+        std::fs::write(d.join("cert.pem"), pki.identity.cert_pem()).unwrap();
+        std::fs::write(d.join("key.pem"), pki.identity.key_pem()).unwrap();
+        let d = d.display();
+        format!(
+            "server {{ listen 127.0.0.1:{tls_port} ssl; root {d}/html;\n\
+             ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/cert.pem;\n\
+             ssl_certificate_key {d}/key.pem; }}\n\
+             server {{ listen 127.0.0.1:{plain_port}; root {d}/html;\n\
+             location = /go {{ return 301 https://127.0.0.1:{tls_port}/; }} }}"
+        )
+    };
+    let Some(_nginx) = Nginx::start(servers, &[tls_port, plain_port]) else {
         return;
     };
-    let https = format!("https://127.0.0.1:{}/", nginx.tls_port);
+    let https = format!("https://127.0.0.1:{}/", tls_port);
 
     let out = cmd("fetch-headers")
         .arg("--cacert")
@@ -282,7 +293,7 @@ fn interop_with_nginx_over_tls() {
 
     // nginx's plain port answers a ClientHello with a 400: not TLS.
     let out = cmd("fetch-headers")
-        .arg(format!("https://127.0.0.1:{}/", nginx.plain_port))
+        .arg(format!("https://127.0.0.1:{}/", plain_port))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -295,7 +306,7 @@ fn interop_with_nginx_over_tls() {
     let out = cmd("fetch-headers")
         .args(["-L", "--json", "--cacert"])
         .arg(pki.cacert())
-        .arg(format!("http://127.0.0.1:{}/go", nginx.plain_port))
+        .arg(format!("http://127.0.0.1:{}/go", plain_port))
         .output()
         .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -320,123 +331,6 @@ fn interop_with_nginx_over_tls() {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-/// A directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("tulip-fetch-tls-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// nginx with a TLS port (the test CA's certificate for 127.0.0.1) and a plain port whose
-/// `/go` redirects to it; one process (`master_process off`), killed when dropped.
-struct Nginx {
-    child: Child,
-    tls_port: u16,
-    plain_port: u16,
-    _dir: TempDir,
-}
-
-impl Nginx {
-    fn start(pki: &Pki) -> Option<Nginx> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let found = std::env::split_paths(&path)
-            .map(|dir| dir.join("nginx"))
-            .chain([PathBuf::from("/usr/sbin/nginx")])
-            .find(|p| p.is_file());
-        let Some(nginx) = found else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "nginx is not installed, and CI is set: .ci/run should have installed nginx-light"
-            );
-            eprintln!(
-                "skipping the nginx TLS interop test: nginx is not installed (apt-get install nginx-light)"
-            );
-            return None;
-        };
-        let dir = TempDir::new("nginx");
-        let d = dir.path().display();
-        std::fs::create_dir_all(dir.path().join("html")).unwrap();
-        std::fs::write(dir.path().join("html/index.html"), "<p>hello, tulip</p>\n").unwrap();
-        std::fs::write(dir.path().join("cert.pem"), pki.identity.cert_pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), pki.identity.key_pem()).unwrap();
-        let (tls_port, plain_port) = (free_port(), free_port());
-        let config = format!(
-            "master_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{ listen 127.0.0.1:{tls_port} ssl; root {d}/html;\n\
-             ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/cert.pem;\n\
-             ssl_certificate_key {d}/key.pem; }}\n\
-             server {{ listen 127.0.0.1:{plain_port}; root {d}/html;\n\
-             location = /go {{ return 301 https://127.0.0.1:{tls_port}/; }} }}\n}}\n"
-        );
-        std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
-        let child = Command::new(&nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut server = Nginx {
-            child,
-            tls_port,
-            plain_port,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        for port in [tls_port, plain_port] {
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                if let Some(status) = server.child.try_wait().unwrap() {
-                    let mut err = String::new();
-                    let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
-                    panic!("nginx exited ({status}): {err}");
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(30),
-                    "nginx did not listen on 127.0.0.1:{port}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Some(server)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `--json -L` stays one valid JSON object a line for every TLS and redirect failure kind, with
 /// the URL each is about.
