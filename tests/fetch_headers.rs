@@ -16,12 +16,12 @@ use crate::fixture::{Nginx, TempDir, cmd, free_port};
 
 /// JSON fields that vary from run to run: the shared filters only know `127.0.0.1:PORT` and
 /// times with a unit.
-const JSON: &[(&str, &str)] = &[
+pub(crate) const JSON: &[(&str, &str)] = &[
     (r#""elapsed_ms":[0-9.]+"#, r#""elapsed_ms":[MS]"#),
     (r#""port":\d+"#, r#""port":[PORT]"#),
 ];
 
-fn start(behavior: Behavior) -> Stub {
+pub(crate) fn start(behavior: Behavior) -> Stub {
     Stub::start(behavior).expect("start a stub server")
 }
 

@@ -7,13 +7,8 @@ use std::path::{Path, PathBuf};
 
 use stub::{Behavior, Identity, Stub, TestCa};
 
+use crate::fetch_headers::{JSON, start};
 use crate::fixture::{Nginx, TempDir, cmd, free_port};
-
-/// JSON fields that vary from run to run (as in tests/fetch_headers.rs).
-const JSON: &[(&str, &str)] = &[
-    (r#""elapsed_ms":[0-9.]+"#, r#""elapsed_ms":[MS]"#),
-    (r#""port":\d+"#, r#""port":[PORT]"#),
-];
 
 /// A test CA, a certificate it issued for 127.0.0.1 and localhost, and the CA's PEM in a file.
 struct Pki {
@@ -38,10 +33,6 @@ impl Pki {
     fn serve(&self, behavior: Behavior) -> Stub {
         Stub::start_tls(behavior, &self.identity).unwrap()
     }
-}
-
-fn start(behavior: Behavior) -> Stub {
-    Stub::start(behavior).expect("start a stub server")
 }
 
 /// `URL/NAME`: the name survives the port redaction and says which is which.
