@@ -86,6 +86,10 @@ fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
     };
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = socket_with(family, SocketType::STREAM, flags, None)?;
+    // No Nagle: a TLS client's second flight (Finished, then the request) would otherwise wait
+    // for the ACK of the first, which the server delays by up to 40 ms; at concurrency 128
+    // that stall, not the CPU, set the rate (1.35k/s against nginx; 3.2-3.9k/s without it).
+    rustix::net::sockopt::set_tcp_nodelay(&fd, true)?;
     match rustix::net::connect(&fd, &addr) {
         Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
         Err(e) => return Err(e.into()),
@@ -96,7 +100,9 @@ fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
 /// Elsewhere, async-io's connect (which waits for the connection).
 #[cfg(not(unix))]
 fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
-    future::block_on(Async::<TcpStream>::connect(addr))
+    let stream = future::block_on(Async::<TcpStream>::connect(addr))?;
+    stream.get_ref().set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard limit, once per process, and
@@ -139,4 +145,18 @@ pub fn fd_budget() -> Option<usize> {
     // Room for the resolver, the executor and whatever the caller opens meanwhile.
     const MARGIN: u64 = 32;
     Some(soft.saturating_sub(open + MARGIN).max(1) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_send_without_nagle_delay() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conn = future::block_on(connect(addr)).unwrap();
+        let (_accepted, _) = listener.accept().unwrap();
+        assert!(conn.stream.get_ref().nodelay().unwrap());
+    }
 }
