@@ -227,17 +227,43 @@ fn redirect_loop_and_too_many_redirects() {
     assert_eq!(out.status.code(), Some(0));
 }
 
-/// nginx serving TLS on loopback with a certificate the test CA issued here, plus a plain
-/// server that redirects to it. Skipped only where nginx is missing and this is not CI.
+/// The certificate nginx serves and the file that trusts it: `(cert PEM, key PEM, --cacert)`.
+/// `.ci/run` makes a self-signed one with openssl, as a deployment would, and names its
+/// directory in `TULIP_NGINX_TLS_DIR` (the certificate is its own trust anchor); elsewhere the
+/// test CA issues one here.
+fn nginx_certificate(pki: &Pki) -> (String, String, PathBuf) {
+    match std::env::var_os("TULIP_NGINX_TLS_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            let read = |name: &str| {
+                std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| {
+                    panic!("TULIP_NGINX_TLS_DIR has no {name} ({e}): .ci/run makes it")
+                })
+            };
+            let (cert, key) = (read("cert.pem"), read("key.pem"));
+            assert!(cert.contains("BEGIN CERTIFICATE") && key.contains("PRIVATE KEY"));
+            (cert, key, dir.join("cert.pem"))
+        }
+        None => (
+            pki.identity.cert_pem().to_owned(),
+            pki.identity.key_pem().to_owned(),
+            pki.cacert(),
+        ),
+    }
+}
+
+/// nginx serving TLS on loopback with a self-signed certificate from `.ci/run` (or one the
+/// test CA issued here), plus a plain server that redirects to it. Skipped only where nginx is
+/// missing and this is not CI.
 #[test]
 fn interop_with_nginx_over_tls() {
     let pki = Pki::new("nginx-tls");
-    // A TLS port with the test CA's certificate for 127.0.0.1, and a plain port whose `/go`
-    // redirects to it.
+    let (cert, key, cacert) = nginx_certificate(&pki);
+    // A TLS port with a certificate for 127.0.0.1, and a plain port whose `/go` redirects to it.
     let (tls_port, plain_port) = (free_port(), free_port());
     let servers = |d: &Path| {
-        std::fs::write(d.join("cert.pem"), pki.identity.cert_pem()).unwrap();
-        std::fs::write(d.join("key.pem"), pki.identity.key_pem()).unwrap();
+        std::fs::write(d.join("cert.pem"), &cert).unwrap();
+        std::fs::write(d.join("key.pem"), &key).unwrap();
         let d = d.display();
         format!(
             "server {{ listen 127.0.0.1:{tls_port} ssl; root {d}/html;\n\
@@ -254,7 +280,7 @@ fn interop_with_nginx_over_tls() {
 
     let out = cmd("fetch-headers")
         .arg("--cacert")
-        .arg(pki.cacert())
+        .arg(&cacert)
         .arg(&https)
         .output()
         .unwrap();
@@ -296,7 +322,7 @@ fn interop_with_nginx_over_tls() {
     // http to https through nginx's own redirect, in JSON.
     let out = cmd("fetch-headers")
         .args(["-L", "--json", "--cacert"])
-        .arg(pki.cacert())
+        .arg(&cacert)
         .arg(format!("http://127.0.0.1:{}/go", plain_port))
         .output()
         .unwrap();
@@ -311,7 +337,7 @@ fn interop_with_nginx_over_tls() {
     let many: Vec<String> = (0..200).map(|_| https.clone()).collect();
     let run = cmd("fetch-headers")
         .args(["-c", "50", "--cacert"])
-        .arg(pki.cacert())
+        .arg(&cacert)
         .args(&many)
         .output()
         .unwrap();
