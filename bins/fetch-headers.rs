@@ -3,7 +3,8 @@
 //! counts and progress bar.
 //!
 //! ```sh
-//! cargo run --release --bin fetch-headers -- --demo
+//! cargo run --release --bin fetch-headers -- --demo       # http, https, a redirect, 404, 500
+//! cargo run --release --bin fetch-headers -- --demo -L    # ... and follow the redirect to https
 //! fetch-headers -c 256 -i hosts.txt --json > heads.jsonl
 //! ```
 //!
@@ -40,12 +41,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let targets = match &demo {
+    let (targets, tls) = match &demo {
         Some(demo) => {
-            eprint!("{}", demo.describe());
-            demo.targets()
+            eprint!("{}", demo.describe(args.location, tls.is_insecure()));
+            // The demo CA is trusted instead of Mozilla's roots (--cacert is refused with
+            // --demo); -k still verifies nothing.
+            let tls = if tls.is_insecure() { tls } else { demo.tls() };
+            (demo.targets(), tls)
         }
-        None => cli::targets(&args),
+        None => (cli::targets(&args), tls),
     };
     let options = Options {
         method: args.method,

@@ -1,8 +1,9 @@
-//! fetch-headers end to end: the demo, both output formats, every failure kind's line, targets
-//! from files and stdin, usage errors, the request options (`-X HEAD`, `-H`), SIGTERM, and a real
-//! nginx on loopback. The servers are crates/stub servers (or a small echo server) started in
-//! this test process on free ports, passed to the binary as arguments; the fixture redacts ports
-//! and times, and `--order input` keeps the order of the output fixed.
+//! fetch-headers end to end: the demo (plain, -L, --json, -k; refusing --cacert), both output
+//! formats, every failure kind's line, targets from files and stdin, usage errors, the request
+//! options (`-X HEAD`, `-H`), SIGTERM, and a real nginx on loopback. The servers are crates/stub
+//! servers (or a small echo server) started in this test process on free ports, passed to the
+//! binary as arguments; the fixture redacts ports and times, and `--order input` keeps the order
+//! of the output fixed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -41,6 +42,38 @@ fn demo_json() {
         "demo_json",
         cmd("fetch-headers").args(["--demo", "--json"]),
         JSON
+    );
+}
+
+/// The demo's redirect leads from http to its https server, which the run trusts through the
+/// demo CA: both hops are printed, the second with its TLS line.
+#[test]
+fn demo_follow() {
+    snapshot!("demo_follow", cmd("fetch-headers").args(["--demo", "-L"]));
+}
+
+#[test]
+fn demo_follow_json() {
+    snapshot!(
+        "demo_follow_json",
+        cmd("fetch-headers").args(["--demo", "-L", "--json"]),
+        JSON
+    );
+}
+
+/// -k still applies to the demo: the https server answers all the same, and stderr says that
+/// nothing was verified.
+#[test]
+fn demo_insecure() {
+    snapshot!("demo_insecure", cmd("fetch-headers").args(["--demo", "-k"]));
+}
+
+/// The demo trusts its own CA; a bundle of the user's could only be ignored, so it is refused.
+#[test]
+fn demo_with_cacert() {
+    snapshot!(
+        "demo_with_cacert",
+        cmd("fetch-headers").args(["--demo", "--cacert", "ca.pem"])
     );
 }
 

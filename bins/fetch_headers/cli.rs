@@ -61,7 +61,8 @@ pub struct Args {
     pub max_redirects: usize,
 
     /// For https targets: trust the certificates of this PEM file instead of Mozilla's roots.
-    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    /// Not with --demo, which trusts its own CA.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["insecure", "demo"])]
     pub cacert: Option<PathBuf>,
 
     /// For https targets: accept any certificate (expired, for another name, self-signed). The
@@ -82,8 +83,10 @@ pub struct Args {
     #[arg(long)]
     pub interim: bool,
 
-    /// Start a few loopback demo servers (fast, slow, redirecting, erroring) and fetch them all
-    /// at once; needs no network. Prints in input order unless --order says otherwise.
+    /// Start a few loopback demo servers (fast, slow, https, redirecting http to https, 404,
+    /// 500) and fetch them all at once; needs no network. The https server's certificate comes
+    /// from a CA made at start, which the run trusts (-k still skips verification). Add -L to
+    /// follow the redirect. Prints in input order unless --order says otherwise.
     #[arg(long, conflicts_with_all = ["targets", "inputs"])]
     pub demo: bool,
 }

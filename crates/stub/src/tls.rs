@@ -16,7 +16,8 @@ use rustls::ServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// A certificate authority made at run time, to issue server certificates that a client trusts
-/// by being given [`TestCa::pem`] (`fetch-headers --cacert`).
+/// by being given [`TestCa::pem`] (`fetch-headers --cacert`; `fetch-headers --demo` makes one at
+/// start and trusts it through `headers::TlsConfig::from_pem`).
 ///
 /// ```
 /// let ca = stub::TestCa::new("tulip test CA").unwrap();
