@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stub::{Behavior, Identity, Stub, TestCa};
+use stub::{AlertDescription, Behavior, Identity, Stub, TestCa};
 
 use crate::fetch_headers::{JSON, start};
 use crate::fixture::{Nginx, TempDir, cmd, free_port};
@@ -101,6 +101,30 @@ fn each_tls_failure_kind() {
                 &format!("https://{}/plaintext", plaintext.target()),
                 &format!("https://{}/garbage", garbage.target()),
                 &named(&ok, "ok"),
+            ])
+    );
+}
+
+/// Failures after the handshake, while reading the head: a fatal alert and a record that does
+/// not decrypt are TLS failures with their own kinds (not I/O errors); a server closing without
+/// close_notify mid-head is a head cut short, as over plain HTTP.
+#[test]
+fn tls_failures_after_the_handshake() {
+    let pki = Pki::new("tls-after-handshake");
+    let alert = pki.serve(Behavior::TlsAlert(AlertDescription::InternalError));
+    let bad_record = pki.serve(Behavior::BadRecord);
+    let cut = pki.serve(Behavior::RawNoCloseNotify(
+        b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec(),
+    ));
+    snapshot!(
+        "tls_failures_after_handshake",
+        cmd("fetch-headers")
+            .args(["--order", "input", "--timeout", "20", "--cacert"])
+            .arg(pki.cacert())
+            .args([
+                &named(&alert, "alert"),
+                &named(&bad_record, "bad-record"),
+                &named(&cut, "no-close-notify"),
             ])
     );
 }
@@ -339,6 +363,8 @@ fn json_is_valid_for_every_tls_and_redirect_failure_kind() {
         start(Behavior::Raw(
             b"HTTP/1.1 302 Found\r\nLocation: /caf\xc3\xa9\r\n\r\n".to_vec(),
         )),
+        pki.serve(Behavior::TlsAlert(AlertDescription::InternalError)),
+        pki.serve(Behavior::BadRecord),
     ];
     let chain = start(Behavior::Route(
         (0..5)
@@ -379,6 +405,8 @@ fn json_is_valid_for_every_tls_and_redirect_failure_kind() {
             "name-mismatch",
             "not-tls",
             "redirect-loop",
+            "tls-alert",
+            "tls-protocol",
             "too-many-redirects",
             "unknown-issuer",
         ]

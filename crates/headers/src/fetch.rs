@@ -164,7 +164,8 @@ pub enum FetchError {
     },
     /// The head is HTTP but malformed (httparse's reason).
     InvalidHead(String),
-    /// The TLS handshake failed (`https://` targets).
+    /// TLS failed (`https://` targets): the handshake, or the TLS layer while reading the head
+    /// (an alert, a record that does not decrypt).
     Tls(TlsError),
     /// Following redirects came back to a URL already fetched in this chain.
     RedirectLoop {
@@ -186,7 +187,7 @@ impl FetchError {
     /// A stable one-word name: `dns`, `refused`, `reset`, `timeout`, `not-http`, `truncated`,
     /// `too-large`, `too-many-headers`, `invalid`, `io`; for TLS failures the
     /// [`TlsError::kind`] (`unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`,
-    /// `handshake`, `not-tls`); for redirects `redirect-loop`, `too-many-redirects`,
+    /// `handshake`, `not-tls`, `tls-alert`, `tls-protocol`); for redirects `redirect-loop`, `too-many-redirects`,
     /// `bad-redirect`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -508,7 +509,8 @@ async fn exchange_tls(
             // A server that closes without TLS's close_notify: the end of the stream, as in
             // plain HTTP (many do, having sent the whole reply).
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(FetchError::from_io(&e, Phase::Read)),
+            // An alert or a bad record after the handshake is TLS's failure, not the socket's.
+            Err(e) => return Err(crate::tls::classify_read(e)),
         };
         if n == 0 {
             return Err(FetchError::Truncated { received: filled });
