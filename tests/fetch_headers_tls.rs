@@ -251,6 +251,34 @@ fn redirect_loop_and_too_many_redirects() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// A `Location` with credentials is not followed, and the error (text and JSON) shows its
+/// password as `***`; the redirect's head itself is shown as the server sent it.
+#[test]
+fn redirect_with_credentials_is_not_followed_nor_its_password_repeated() {
+    let elsewhere = start(Behavior::Ok);
+    let location = format!("http://user:s3cret@{}/", elsewhere.addr());
+    let server = start(Behavior::Moved(302, location));
+    snapshot!(
+        "redirect_with_credentials",
+        cmd("fetch-headers").args(["-L", &named(&server, "creds")])
+    );
+    let out = cmd("fetch-headers")
+        .args(["-L", "--json", &named(&server, "creds")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["error"]["kind"], "bad-redirect", "{stdout}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"http://user:***@127.0.0.1:"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+    assert_eq!(elsewhere.accepted(), 0, "followed");
+}
+
 /// nginx serving TLS on loopback with a certificate the test CA issued here, plus a plain
 /// server that redirects to it. Skipped only where nginx is missing and this is not CI.
 #[test]
