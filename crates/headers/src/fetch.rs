@@ -188,8 +188,8 @@ impl FetchError {
     /// A stable one-word name: `dns`, `refused`, `reset`, `timeout`, `not-http`, `truncated`,
     /// `too-large`, `too-many-headers`, `invalid`, `io`; for TLS failures the
     /// [`TlsError::kind`] (`unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`,
-    /// `handshake`, `not-tls`, `tls-alert`, `tls-protocol`); for redirects `redirect-loop`, `too-many-redirects`,
-    /// `bad-redirect`.
+    /// `handshake`, `not-tls`, `tls-alert`, `tls-protocol`); for redirects `redirect-loop`,
+    /// `too-many-redirects`, `bad-redirect`.
     pub fn kind(&self) -> &'static str {
         match self {
             FetchError::Dns(_) => "dns",
