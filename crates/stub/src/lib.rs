@@ -113,10 +113,11 @@ pub enum Behavior {
     /// a TLS stub the alert is encrypted under the session's keys (TLS 1.3, which every client
     /// offering it gets), so the client reads a real alert. A plain stub sends the bare record
     /// in answer to the first bytes it reads, as a TLS server refusing a `ClientHello` does.
+    /// Not for a [`Behavior::Route`]: the route is chosen after the request, inside TLS.
     TlsAlert(AlertDescription),
     /// Reads the request, then sends an application-data record that does not decrypt (32
     /// bytes of garbage) instead of a reply, and closes: on a TLS stub the client's record
-    /// layer fails (bad record MAC) after the handshake.
+    /// layer fails (bad record MAC) after the handshake. Not for a [`Behavior::Route`] either.
     BadRecord,
 }
 
