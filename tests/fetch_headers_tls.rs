@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stub::{Behavior, Identity, Stub, TestCa};
+use stub::{AlertDescription, Behavior, Identity, Stub, TestCa};
 
 use crate::fetch_headers::{JSON, start};
 use crate::fixture::{Nginx, TempDir, cmd, free_port};
@@ -101,6 +101,30 @@ fn each_tls_failure_kind() {
                 &format!("https://{}/plaintext", plaintext.target()),
                 &format!("https://{}/garbage", garbage.target()),
                 &named(&ok, "ok"),
+            ])
+    );
+}
+
+/// Failures after the handshake, while reading the head: a fatal alert and a record that does
+/// not decrypt are TLS failures with their own kinds (not I/O errors); a server closing without
+/// close_notify mid-head is a head cut short, as over plain HTTP.
+#[test]
+fn tls_failures_after_the_handshake() {
+    let pki = Pki::new("tls-after-handshake");
+    let alert = pki.serve(Behavior::TlsAlert(AlertDescription::InternalError));
+    let bad_record = pki.serve(Behavior::BadRecord);
+    let cut = pki.serve(Behavior::RawNoCloseNotify(
+        b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec(),
+    ));
+    snapshot!(
+        "tls_failures_after_handshake",
+        cmd("fetch-headers")
+            .args(["--order", "input", "--timeout", "20", "--cacert"])
+            .arg(pki.cacert())
+            .args([
+                &named(&alert, "alert"),
+                &named(&bad_record, "bad-record"),
+                &named(&cut, "no-close-notify"),
             ])
     );
 }
@@ -225,6 +249,34 @@ fn redirect_loop_and_too_many_redirects() {
         "{text}"
     );
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// A `Location` with credentials is not followed, and the error (text and JSON) shows its
+/// password as `***`; the redirect's head itself is shown as the server sent it.
+#[test]
+fn redirect_with_credentials_is_not_followed_nor_its_password_repeated() {
+    let elsewhere = start(Behavior::Ok);
+    let location = format!("http://user:s3cret@{}/", elsewhere.addr());
+    let server = start(Behavior::Moved(302, location));
+    snapshot!(
+        "redirect_with_credentials",
+        cmd("fetch-headers").args(["-L", &named(&server, "creds")])
+    );
+    let out = cmd("fetch-headers")
+        .args(["-L", "--json", &named(&server, "creds")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["error"]["kind"], "bad-redirect", "{stdout}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"http://user:***@127.0.0.1:"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+    assert_eq!(elsewhere.accepted(), 0, "followed");
 }
 
 /// The certificate nginx serves and the file that trusts it: `(cert PEM, key PEM, --cacert)`.
@@ -365,6 +417,8 @@ fn json_is_valid_for_every_tls_and_redirect_failure_kind() {
         start(Behavior::Raw(
             b"HTTP/1.1 302 Found\r\nLocation: /caf\xc3\xa9\r\n\r\n".to_vec(),
         )),
+        pki.serve(Behavior::TlsAlert(AlertDescription::InternalError)),
+        pki.serve(Behavior::BadRecord),
     ];
     let chain = start(Behavior::Route(
         (0..5)
@@ -405,6 +459,8 @@ fn json_is_valid_for_every_tls_and_redirect_failure_kind() {
             "name-mismatch",
             "not-tls",
             "redirect-loop",
+            "tls-alert",
+            "tls-protocol",
             "too-many-redirects",
             "unknown-issuer",
         ]

@@ -3,6 +3,15 @@
 //! every hop's head. One deadline covers the whole chain, a cap bounds its length, and a URL
 //! fetched twice in one chain is a loop (no cookies, no state: the same request gets the same
 //! answer, so going on would only repeat it).
+//!
+//! Credentials stay where the user put them. Extra `Authorization`, `Cookie` and
+//! `Proxy-Authorization` headers go only to the input target's origin (see [`fetch_chain`]). A
+//! `Location` with user info (`http://user:secret@host/`) is not followed: targets never carry
+//! credentials (the user's input may not have user info either), so following it would either
+//! send a server's choice of credentials to a host of its choice, or drop them silently and
+//! show a misleading answer (a 401, say). It ends the chain as a `bad-redirect`, and the
+//! message shows the `Location` with its password as `***`. (The redirect's own head is still
+//! shown as the server sent it, `Location` line included, as `curl -I` shows it.)
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -151,9 +160,11 @@ pub(crate) async fn follow(
         let to = match to {
             Ok(to) => to,
             Err(e) => {
+                // The Location as the server sent it, but for a password (never repeated).
+                let location = crate::target::redact_password(e.input());
                 let why = format!(
                     "to \"{}\": {}",
-                    crate::escape::escape_str(e.input()),
+                    crate::escape::escape_str(&location),
                     e.reason()
                 );
                 let why = FetchError::BadRedirect(why);

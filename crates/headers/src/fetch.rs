@@ -4,16 +4,17 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
-use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use async_io::{Async, Timer};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
+use futures_rustls::client::TlsStream;
 
 use crate::fd;
 use crate::head::{
-    DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits,
+    DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
 };
 use crate::request::{Header, Method, Version, build_request};
 use crate::target::{Scheme, Target};
@@ -164,7 +165,8 @@ pub enum FetchError {
     },
     /// The head is HTTP but malformed (httparse's reason).
     InvalidHead(String),
-    /// The TLS handshake failed (`https://` targets).
+    /// TLS failed (`https://` targets): the handshake, or the TLS layer while reading the head
+    /// (an alert, a record that does not decrypt).
     Tls(TlsError),
     /// Following redirects came back to a URL already fetched in this chain.
     RedirectLoop {
@@ -186,8 +188,8 @@ impl FetchError {
     /// A stable one-word name: `dns`, `refused`, `reset`, `timeout`, `not-http`, `truncated`,
     /// `too-large`, `too-many-headers`, `invalid`, `io`; for TLS failures the
     /// [`TlsError::kind`] (`unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`,
-    /// `handshake`, `not-tls`); for redirects `redirect-loop`, `too-many-redirects`,
-    /// `bad-redirect`.
+    /// `handshake`, `not-tls`, `tls-alert`, `tls-protocol`); for redirects `redirect-loop`,
+    /// `too-many-redirects`, `bad-redirect`.
     pub fn kind(&self) -> &'static str {
         match self {
             FetchError::Dns(_) => "dns",
@@ -371,15 +373,66 @@ pub(crate) async fn exchange(
 
     // Read until the head is complete.
     set(Phase::Read);
-    let limits = options.limits();
+    let parsed = read_head(&mut stream.stream, options.limits()).await?;
+    Ok(Response {
+        head: parsed.head,
+        interim: parsed.interim,
+        peer,
+        tls: None,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// A connection a head is read from: plain TCP, or TLS over it. Each says what its end of
+/// stream and its errors mean, so that one loop ([`read_head`]) reads both.
+trait HeadSource {
+    /// Waits until the reply starts arriving, so that a connection waiting on a slow server
+    /// holds no buffer yet.
+    async fn ready(&mut self) -> Result<(), FetchError>;
+
+    /// Reads what has arrived into `buf`: 0 is the end of the stream.
+    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, FetchError>;
+}
+
+impl HeadSource for Async<TcpStream> {
+    async fn ready(&mut self) -> Result<(), FetchError> {
+        self.readable()
+            .await
+            .map_err(|e| FetchError::from_io(&e, Phase::Read))
+    }
+
+    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
+        // `read_with` on the socket itself: one nonblocking read, no AsyncRead machinery.
+        self.read_with(|s| (&*s).read(buf))
+            .await
+            .map_err(|e| FetchError::from_io(&e, Phase::Read))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> HeadSource for TlsStream<S> {
+    async fn ready(&mut self) -> Result<(), FetchError> {
+        // Readiness of the socket says nothing of whether a whole record has come: read.
+        Ok(())
+    }
+
+    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
+        match self.read(buf).await {
+            Ok(n) => Ok(n),
+            // A server that closes without TLS's close_notify: the end of the stream, as in
+            // plain HTTP (many do, having sent the whole reply).
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            // An alert or a bad record after the handshake is TLS's failure, not the socket's.
+            Err(e) => Err(crate::tls::classify_read(e)),
+        }
+    }
+}
+
+/// Reads from `source` until the head is complete, or the reason it cannot be.
+async fn read_head(source: &mut impl HeadSource, limits: Limits) -> Result<Parsed, FetchError> {
     let mut parser = HeadParser::new(limits);
     // The buffer is only allocated once the reply starts arriving: ten thousand connections
     // waiting on slow servers then hold no buffers at all.
-    stream
-        .stream
-        .readable()
-        .await
-        .map_err(|e| FetchError::from_io(&e, Phase::Read))?;
+    source.ready().await?;
     let mut buf = vec![0u8; INITIAL_BUFFER.min(limits.max_head_size.max(1))];
     let mut filled = 0;
     loop {
@@ -388,25 +441,13 @@ pub(crate) async fn exchange(
             let len = (buf.len() * 2).min(limits.max_head_size);
             buf.resize(len, 0);
         }
-        let n = stream
-            .stream
-            .read_with(|s| (&*s).read(&mut buf[filled..]))
-            .await
-            .map_err(|e| FetchError::from_io(&e, Phase::Read))?;
+        let n = source.read_some(&mut buf[filled..]).await?;
         if n == 0 {
             return Err(FetchError::Truncated { received: filled });
         }
         filled += n;
         match parser.parse(&buf[..filled]) {
-            Ok(Some(parsed)) => {
-                return Ok(Response {
-                    head: parsed.head,
-                    interim: parsed.interim,
-                    peer,
-                    tls: None,
-                    elapsed: start.elapsed(),
-                });
-            }
+            Ok(Some(parsed)) => return Ok(parsed),
             Ok(None) => {}
             Err(e) => return Err(head_error(e, &buf[..filled])),
         }
@@ -494,40 +535,14 @@ async fn exchange_tls(
     drop(request);
 
     set(Phase::Read);
-    let limits = options.limits();
-    let mut parser = HeadParser::new(limits);
-    let mut buf = vec![0u8; INITIAL_BUFFER.min(limits.max_head_size.max(1))];
-    let mut filled = 0;
-    loop {
-        if filled == buf.len() {
-            let len = (buf.len() * 2).min(limits.max_head_size);
-            buf.resize(len, 0);
-        }
-        let n = match stream.read(&mut buf[filled..]).await {
-            Ok(n) => n,
-            // A server that closes without TLS's close_notify: the end of the stream, as in
-            // plain HTTP (many do, having sent the whole reply).
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(FetchError::from_io(&e, Phase::Read)),
-        };
-        if n == 0 {
-            return Err(FetchError::Truncated { received: filled });
-        }
-        filled += n;
-        match parser.parse(&buf[..filled]) {
-            Ok(Some(parsed)) => {
-                return Ok(Response {
-                    head: parsed.head,
-                    interim: parsed.interim,
-                    peer,
-                    tls: Some(tls),
-                    elapsed: start.elapsed(),
-                });
-            }
-            Ok(None) => {}
-            Err(e) => return Err(head_error(e, &buf[..filled])),
-        }
-    }
+    let parsed = read_head(&mut stream, options.limits()).await?;
+    Ok(Response {
+        head: parsed.head,
+        interim: parsed.interim,
+        peer,
+        tls: Some(tls),
+        elapsed: start.elapsed(),
+    })
 }
 
 /// Resolves the target's host on async-net's blocking pool.

@@ -4,6 +4,7 @@
 //! that could smuggle bytes into the request line or the `Host` header is rejected here, so the
 //! request builder never has to escape anything.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
@@ -285,6 +286,26 @@ impl fmt::Display for Target {
     }
 }
 
+/// `url` with the password of its user info (`user:password@`) shown as `***`, for messages:
+/// a server's `Location` may carry credentials, and an error message (or a log that keeps it)
+/// must not repeat them. The user name stays, as Go's `URL.Redacted` keeps it.
+///
+/// Text, not a parsed URL: it works on what could not be parsed too. It errs towards hiding:
+/// the user info is what precedes the last `@` before any `?` or `#`, after the last `/`
+/// (`http:user:pw@host`, which the url crate reads as `http://user:pw@host`, becomes
+/// `http:***@host`, and an `@` in a path may hide a path segment's tail).
+pub(crate) fn redact_password(url: &str) -> Cow<'_, str> {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let Some(at) = url[..end].rfind('@') else {
+        return Cow::Borrowed(url);
+    };
+    let start = url[..at].rfind('/').map_or(0, |i| i + 1);
+    let Some(colon) = url[start..at].find(':') else {
+        return Cow::Borrowed(url);
+    };
+    Cow::Owned(format!("{}***{}", &url[..start + colon + 1], &url[at..]))
+}
+
 /// Splits `host[:port]`, `[v6][:port]` or a bare IPv6 literal; `default` is the port when none
 /// is given.
 fn split_authority(authority: &str, default: u16) -> Result<(String, u16, Option<IpAddr>), String> {
@@ -379,6 +400,25 @@ mod tests {
 
     fn reason(s: &str) -> String {
         Target::parse(s).unwrap_err().reason().to_owned()
+    }
+
+    #[test]
+    fn redacts_the_password_of_user_info_only() {
+        for (url, shown) in [
+            ("http://u:pw@h/", "http://u:***@h/"),
+            ("//u:pw@h:8080/p?q#f", "//u:***@h:8080/p?q#f"),
+            ("https://u:p@w:x@h/", "https://u:***@h/"),
+            ("http:u:pw@h", "http:***@h"),
+            ("u:pw@h/x", "u:***@h/x"),
+            ("http://u:@h/", "http://u:***@h/"),
+            // Nothing to hide: no password, no user info, an `@` in the query.
+            ("http://u@h/", "http://u@h/"),
+            ("http://h/a?to=u:pw@h", "http://h/a?to=u:pw@h"),
+            ("/users/@me", "/users/@me"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_password(url), shown, "{url}");
+        }
     }
 
     #[test]

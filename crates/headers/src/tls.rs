@@ -364,7 +364,9 @@ impl TlsInfo {
     }
 }
 
-/// Why the TLS handshake failed. [`TlsError::kind`] names each for counting and JSON.
+/// Why TLS failed: the handshake (most kinds), or the TLS layer after it, while reading the
+/// head ([`TlsError::Alert`], [`TlsError::Protocol`]). [`TlsError::kind`] names each for
+/// counting and JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TlsError {
@@ -385,10 +387,17 @@ pub enum TlsError {
     /// The server does not speak TLS: it answered with plain HTTP or something else; holds the
     /// start of what came (escaped, at most 40 bytes).
     NotTls(String),
+    /// After the handshake, the server sent a fatal alert instead of a reply (`internal error`,
+    /// `certificate required` ...); holds the alert's name in words.
+    Alert(String),
+    /// After the handshake, the TLS layer failed otherwise: a record that does not decrypt (bad
+    /// record MAC), an unexpected message ...; holds rustls' reason.
+    Protocol(String),
 }
 
 impl TlsError {
-    /// `unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`, `handshake`, `not-tls`.
+    /// `unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`, `handshake`, `not-tls`,
+    /// `tls-alert`, `tls-protocol`.
     pub fn kind(&self) -> &'static str {
         match self {
             TlsError::UnknownIssuer => "unknown-issuer",
@@ -397,6 +406,8 @@ impl TlsError {
             TlsError::BadCertificate(_) => "bad-certificate",
             TlsError::Handshake(_) => "handshake",
             TlsError::NotTls(_) => "not-tls",
+            TlsError::Alert(_) => "tls-alert",
+            TlsError::Protocol(_) => "tls-protocol",
         }
     }
 }
@@ -412,6 +423,8 @@ impl fmt::Display for TlsError {
             TlsError::BadCertificate(why) => write!(f, "tls: bad certificate: {why}"),
             TlsError::Handshake(why) => write!(f, "tls: handshake failed: {why}"),
             TlsError::NotTls(start) => write!(f, "not tls: \"{start}\""),
+            TlsError::Alert(alert) => write!(f, "tls: peer sent alert: {alert}"),
+            TlsError::Protocol(why) => write!(f, "tls: protocol error after the handshake: {why}"),
         }
     }
 }
@@ -443,9 +456,45 @@ fn classify(e: &io::Error, first: &[u8]) -> FetchError {
         },
         // A record that is no TLS record at all: the server speaks something else.
         rustls::Error::InvalidMessage(_) => TlsError::NotTls(escape_bytes(first_line(first))),
+        rustls::Error::AlertReceived(alert) => {
+            TlsError::Handshake(format!("peer sent alert: {}", alert_name(*alert)))
+        }
         other => TlsError::Handshake(lowercase(other)),
     };
     FetchError::Tls(error)
+}
+
+/// Turns an error reading the head through an established TLS stream into a fetch error: the
+/// TLS layer's own failures (futures-rustls hands them over as an `InvalidData` I/O error
+/// wrapping the [`rustls::Error`]) become [`TlsError::Alert`] or [`TlsError::Protocol`], the
+/// socket's stay what they are. (An end of stream without close_notify is no error here: the
+/// read loop takes it for the end, as plain HTTP's.)
+pub(crate) fn classify_read(e: io::Error) -> FetchError {
+    let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
+        return FetchError::from_io(&e, crate::Phase::Read);
+    };
+    FetchError::Tls(match tls {
+        rustls::Error::AlertReceived(alert) => TlsError::Alert(alert_name(*alert)),
+        other => TlsError::Protocol(lowercase(other)),
+    })
+}
+
+/// An alert in words, as the RFC names it: `InternalError` is `internal error` (what curl over
+/// OpenSSL prints as `tlsv1 alert internal error`).
+fn alert_name(alert: rustls::AlertDescription) -> String {
+    camel_to_words(&format!("{alert:?}"))
+}
+
+/// `CaUsedAsEndEntity` as `ca used as end entity`.
+fn camel_to_words(text: &str) -> String {
+    let mut words = String::with_capacity(text.len() + 8);
+    for (i, c) in text.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    words
 }
 
 fn server_name(name: &ServerName<'_>) -> String {
@@ -466,14 +515,7 @@ fn certificate_problem(e: &CertificateError) -> String {
     if text.contains(' ') {
         return text.to_lowercase();
     }
-    let mut words = String::with_capacity(text.len() + 8);
-    for (i, c) in text.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            words.push(' ');
-        }
-        words.push(c.to_ascii_lowercase());
-    }
-    words
+    camel_to_words(&text)
 }
 
 fn lowercase(e: &impl fmt::Display) -> String {

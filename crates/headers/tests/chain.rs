@@ -275,3 +275,52 @@ fn hops_each_within_the_timeout_cannot_stretch_the_chain_past_it() {
     assert!(chain.elapsed >= Duration::from_millis(1000));
     server.join().unwrap();
 }
+
+#[test]
+fn a_location_with_credentials_is_not_followed_and_its_password_is_not_repeated() {
+    let options = Options {
+        max_redirects: Some(10),
+        ..Options::default()
+    };
+    // Would answer, if the chain went there.
+    let elsewhere = Stub::start(Behavior::Ok).unwrap();
+    let host = elsewhere.addr();
+    for (location, shown) in [
+        (
+            format!("http://user:s3cret@{host}/"),
+            format!("http://user:***@{host}/"),
+        ),
+        (
+            format!("//user:s3cret@{host}/x"),
+            format!("//user:***@{host}/x"),
+        ),
+        // The url crate takes the last `@` of the authority as its end.
+        (
+            format!("https://user:s3c@ret@{host}/"),
+            format!("https://user:***@{host}/"),
+        ),
+        // A user name alone is no secret, and stays.
+        (
+            format!("http://user@{host}/"),
+            format!("http://user@{host}/"),
+        ),
+    ] {
+        let server = Stub::start(Behavior::Moved(302, location.clone())).unwrap();
+        let target: Target = server.target().parse().unwrap();
+        let chain = block_on(fetch_chain(&target, &options));
+        let err = chain.result.unwrap_err();
+        assert_eq!(err.kind(), "bad-redirect", "{location}");
+        let message = err.to_string();
+        assert!(!message.contains("s3c"), "{message}");
+        assert_eq!(
+            message,
+            format!(
+                "cannot follow redirect to \"{shown}\": user info (user@host) is not supported"
+            )
+        );
+        assert_eq!(chain.redirects.len(), 1);
+        assert_eq!(chain.redirected_to.unwrap().url(), server.url());
+    }
+    // Never followed: no credentials (as Authorization or otherwise) went anywhere.
+    assert_eq!(elsewhere.accepted(), 0);
+}

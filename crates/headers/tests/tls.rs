@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_lite::future::block_on;
 use headers::{FetchError, Options, Phase, Target, TlsConfig, TlsError, fetch_head};
-use stub::{Behavior, Stub, TestCa};
+use stub::{AlertDescription, Behavior, Stub, TestCa};
 
 fn trusting(ca: &TestCa) -> Options {
     Options {
@@ -231,4 +231,74 @@ fn insecure_still_checks_that_the_server_holds_the_certificates_key() {
     assert_eq!(err.kind(), "bad-certificate", "{err}");
     assert_eq!(err.to_string(), "tls: bad certificate: bad signature");
     server.join().unwrap();
+}
+
+#[test]
+fn an_alert_after_the_handshake_is_a_tls_error_that_names_it() {
+    let ca = TestCa::new("tulip test CA").unwrap();
+    let id = ca.issue(&["127.0.0.1"]).unwrap();
+    for (alert, name) in [
+        (AlertDescription::InternalError, "internal error"),
+        (
+            AlertDescription::CertificateRequired,
+            "certificate required",
+        ),
+    ] {
+        let server = Stub::start_tls(Behavior::TlsAlert(alert), &id).unwrap();
+        let err = fetch(&server, &trusting(&ca)).unwrap_err();
+        assert_eq!(err, FetchError::Tls(TlsError::Alert(name.to_owned())));
+        assert_eq!(err.kind(), "tls-alert");
+        assert_eq!(err.to_string(), format!("tls: peer sent alert: {name}"));
+    }
+}
+
+#[test]
+fn an_alert_during_the_handshake_is_a_handshake_failure_that_names_it() {
+    // A plain stub answering the ClientHello with a bare fatal alert record.
+    let server = Stub::start(Behavior::TlsAlert(AlertDescription::HandshakeFailure)).unwrap();
+    let target: Target = format!("https://{}/", server.addr()).parse().unwrap();
+    let err = block_on(fetch_head(&target, &Options::default())).unwrap_err();
+    assert_eq!(err.kind(), "handshake", "{err}");
+    assert_eq!(
+        err.to_string(),
+        "tls: handshake failed: peer sent alert: handshake failure"
+    );
+}
+
+#[test]
+fn a_record_that_does_not_decrypt_after_the_handshake_is_a_tls_error() {
+    let ca = TestCa::new("tulip test CA").unwrap();
+    let id = ca.issue(&["127.0.0.1"]).unwrap();
+    let server = Stub::start_tls(Behavior::BadRecord, &id).unwrap();
+    let err = fetch(&server, &trusting(&ca)).unwrap_err();
+    assert_eq!(err.kind(), "tls-protocol", "{err}");
+    assert_eq!(
+        err.to_string(),
+        "tls: protocol error after the handshake: cannot decrypt peer's message"
+    );
+}
+
+#[test]
+fn a_tls_server_closing_without_close_notify_mid_head_is_a_truncated_head() {
+    let ca = TestCa::new("tulip test CA").unwrap();
+    let id = ca.issue(&["127.0.0.1"]).unwrap();
+    let part = b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec();
+    let len = part.len();
+    // With and without close_notify: the same as plain HTTP's end of stream.
+    for behavior in [
+        Behavior::RawNoCloseNotify(part.clone()),
+        Behavior::Raw(part),
+    ] {
+        let server = Stub::start_tls(behavior.clone(), &id).unwrap();
+        let err = fetch(&server, &trusting(&ca)).unwrap_err();
+        assert_eq!(err, FetchError::Truncated { received: len }, "{behavior:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("head cut short by end of stream after {len} bytes")
+        );
+    }
+    // Nothing at all before the end.
+    let server = Stub::start_tls(Behavior::RawNoCloseNotify(Vec::new()), &id).unwrap();
+    let err = fetch(&server, &trusting(&ca)).unwrap_err();
+    assert_eq!(err.to_string(), "connection closed before any reply");
 }

@@ -38,6 +38,10 @@ mod tls;
 
 pub use tls::{Identity, TestCa};
 
+/// The TLS alerts [`Behavior::TlsAlert`] sends (rustls' type, re-exported so that tests need
+/// no rustls of their own).
+pub use rustls::AlertDescription;
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -101,6 +105,20 @@ pub enum Behavior {
     Continue,
     /// These exact bytes, then close.
     Raw(Vec<u8>),
+    /// These exact bytes, then the connection closes without TLS's close_notify (a careless
+    /// server, or a cut connection); on a plain stub the same as [`Behavior::Raw`].
+    RawNoCloseNotify(Vec<u8>),
+    /// Reads the request, then sends this fatal TLS alert instead of a reply and closes, as a
+    /// server failing after the handshake does (one that wanted a client certificate, say). On
+    /// a TLS stub the alert is encrypted under the session's keys (TLS 1.3, which every client
+    /// offering it gets), so the client reads a real alert. A plain stub sends the bare record
+    /// in answer to the first bytes it reads, as a TLS server refusing a `ClientHello` does.
+    /// Not for a [`Behavior::Route`]: the route is chosen after the request, inside TLS.
+    TlsAlert(AlertDescription),
+    /// Reads the request, then sends an application-data record that does not decrypt (32
+    /// bytes of garbage) instead of a reply, and closes: on a TLS stub the client's record
+    /// layer fails (bad record MAC) after the handshake. Not for a [`Behavior::Route`] either.
+    BadRecord,
 }
 
 const BODY: &str = "<html><body>tulip stub</body></html>\n";
@@ -147,7 +165,13 @@ impl Behavior {
                 reply.extend(ok());
                 reply
             }
-            Behavior::Raw(bytes) => bytes.clone(),
+            Behavior::Raw(bytes) | Behavior::RawNoCloseNotify(bytes) => bytes.clone(),
+            Behavior::TlsAlert(alert) => vec![21, 3, 3, 0, 2, 2, u8::from(*alert)],
+            Behavior::BadRecord => {
+                let mut record = vec![23, 3, 3, 0, 32];
+                record.extend((0..32u8).map(|i| i.wrapping_mul(37) ^ 0x5a));
+                record
+            }
             Behavior::Silent | Behavior::Reset | Behavior::Route(_) => return None,
         })
     }
@@ -391,7 +415,12 @@ async fn serve(
                         Some(tls) => {
                             // A client that refuses the certificate ends here.
                             if let Ok(conn) = tls.accept(conn).await {
-                                handle(conn, &behavior).await;
+                                match &*behavior {
+                                    Behavior::TlsAlert(_) | Behavior::BadRecord => {
+                                        fail_tls(conn, &behavior).await
+                                    }
+                                    _ => handle(conn, &behavior).await,
+                                }
                             }
                         }
                     }
@@ -468,7 +497,8 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
         read_request(&mut conn).await;
         return;
     }
-    if *behavior == Behavior::Rejecting {
+    // A plain stub's alert answers the first bytes, as a TLS server refusing a ClientHello.
+    if matches!(behavior, Behavior::Rejecting | Behavior::TlsAlert(_)) {
         let mut buf = [0u8; 4096];
         let _ = conn.read(&mut buf).await;
         let _ = conn.write_all(&behavior.reply().unwrap_or_default()).await;
@@ -516,11 +546,38 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
     let reply = behavior.reply().unwrap_or_default();
     // The client hangs up once it has the head; errors writing the body are expected.
     let _ = conn.write_all(&reply).await;
+    if let Behavior::RawNoCloseNotify(_) = behavior {
+        // Out of rustls' buffer onto the socket, and no close_notify after it.
+        let _ = conn.flush().await;
+        return;
+    }
     if S::TLS {
         // Flushes the reply and sends close_notify, as a well-behaved TLS server does.
         let _ = conn.close().await;
     }
     // Dropping the connection closes it: the client sees the end of the stream.
+}
+
+/// [`Behavior::TlsAlert`] and [`Behavior::BadRecord`] on a TLS stub: after the handshake and
+/// the request, one record written straight to the socket, past rustls (which has no way to
+/// send an arbitrary alert).
+async fn fail_tls(
+    mut conn: futures_rustls::server::TlsStream<Async<TcpStream>>,
+    behavior: &Behavior,
+) {
+    read_request(&mut conn).await;
+    // What rustls still holds (session tickets) goes out first: the alert's record number
+    // counts those records.
+    if conn.flush().await.is_err() {
+        return;
+    }
+    let (mut tcp, session) = conn.into_inner();
+    let record = match behavior {
+        Behavior::TlsAlert(alert) => tls::encrypted_alert(session, *alert),
+        _ => None,
+    };
+    let record = record.or_else(|| behavior.reply()).unwrap_or_default();
+    let _ = tcp.write_all(&record).await;
 }
 
 #[cfg(test)]

@@ -12,7 +12,11 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     date_time_ymd,
 };
-use rustls::ServerConfig;
+use rustls::crypto::cipher::{OutboundChunks, OutboundPlainMessage};
+use rustls::{
+    AlertDescription, ConnectionTrafficSecrets, ContentType, ProtocolVersion, ServerConfig,
+    ServerConnection, SupportedCipherSuite,
+};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// A certificate authority made at run time, to issue server certificates that a client trusts
@@ -155,6 +159,41 @@ impl Identity {
             .with_single_cert(self.chain.clone(), key)
             .map_err(io::Error::other)?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Lets a stub encrypt a record of its own past rustls ([`encrypted_alert`]).
+        config.enable_secret_extraction = true;
         Ok(Arc::new(config))
     }
+}
+
+/// A fatal `alert` as the next record of `session` (TLS 1.3, after the handshake and whatever
+/// records were already sent), encrypted with its traffic keys: rustls sends no alert on
+/// request, so a stub that wants to fail after the handshake encrypts one itself. `None` for a
+/// TLS 1.2 session.
+pub(crate) fn encrypted_alert(
+    session: ServerConnection,
+    alert: AlertDescription,
+) -> Option<Vec<u8>> {
+    let SupportedCipherSuite::Tls13(suite) = session.negotiated_cipher_suite()? else {
+        return None;
+    };
+    let (seq, secrets) = session.dangerous_extract_secrets().ok()?.tx;
+    let (key, iv) = match secrets {
+        ConnectionTrafficSecrets::Aes128Gcm { key, iv }
+        | ConnectionTrafficSecrets::Aes256Gcm { key, iv }
+        | ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => (key, iv),
+        _ => return None,
+    };
+    // Level 2 is fatal.
+    let payload = [2, u8::from(alert)];
+    let message = OutboundPlainMessage {
+        typ: ContentType::Alert,
+        version: ProtocolVersion::TLSv1_2,
+        payload: OutboundChunks::Single(&payload),
+    };
+    let record = suite
+        .aead_alg
+        .encrypter(key, iv)
+        .encrypt(message, seq)
+        .ok()?;
+    Some(record.encode())
 }
