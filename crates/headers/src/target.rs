@@ -290,20 +290,42 @@ impl fmt::Display for Target {
 /// a server's `Location` may carry credentials, and an error message (or a log that keeps it)
 /// must not repeat them. The user name stays, as Go's `URL.Redacted` keeps it.
 ///
-/// Text, not a parsed URL: it works on what could not be parsed too. It errs towards hiding:
-/// the user info is what precedes the last `@` before any `?` or `#`, after the last `/`
-/// (`http:user:pw@host`, which the url crate reads as `http://user:pw@host`, becomes
-/// `http:***@host`, and an `@` in a path may hide a path segment's tail).
+/// Text, not a parsed URL: it works on what could not be parsed too. The user info is looked for
+/// where URL parsers look: in the authority, after `scheme:` and its slashes (or a leading
+/// `//`), up to the first `/`, `?` or `#`; it is what precedes the authority's last `@`. So an
+/// `@` in the path or the query hides nothing and reveals nothing. It errs towards hiding where
+/// there are no slashes: `http:user:pw@host` and `user:pw@host/` are read from their start
+/// (`http:***@host`, `user:***@host/`). (A `/`, `?` or `#` inside a would-be password ends the
+/// authority for every parser, so that text is no user info and is shown.)
 pub(crate) fn redact_password(url: &str) -> Cow<'_, str> {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let Some(at) = url[..end].rfind('@') else {
+    let is_scheme = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    let scheme_end = url
+        .find(':')
+        .filter(|&i| is_scheme(&url[..i]))
+        .map_or(0, |i| i + 1);
+    let after = &url[scheme_end..];
+    // Backslashes too: the url crate reads `http:\\host` as `http://host`.
+    let slashes = after.len() - after.trim_start_matches(['/', '\\']).len();
+    let start = match slashes {
+        0 => 0,
+        // `/path`: a path, no authority.
+        1 if scheme_end == 0 => return Cow::Borrowed(url),
+        n => scheme_end + n,
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..end].rfind('@').map(|i| start + i) else {
         return Cow::Borrowed(url);
     };
-    let start = url[..at].rfind('/').map_or(0, |i| i + 1);
-    let Some(colon) = url[start..at].find(':') else {
+    let Some(colon) = url[start..at].find(':').map(|i| start + i) else {
         return Cow::Borrowed(url);
     };
-    Cow::Owned(format!("{}***{}", &url[..start + colon + 1], &url[at..]))
+    Cow::Owned(format!("{}***{}", &url[..colon + 1], &url[at..]))
 }
 
 /// Splits `host[:port]`, `[v6][:port]` or a bare IPv6 literal; `default` is the port when none
@@ -411,10 +433,26 @@ mod tests {
             ("http:u:pw@h", "http:***@h"),
             ("u:pw@h/x", "u:***@h/x"),
             ("http://u:@h/", "http://u:***@h/"),
+            // An `@` after the authority (in the path) does not hide the user info's.
+            ("http://u:pw@h/x@y", "http://u:***@h/x@y"),
+            ("http://u:pw@h/a:b@c", "http://u:***@h/a:b@c"),
+            ("//u:pw@h/~x@y", "//u:***@h/~x@y"),
+            ("http://u:pw@[::1]:8080/x@y", "http://u:***@[::1]:8080/x@y"),
+            ("http://u:pw@h?x@y", "http://u:***@h?x@y"),
+            // Slashes as the url crate counts them.
+            ("http:/u:pw@h", "http:/u:***@h"),
+            (r"\\u:pw@h/", r"\\u:***@h/"),
+            // Percent-encoded bytes stay as they are, hidden or not.
+            ("http://u%3Ax:p%40w@h/", "http://u%3Ax:***@h/"),
+            // Escaped text (a header value with bytes outside printable ASCII) is hidden too.
+            (r"http://u:p\xc3\xa9w@h/", "http://u:***@h/"),
             // Nothing to hide: no password, no user info, an `@` in the query.
             ("http://u@h/", "http://u@h/"),
             ("http://h/a?to=u:pw@h", "http://h/a?to=u:pw@h"),
             ("/users/@me", "/users/@me"),
+            ("http://[::1]:8080/a:b@c", "http://[::1]:8080/a:b@c"),
+            ("http://h/a:b@c", "http://h/a:b@c"),
+            ("/a:b@c", "/a:b@c"),
             ("", ""),
         ] {
             assert_eq!(redact_password(url), shown, "{url}");

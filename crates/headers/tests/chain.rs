@@ -299,6 +299,11 @@ fn a_location_with_credentials_is_not_followed_and_its_password_is_not_repeated(
             format!("https://user:s3c@ret@{host}/"),
             format!("https://user:***@{host}/"),
         ),
+        // An `@` in the path is not the end of the user info.
+        (
+            format!("http://user:s3cret@{host}/~me@x"),
+            format!("http://user:***@{host}/~me@x"),
+        ),
         // A user name alone is no secret, and stays.
         (
             format!("http://user@{host}/"),
