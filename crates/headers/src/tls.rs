@@ -482,15 +482,25 @@ pub(crate) fn classify_read(e: io::Error) -> FetchError {
 /// An alert in words, as the RFC names it: `InternalError` is `internal error` (what curl over
 /// OpenSSL prints as `tlsv1 alert internal error`).
 fn alert_name(alert: rustls::AlertDescription) -> String {
-    camel_to_words(&format!("{alert:?}"))
+    match alert {
+        // Its Debug text is `AlertDescription(0x99)`.
+        rustls::AlertDescription::Unknown(n) => format!("unknown alert {n}"),
+        alert => camel_to_words(&format!("{alert:?}")),
+    }
 }
 
-/// `CaUsedAsEndEntity` as `ca used as end entity`.
+/// `CaUsedAsEndEntity` as `ca used as end entity`; a run of capitals is one word
+/// (`UnknownPSKIdentity` as `unknown psk identity`, not `unknown p s k identity`).
 fn camel_to_words(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
     let mut words = String::with_capacity(text.len() + 8);
-    for (i, c) in text.chars().enumerate() {
+    for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {
-            words.push(' ');
+            let after_lower = !chars[i - 1].is_ascii_uppercase();
+            let starts_word = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if after_lower || starts_word {
+                words.push(' ');
+            }
         }
         words.push(c.to_ascii_lowercase());
     }
@@ -620,5 +630,28 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_alerts_in_the_rfc_words() {
+        for (alert, name) in [
+            (rustls::AlertDescription::InternalError, "internal error"),
+            (rustls::AlertDescription::BadRecordMac, "bad record mac"),
+            // Acronyms are one word each, as the RFC's unknown_ca and unknown_psk_identity.
+            (rustls::AlertDescription::UnknownCA, "unknown ca"),
+            (
+                rustls::AlertDescription::UnknownPSKIdentity,
+                "unknown psk identity",
+            ),
+            (rustls::AlertDescription::Unknown(0x99), "unknown alert 153"),
+        ] {
+            assert_eq!(alert_name(alert), name);
+        }
+        assert_eq!(camel_to_words("CaUsedAsEndEntity"), "ca used as end entity");
     }
 }
