@@ -349,7 +349,7 @@ fn interop_with_nginx_over_tls() {
     );
     assert!(text.contains("header > Server: nginx"), "{text}");
 
-    // Mozilla's roots do not know the test CA.
+    // Mozilla's roots know neither the test CA nor .ci/run's self-signed certificate.
     let out = cmd("fetch-headers").arg(&https).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
