@@ -5,16 +5,24 @@
 //! nothing and counts no references: watches live in a table indexed by fd number, a callback is
 //! moved out of its slot while it runs (so it may borrow the loop mutably and add, replace or
 //! remove watches, its own included) and moved back afterwards, and the event buffer is reused.
+//! Timers ([`crate::timer`]) and the wake-up fd of [`LoopHandle`]s ([`crate::handle`]) stay off
+//! that path: a turn without timers asks one emptiness question about them, and the wake-up fd
+//! is recognised only where an event's key matches no watch.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::WatchError;
+use crate::handle::{LoopHandle, SendFn, Shared};
 use crate::readiness::Readiness;
 use crate::sys::{self, Events, Interest, Poller};
+use crate::timer::{TimerHandle, Timers};
 
 /// What [`EventLoop`] accepts as an fd: a bare [`RawFd`] number (as asyncio accepts an int), a
 /// [`BorrowedFd`], or a reference to anything that has an fd (`&UnixStream`, `&Stdin`, ...).
@@ -106,6 +114,13 @@ fn key(fd: RawFd) -> u64 {
     u64::from(fd as u32)
 }
 
+/// The kernel event key of the wake-up fd of [`LoopHandle`]s: as an fd number it is -1, which
+/// no watch has, so the dispatch path finds no slot for it and only then looks at it.
+const WAKE_KEY: u64 = u32::MAX as u64;
+
+/// Tells loops apart, so that a [`TimerHandle`] of one loop cancels nothing in another.
+static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(0);
+
 /// A single-threaded callback event loop for fd readiness, shaped like asyncio's.
 ///
 /// Watch an fd with [`add_reader`](Self::add_reader) / [`add_writer`](Self::add_writer); the
@@ -117,11 +132,22 @@ fn key(fd: RawFd) -> u64 {
 /// Watching the same fd and direction again replaces the callback. One fd may have a reader
 /// and a writer at the same time.
 ///
+/// Timers: [`call_later`](Self::call_later) / [`call_at`](Self::call_at) run a callback once
+/// at a deadline of the monotonic clock ([`Instant`]), and [`cancel`](Self::cancel) takes it
+/// back. Other threads reach the loop through a [`LoopHandle`] (see [`handle`](Self::handle)).
+///
 /// The loop watches fd numbers; it does not own or close them. Remove a watch before closing
 /// its fd. Its table of watches is indexed by fd number, so it grows to the highest fd watched
 /// (a few dozen bytes per number): cheap for the small numbers a process normally has.
 pub struct EventLoop {
     poller: Poller,
+    timers: Timers,
+    /// Timers due this turn, by sequence number; reused from turn to turn.
+    due: Vec<u64>,
+    /// What the loop shares with its `LoopHandle`s; `None` until the first `handle()`.
+    shared: Option<Arc<Shared>>,
+    /// Calls taken from the handles' inbox; reused, to take the inbox without allocating.
+    inbox: Vec<SendFn>,
     /// Watches indexed by fd number: fds are small dense integers, so a table beats a hash map.
     slots: Vec<Option<Slot>>,
     /// The kernel event buffer, reused; `None` only while a turn has it out.
@@ -140,6 +166,8 @@ impl fmt::Debug for EventLoop {
         f.debug_struct("EventLoop")
             .field("watched_fds", &self.watched)
             .field("pending_callbacks", &self.soon.len())
+            .field("pending_timers", &self.timers.len())
+            .field("has_handle", &self.shared.is_some())
             .field("running", &self.running)
             .finish_non_exhaustive()
     }
@@ -150,6 +178,10 @@ impl EventLoop {
     pub fn new() -> io::Result<Self> {
         Ok(EventLoop {
             poller: Poller::new()?,
+            timers: Timers::new(NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed)),
+            due: Vec::new(),
+            shared: None,
+            inbox: Vec::new(),
             slots: Vec::new(),
             events: Some(Events::with_capacity(EVENTS_PER_TURN)),
             soon: VecDeque::new(),
@@ -203,6 +235,74 @@ impl EventLoop {
         self.soon.push_back(Box::new(callback));
     }
 
+    /// Schedules `callback` to run once, `delay` from now; returns a handle to
+    /// [`cancel`](Self::cancel) it.
+    ///
+    /// The callback runs on the first turn of the loop that begins at or after the deadline:
+    /// never early, and late by as much as the callbacks before it take (and the kernel's
+    /// timer slack, about a millisecond; waits are rounded up to whole milliseconds). Timers due
+    /// at the same instant run in the order they were scheduled. A zero delay behaves as
+    /// [`call_soon`](Self::call_soon) but runs after the `call_soon` callbacks of that turn,
+    /// never in the turn that scheduled it. A delay too far away to represent is treated as a
+    /// century.
+    pub fn call_later<F>(&mut self, delay: Duration, callback: F) -> TimerHandle
+    where
+        F: FnOnce(&mut EventLoop) + 'static,
+    {
+        let now = Instant::now();
+        let when = now
+            .checked_add(delay)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+            .unwrap_or(now);
+        self.call_at(when, callback)
+    }
+
+    /// Schedules `callback` to run once at `when` (or on the next turn, if `when` has passed);
+    /// returns a handle to [`cancel`](Self::cancel) it. See [`call_later`](Self::call_later).
+    pub fn call_at<F>(&mut self, when: Instant, callback: F) -> TimerHandle
+    where
+        F: FnOnce(&mut EventLoop) + 'static,
+    {
+        self.timers.schedule(when, Box::new(callback))
+    }
+
+    /// Cancels a timer of [`call_later`](Self::call_later) / [`call_at`](Self::call_at): its
+    /// callback will not run, and is dropped now. Returns whether it was pending: `false` if it
+    /// has already run (or is running), was already cancelled, or belongs to another loop.
+    ///
+    /// A timer due in the current turn can still be cancelled by a callback that runs before it.
+    pub fn cancel(&mut self, timer: TimerHandle) -> bool {
+        self.timers.cancel(timer)
+    }
+
+    /// The clock of [`call_at`](Self::call_at) (asyncio's `loop.time()`): [`Instant::now`].
+    pub fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// A handle for other threads: [`LoopHandle::call_soon_threadsafe`] and
+    /// [`LoopHandle::stop`], which wake the loop if it is blocked in [`run`](Self::run).
+    ///
+    /// The first call creates the loop's wake-up fd (an eventfd on Linux) and registers it;
+    /// a loop that never makes a handle has neither. Fails only if that fd cannot be made.
+    /// While a handle exists, `run` waits for it rather than returning when idle.
+    pub fn handle(&mut self) -> io::Result<LoopHandle> {
+        let shared = match &self.shared {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared = Arc::new(Shared::new()?);
+                let read = Interest {
+                    read: true,
+                    write: false,
+                };
+                self.poller.add(shared.waker.fd(), WAKE_KEY, read)?;
+                self.shared = Some(Arc::clone(&shared));
+                shared
+            }
+        };
+        Ok(LoopHandle::new(shared))
+    }
+
     /// Makes [`run`](Self::run) return once the current batch of callbacks has run. Called
     /// before `run`, the next `run` does one turn and returns.
     pub fn stop(&mut self) {
@@ -218,13 +318,16 @@ impl EventLoop {
     }
 
     /// Runs the loop until [`stop`](Self::stop) is called, or until nothing is left that could
-    /// ever run: no watch and no scheduled callback (asyncio would wait forever then).
+    /// ever run: no watch, no scheduled callback, no pending timer and no [`LoopHandle`]
+    /// (asyncio would wait forever then). Pending timers alone keep it running: it sleeps until
+    /// the next one is due.
     ///
-    /// Each turn waits for readiness (not at all if callbacks are scheduled), runs the readiness
-    /// callbacks, then the [`call_soon`](Self::call_soon) callbacks scheduled so far; one that
-    /// these schedule waits for the next turn, so a callback rescheduling itself cannot starve
-    /// the watches. Fails if the loop is already running (a callback called `run`) or if waiting
-    /// for events fails.
+    /// Each turn waits for readiness (not at all if callbacks are scheduled; at most until the
+    /// next timer is due), runs the readiness callbacks, then the [`call_soon`](Self::call_soon)
+    /// callbacks scheduled so far (those sent by handles included), then the timers due by the
+    /// end of the wait; callbacks and timers that these schedule wait for the next turn, so a
+    /// callback rescheduling itself cannot starve the watches. Fails if the loop is already
+    /// running (a callback called `run`) or if waiting for events fails.
     ///
     /// A panic in a callback propagates out of `run`; drop the loop afterwards, as the panicking
     /// watch is left half-dispatched.
@@ -241,18 +344,33 @@ impl EventLoop {
 
     fn turns(&mut self) -> io::Result<()> {
         loop {
-            if self.watched == 0 && self.soon.is_empty() && !self.stopping {
+            if self.watched == 0 && self.soon.is_empty() && !self.stopping && self.idle() {
                 return Ok(());
             }
-            let block = self.soon.is_empty() && !self.stopping;
-            self.poll(block)?;
+            let timeout = if !self.soon.is_empty() || self.stopping {
+                Some(Duration::ZERO)
+            } else if self.timers.is_empty() {
+                None
+            } else {
+                self.timers.timeout(Instant::now())
+            };
+            self.poll(timeout)?;
             // Only the callbacks scheduled so far: one scheduled by a callback of this batch
             // waits for the next turn, so readiness is not starved by a self-rescheduling
             // callback.
-            for _ in 0..self.soon.len() {
+            let batch = self.soon.len();
+            if !self.timers.is_empty() {
+                // The timers due now, taken before any callback of this turn runs, so that a
+                // timer these schedule for "now" waits for the next turn (as in asyncio).
+                self.timers.collect_due(Instant::now(), &mut self.due);
+            }
+            for _ in 0..batch {
                 if let Some(callback) = self.soon.pop_front() {
                     callback(self);
                 }
+            }
+            if !self.due.is_empty() {
+                self.run_due();
             }
             if self.stopping {
                 return Ok(());
@@ -260,8 +378,46 @@ impl EventLoop {
         }
     }
 
-    /// Waits for (or collects) kernel events and runs their callbacks.
-    fn poll(&mut self, block: bool) -> io::Result<()> {
+    /// Whether nothing but watches and `call_soon` callbacks could make anything run: no
+    /// pending timer, and no handle that could still send a call (calls already sent are moved
+    /// to the `call_soon` queue first, so none is left behind).
+    #[cold]
+    fn idle(&mut self) -> bool {
+        if !self.timers.is_empty() {
+            return false;
+        }
+        let Some(shared) = &self.shared else {
+            return true;
+        };
+        let shared = Arc::clone(shared);
+        self.take_inbox(&shared);
+        self.soon.is_empty() && !shared.has_handles()
+    }
+
+    /// Moves the calls sent by handles to the `call_soon` queue.
+    fn take_inbox(&mut self, shared: &Shared) {
+        shared.take(&mut self.inbox);
+        self.soon
+            .extend(self.inbox.drain(..).map(|call| -> SoonFn { call }));
+    }
+
+    /// Runs the timers collected as due this turn, in deadline then scheduling order, skipping
+    /// those a callback of this turn cancelled.
+    fn run_due(&mut self) {
+        // Moved out so that callbacks can borrow the loop; put back with its capacity.
+        let mut due = mem::take(&mut self.due);
+        for &seq in &due {
+            if let Some(callback) = self.timers.take(seq) {
+                callback(self);
+            }
+        }
+        due.clear();
+        self.due = due;
+    }
+
+    /// Waits for (or collects) kernel events, at most `timeout` (`None`: no limit), and runs
+    /// their callbacks.
+    fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         // The buffer is moved out so that callbacks can borrow the loop; it goes back with its
         // capacity. (It is missing only if a callback panicked during an earlier turn.)
         let mut events = self
@@ -269,13 +425,20 @@ impl EventLoop {
             .take()
             .unwrap_or_else(|| Events::with_capacity(EVENTS_PER_TURN));
         self.turn += 1;
-        let result = self.poller.wait(&mut events, block);
+        let result = self.poller.wait(&mut events, timeout);
         if result.is_ok() {
             for i in 0..events.len() {
                 let (key, bits) = events.get(i);
                 let fd = key as u32 as RawFd;
                 let Some(slot) = self.current_slot(fd) else {
-                    continue; // removed by an earlier callback of this batch
+                    // Removed by an earlier callback of this batch, or the handles' wake-up
+                    // fd (looked for only here, off the path of watched fds).
+                    if key == WAKE_KEY
+                        && let Some(shared) = self.shared.clone()
+                    {
+                        self.take_inbox(&shared);
+                    }
+                    continue;
                 };
                 let wants_read = slot.reader.is_watched();
                 if wants_read && let Some(r) = bits.for_reader(|| sys::pending_bytes(fd)) {
@@ -427,5 +590,15 @@ impl EventLoop {
             self.watched -= 1;
         }
         true
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        // Handles outlive the loop: refuse their calls from now on. The calls not run are
+        // dropped after the inbox is unlocked, as their destructors may use a handle.
+        if let Some(shared) = &self.shared {
+            drop(shared.close());
+        }
     }
 }

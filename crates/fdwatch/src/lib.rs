@@ -92,12 +92,16 @@
 
 mod error;
 mod event_loop;
+mod handle;
 pub mod pingpong;
 mod readiness;
 mod sys;
+mod timer;
 mod watch;
 
 pub use error::WatchError;
 pub use event_loop::{EventLoop, Source};
+pub use handle::{LoopClosed, LoopHandle};
 pub use readiness::Readiness;
+pub use timer::TimerHandle;
 pub use watch::{ReadinessStream, Watch};

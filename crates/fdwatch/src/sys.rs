@@ -114,6 +114,7 @@ mod epoll {
     use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
     use std::io;
     use std::os::fd::{OwnedFd, RawFd};
+    use std::time::Duration;
 
     /// One epoll instance.
     #[derive(Debug)]
@@ -207,16 +208,24 @@ mod epoll {
             with_fd(fd, |fd| Ok(epoll::delete(&self.epoll, fd)?))
         }
 
-        /// Waits for events (or only collects those already there, if `block` is false).
-        pub fn wait(&self, events: &mut Events, block: bool) -> io::Result<()> {
-            let zero = Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            let timeout = if block { None } else { Some(&zero) };
+        /// Waits for events, at most `timeout` (`None`: until there are some; zero: only
+        /// collects those already there).
+        ///
+        /// rustix hands the timeout to `epoll_wait` in milliseconds rounded up, so a wait for
+        /// a deadline never ends before it.
+        pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+            let timeout = timeout.map(|t| Timespec {
+                // The loop caps its waits at an hour, so the seconds always fit.
+                tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: t.subsec_nanos().into(),
+            });
             loop {
                 events.list.clear();
-                match epoll::wait(&self.epoll, spare_capacity(&mut events.list), timeout) {
+                match epoll::wait(
+                    &self.epoll,
+                    spare_capacity(&mut events.list),
+                    timeout.as_ref(),
+                ) {
                     Ok(_) => return Ok(()),
                     // A signal handler ran; nothing happened to the watches.
                     Err(rustix::io::Errno::INTR) => continue,
@@ -318,12 +327,12 @@ mod portable {
             super::with_fd(fd, |fd| self.poller.delete(fd))
         }
 
-        pub fn wait(&self, events: &mut Events, block: bool) -> io::Result<()> {
+        pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
             events.events.clear();
             events.list.clear();
-            let timeout = if block { None } else { Some(Duration::ZERO) };
             self.poller.wait(&mut events.events, timeout)?;
             for ev in events.events.iter() {
+                // Widened back losslessly: keys are fd numbers or `WAKE_KEY`, all within u32.
                 let key = ev.key as u64;
                 let mut bits = Bits {
                     readable: ev.readable,
@@ -354,6 +363,69 @@ mod portable {
 
         pub fn is_not_registered(err: &io::Error) -> bool {
             err.kind() == io::ErrorKind::NotFound
+        }
+    }
+}
+
+/// The wake-up fd of a loop that has a [`LoopHandle`](crate::LoopHandle): another thread makes
+/// it readable to interrupt the loop's wait, the loop drains it. An eventfd (one fd, one counter)
+/// on Linux and Android, a non-blocking pipe elsewhere.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    /// What the loop watches (the eventfd, or the pipe's read end).
+    read: std::os::fd::OwnedFd,
+    /// The pipe's write end; the eventfd is written through `read` itself.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    write: std::os::fd::OwnedFd,
+}
+
+impl Waker {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn new() -> io::Result<Self> {
+        use rustix::event::{EventfdFlags, eventfd};
+        Ok(Waker {
+            read: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+        })
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn new() -> io::Result<Self> {
+        use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+        use rustix::io::{FdFlags, fcntl_setfd};
+        // `pipe2` is missing on some of these platforms: set the flags one by one.
+        let (read, write) = rustix::pipe::pipe()?;
+        for fd in [&read, &write] {
+            fcntl_setfd(fd, FdFlags::CLOEXEC)?;
+            fcntl_setfl(fd, fcntl_getfl(fd)? | OFlags::NONBLOCK)?;
+        }
+        Ok(Waker { read, write })
+    }
+
+    /// The fd number the loop watches for readability.
+    pub(crate) fn fd(&self) -> RawFd {
+        use std::os::fd::AsRawFd;
+        self.read.as_raw_fd()
+    }
+
+    /// Makes the fd readable. Errors are ignored: a full pipe or a saturated eventfd counter is
+    /// still readable, which is all a wake-up needs.
+    pub(crate) fn wake(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = rustix::io::write(&self.read, &1u64.to_ne_bytes());
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = rustix::io::write(&self.write, &[1]);
+    }
+
+    /// Makes the fd unreadable again (reads everything there is; it is non-blocking).
+    pub(crate) fn reset(&self) {
+        let mut buf = [0u8; 64];
+        loop {
+            match rustix::io::read(&self.read, &mut buf) {
+                // An eventfd is emptied by one 8-byte read; a pipe may hold more than `buf`.
+                Ok(n) if n == buf.len() => continue,
+                Err(rustix::io::Errno::INTR) => continue,
+                _ => return,
+            }
         }
     }
 }
