@@ -358,13 +358,7 @@ impl EventLoop {
             // Only the callbacks scheduled so far: one scheduled by a callback of this batch
             // waits for the next turn, so readiness is not starved by a self-rescheduling
             // callback.
-            let batch = self.soon.len();
-            if !self.timers.is_empty() {
-                // The timers due now, taken before any callback of this turn runs, so that a
-                // timer these schedule for "now" waits for the next turn (as in asyncio).
-                self.timers.collect_due(Instant::now(), &mut self.due);
-            }
-            for _ in 0..batch {
+            for _ in 0..self.soon.len() {
                 if let Some(callback) = self.soon.pop_front() {
                     callback(self);
                 }
@@ -426,6 +420,11 @@ impl EventLoop {
             .unwrap_or_else(|| Events::with_capacity(EVENTS_PER_TURN));
         self.turn += 1;
         let result = self.poller.wait(&mut events, timeout);
+        if !self.timers.is_empty() {
+            // The timers due now, taken before any callback of this turn runs, so that a timer
+            // one of them schedules for "now" waits for the next turn (as in asyncio).
+            self.timers.collect_due(Instant::now(), &mut self.due);
+        }
         if result.is_ok() {
             for i in 0..events.len() {
                 let (key, bits) = events.get(i);

@@ -1,6 +1,7 @@
 //! fdwatch's behaviour through its public API: the callback loop's asyncio semantics (replace,
 //! remove, call_soon, stop), what each readiness means on sockets, pipes and stdin, the errors
-//! for fds that cannot be watched, and the `await` and stream forms.
+//! for fds that cannot be watched, and the `await` and stream forms; the loop's timers and its
+//! thread-safe handle.
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -10,10 +11,11 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
-use fdwatch::{EventLoop, Readiness, Watch, WatchError};
+use fdwatch::{EventLoop, LoopHandle, Readiness, Watch, WatchError};
 use futures_lite::{StreamExt, future};
 
 /// Runs `test` on its own thread and fails if it does not finish in a minute, so that a watch
@@ -741,5 +743,398 @@ fn pingpong_completes_the_requested_rounds() {
         for rounds in [0, 1, 2, 2_000] {
             fdwatch::pingpong::run(rounds).unwrap();
         }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers: call_later / call_at / cancel.
+// ---------------------------------------------------------------------------------------------
+
+/// Records, in a timer callback, its name and whether it ran no earlier than its deadline.
+fn record(log: &Log, name: &str, when: Instant) -> impl FnOnce(&mut EventLoop) + 'static {
+    let log = Rc::clone(log);
+    let name = name.to_string();
+    move |_| {
+        assert!(Instant::now() >= when, "timer {name} fired early");
+        log.borrow_mut().push(name);
+    }
+}
+
+#[test]
+fn timers_run_by_deadline_then_in_scheduling_order_and_never_early() {
+    bounded(|| {
+        let mut ev = EventLoop::new().unwrap();
+        let log = log();
+        let base = Instant::now() + Duration::from_millis(30);
+        let late = base + Duration::from_millis(20);
+        ev.call_at(late, record(&log, "late", late));
+        ev.call_at(base, record(&log, "base 1", base));
+        ev.call_at(base, record(&log, "base 2", base));
+        let t = ev.call_later(Duration::ZERO, |_| {});
+        ev.call_at(t.when(), record(&log, "zero", t.when()));
+        ev.call_at(base, record(&log, "base 3", base));
+        // Sub-millisecond delays: the kernel's millisecond waits must not end them early.
+        for micros in [1, 499, 500, 999, 1_000, 1_001, 1_500] {
+            let h = ev.call_later(Duration::from_micros(micros), |_| {});
+            ev.call_at(h.when(), record(&log, &format!("{micros}us"), h.when()));
+        }
+        // Nothing is watched: the timers alone keep `run` going until the last has run.
+        ev.run().unwrap();
+        assert!(Instant::now() >= late);
+        let log = log.borrow();
+        assert_eq!(log.len(), 12, "{log:?}");
+        // The first timers: their deadline is zero and the sub-millisecond ones.
+        assert_eq!(
+            log[..8],
+            [
+                "zero", "1us", "499us", "500us", "999us", "1000us", "1001us", "1500us"
+            ]
+        );
+        assert_eq!(log[8..], ["base 1", "base 2", "base 3", "late"]);
+    });
+}
+
+#[test]
+fn timers_scheduled_by_callbacks_wait_for_a_later_turn() {
+    bounded(|| {
+        // A writer on an idle socket is ready on every turn: it numbers the turns.
+        let (a, _b) = pair();
+        let mut ev = EventLoop::new().unwrap();
+        let log = log();
+        let turn = Rc::new(Cell::new(0u32));
+        let (counter, l) = (Rc::clone(&turn), Rc::clone(&log));
+        let fd = a.as_raw_fd();
+        ev.add_writer(fd, move |ev, _| {
+            counter.set(counter.get() + 1);
+            l.borrow_mut().push(format!("turn {}", counter.get()));
+            if counter.get() == 3 {
+                ev.remove_writer(fd);
+            }
+            if counter.get() == 1 {
+                let l = Rc::clone(&l);
+                ev.call_later(Duration::ZERO, move |_| {
+                    l.borrow_mut().push("from writer".into())
+                });
+            }
+        })
+        .unwrap();
+        let l = Rc::clone(&log);
+        ev.call_soon(move |ev| {
+            l.borrow_mut().push("soon 1".into());
+            let l = Rc::clone(&l);
+            ev.call_later(Duration::ZERO, move |_| {
+                l.borrow_mut().push("from soon".into())
+            });
+        });
+        let (l, t) = (Rc::clone(&log), Rc::clone(&turn));
+        ev.call_later(Duration::ZERO, move |ev| {
+            l.borrow_mut()
+                .push(format!("first timer in turn {}", t.get()));
+            let past = Instant::now() - Duration::from_secs(1);
+            let (l2, l3, l4) = (Rc::clone(&l), Rc::clone(&l), Rc::clone(&l));
+            ev.call_later(Duration::ZERO, move |_| l2.borrow_mut().push("now".into()));
+            ev.call_at(past, move |_| l3.borrow_mut().push("past".into()));
+            ev.call_soon(move |_| l4.borrow_mut().push("soon".into()));
+        });
+        ev.run().unwrap();
+        let log = log.borrow();
+        // Turn 1: the readiness callback, then `call_soon` callbacks, then timers. The first
+        // timer runs in turn 1 (it was due when the loop started); the timers that turn 1's
+        // callbacks schedule for "now" run in turn 2, after its `call_soon` callbacks, by
+        // deadline ("past" first), then in the order they were scheduled.
+        assert_eq!(
+            *log,
+            [
+                "turn 1",
+                "soon 1",
+                "first timer in turn 1",
+                "turn 2",
+                "soon",
+                "past",
+                "from writer",
+                "from soon",
+                "now",
+                "turn 3",
+            ],
+            "{log:?}"
+        );
+    });
+}
+
+#[test]
+fn cancel_says_whether_the_timer_was_pending_and_drops_its_callback() {
+    bounded(|| {
+        let mut ev = EventLoop::new().unwrap();
+        let log = log();
+        // Cancelled before it is due: never runs, its captures are dropped at once.
+        let captured = Rc::new(());
+        let keep = Rc::clone(&captured);
+        let l = Rc::clone(&log);
+        let far = ev.call_later(Duration::from_secs(3600), move |_| {
+            let _keep = keep;
+            l.borrow_mut().push("far".into());
+        });
+        assert_eq!(Rc::strong_count(&captured), 2);
+        assert!(ev.cancel(far));
+        assert_eq!(Rc::strong_count(&captured), 1);
+        assert!(!ev.cancel(far), "a second cancel is a no-op");
+
+        // Due in the same turn: the first cancels the second, which then does not run; a timer
+        // cancelling itself while it runs gets false.
+        let when = Instant::now() + Duration::from_millis(10);
+        let second = Rc::new(Cell::new(None));
+        let (s, l) = (Rc::clone(&second), Rc::clone(&log));
+        let first = ev.call_at(when, move |ev| {
+            l.borrow_mut().push(format!(
+                "first cancels second: {}",
+                ev.cancel(s.get().unwrap())
+            ));
+        });
+        let l = Rc::clone(&log);
+        second.set(Some(
+            ev.call_at(when, move |_| l.borrow_mut().push("second".into())),
+        ));
+        let own = Rc::new(Cell::new(None));
+        let (o, l) = (Rc::clone(&own), Rc::clone(&log));
+        own.set(Some(ev.call_at(when, move |ev| {
+            l.borrow_mut()
+                .push(format!("self cancel: {}", ev.cancel(o.get().unwrap())));
+        })));
+
+        // A handle of another loop cancels nothing here.
+        let mut other = EventLoop::new().unwrap();
+        let foreign = other.call_at(when, |_| {});
+        assert!(!ev.cancel(foreign));
+        assert!(other.cancel(foreign));
+
+        // The 3600 s timer is cancelled, so it does not hold `run` for an hour.
+        ev.run().unwrap();
+        assert_eq!(
+            *log.borrow(),
+            ["first cancels second: true", "self cancel: false"]
+        );
+        assert!(!ev.cancel(first), "fired timers cannot be cancelled");
+        assert!(!ev.cancel(second.get().unwrap()));
+    });
+}
+
+#[test]
+fn a_timer_cancelled_while_run_waits_for_it_lets_run_return() {
+    bounded(|| {
+        let mut ev = EventLoop::new().unwrap();
+        let far = ev.call_later(Duration::from_secs(3600), |_| panic!("cancelled timer ran"));
+        let ran = Rc::new(Cell::new(false));
+        let r = Rc::clone(&ran);
+        ev.call_later(Duration::from_millis(20), move |ev| {
+            r.set(true);
+            assert!(ev.cancel(far));
+        });
+        ev.run().unwrap();
+        assert!(ran.get());
+    });
+}
+
+#[test]
+fn many_cancelled_timers_do_not_outlive_their_cancel() {
+    bounded(|| {
+        // Enough cancellations to make the heap rebuild itself; the survivors still run in
+        // order.
+        let mut ev = EventLoop::new().unwrap();
+        let log = log();
+        let start = Instant::now();
+        let mut keep = Vec::new();
+        for i in 0..2_000u32 {
+            let when = start + Duration::from_micros(u64::from(i % 50) * 100);
+            let h = ev.call_at(when, record(&log, &format!("{:02}-{i:04}", i % 50), when));
+            if i % 10 != 0 {
+                keep.push(h);
+            }
+        }
+        for h in &keep {
+            assert!(ev.cancel(*h));
+        }
+        ev.run().unwrap();
+        let log = log.borrow();
+        assert_eq!(log.len(), 200);
+        let mut sorted = log.clone();
+        sorted.sort();
+        assert_eq!(*log, sorted, "deadline order, then scheduling order");
+    });
+}
+
+#[test]
+fn a_timer_ends_the_wait_for_a_silent_fd() {
+    bounded(|| {
+        // The reader never becomes ready: only the timer's deadline can end the wait.
+        let (a, _b) = pair();
+        let mut ev = EventLoop::new().unwrap();
+        ev.add_reader(&a, |_, r| panic!("silent fd ready: {r:?}"))
+            .unwrap();
+        let start = Instant::now();
+        ev.call_later(Duration::from_millis(30), |ev| ev.stop());
+        ev.run().unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert_eq!(ev.is_watched(&a), (true, false));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// LoopHandle: call_soon_threadsafe and stop from other threads.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn loop_handle_is_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<LoopHandle>();
+}
+
+#[test]
+fn stop_from_another_thread_wakes_a_blocked_run() {
+    bounded(|| {
+        // A watch that never fires and no timer: `run` blocks in the kernel until woken.
+        let (a, _b) = pair();
+        let mut ev = EventLoop::new().unwrap();
+        ev.add_reader(&a, |_, r| panic!("silent fd ready: {r:?}"))
+            .unwrap();
+        let handle = ev.handle().unwrap();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stopped);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s.store(true, Ordering::SeqCst);
+            assert!(handle.stop());
+            handle
+        });
+        ev.run().unwrap();
+        assert!(stopped.load(Ordering::SeqCst), "run returned before stop");
+        let handle = thread.join().unwrap();
+        // The loop still stands, so does the handle; a stop before `run` makes it do one turn.
+        assert!(!handle.is_closed());
+        assert!(handle.stop());
+        ev.run().unwrap();
+    });
+}
+
+#[test]
+fn call_soon_threadsafe_from_many_threads_runs_each_call_once() {
+    bounded(|| {
+        const THREADS: usize = 8;
+        const CALLS: usize = 2_000;
+        let mut ev = EventLoop::new().unwrap();
+        // What ran, per thread, in the order it ran.
+        let ran: Arc<Mutex<Vec<Vec<usize>>>> = Arc::new(Mutex::new(vec![Vec::new(); THREADS]));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let handle = ev.handle().unwrap();
+                let ran = Arc::clone(&ran);
+                std::thread::spawn(move || {
+                    for i in 0..CALLS {
+                        let ran = Arc::clone(&ran);
+                        handle
+                            .call_soon_threadsafe(move |_| ran.lock().unwrap()[t].push(i))
+                            .unwrap();
+                        if i % 500 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                    // Dropping the last handle is what lets `run` return.
+                })
+            })
+            .collect();
+        // Nothing is watched or scheduled: the handles alone keep the loop running, until
+        // every thread has dropped its handle and every call has run.
+        ev.run().unwrap();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let ran = ran.lock().unwrap();
+        for (t, calls) in ran.iter().enumerate() {
+            assert_eq!(*calls, (0..CALLS).collect::<Vec<_>>(), "thread {t}");
+        }
+    });
+}
+
+#[test]
+fn a_handle_made_inside_a_running_loop_wakes_it() {
+    bounded(|| {
+        let (a, _b) = pair();
+        let mut ev = EventLoop::new().unwrap();
+        ev.add_reader(&a, |_, r| panic!("silent fd ready: {r:?}"))
+            .unwrap();
+        let got = Rc::new(Cell::new(0));
+        let g = Rc::clone(&got);
+        ev.call_soon(move |ev| {
+            let handle = ev.handle().unwrap();
+            std::thread::spawn(move || {
+                handle
+                    .call_soon_threadsafe(|ev| {
+                        ev.call_soon(|ev| ev.stop());
+                    })
+                    .unwrap();
+            });
+            g.set(1);
+        });
+        ev.run().unwrap();
+        assert_eq!(got.get(), 1);
+    });
+}
+
+#[test]
+fn handles_outliving_the_loop_are_refused_without_panicking() {
+    bounded(|| {
+        let mut ev = EventLoop::new().unwrap();
+        let handle = ev.handle().unwrap();
+        // Pending work that owns things, handles included: all of it is dropped with the loop.
+        let owned = Arc::new(());
+        let o = Arc::clone(&owned);
+        let h = handle.clone();
+        ev.call_later(Duration::from_secs(3600), move |_| drop((o, h)));
+        let o = Arc::clone(&owned);
+        let h = handle.clone();
+        handle.call_soon_threadsafe(move |_| drop((o, h))).unwrap();
+        let o = Arc::clone(&owned);
+        ev.call_soon(move |_| drop(o));
+        assert_eq!(Arc::strong_count(&owned), 4);
+        drop(ev);
+        assert_eq!(
+            Arc::strong_count(&owned),
+            1,
+            "pending callbacks dropped with the loop"
+        );
+
+        assert!(handle.is_closed());
+        assert!(!handle.stop());
+        let refused = handle.call_soon_threadsafe(|_| unreachable!());
+        let err = refused.unwrap_err();
+        assert_eq!(err.to_string(), "event loop is closed");
+        let _callback = err.into_inner();
+        // From other threads too, and clones of the handle.
+        let clone = handle.clone();
+        std::thread::spawn(move || {
+            assert!(!clone.stop());
+            assert!(clone.call_soon_threadsafe(|_| {}).is_err());
+        })
+        .join()
+        .unwrap();
+    });
+}
+
+#[test]
+fn calls_sent_before_run_run_on_its_first_turn() {
+    bounded(|| {
+        let mut ev = EventLoop::new().unwrap();
+        let handle = ev.handle().unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = Arc::clone(&ran);
+        std::thread::spawn(move || {
+            handle
+                .call_soon_threadsafe(move |_| r.store(true, Ordering::SeqCst))
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+        // The handle is gone: `run` runs the call and, with nothing left, returns.
+        ev.run().unwrap();
+        assert!(ran.load(Ordering::SeqCst));
     });
 }
