@@ -5,10 +5,12 @@
 //! stands. It comes in two shapes:
 //!
 //! - [`EventLoop`]: a small callback loop shaped like asyncio's ([`add_reader`],
-//!   [`add_writer`], [`remove_reader`], [`remove_writer`], [`call_soon`], [`stop`], [`run`]).
-//!   It sits directly on the kernel's readiness API (level-triggered epoll on Linux), with no
-//!   allocation and no reference counting on the dispatch path, so a callback-driven ping-pong
-//!   over a socketpair runs as fast as a hand-written epoll loop.
+//!   [`add_writer`], [`remove_reader`], [`remove_writer`], [`call_soon`], [`stop`], [`run`]),
+//!   with timers ([`call_later`], [`call_at`], [`cancel`]) and a [`LoopHandle`] through which
+//!   other threads schedule callbacks ([`call_soon_threadsafe`]) or stop it, waking it if it
+//!   waits. It sits directly on the kernel's readiness API (level-triggered epoll on Linux),
+//!   with no allocation and no reference counting on the dispatch path, so a callback-driven
+//!   ping-pong over a socketpair runs as fast as a hand-written epoll loop.
 //! - [`Watch`]: an `await`-able form for smol code, on smol's own reactor (async-io): await
 //!   the next readiness with [`Watch::readable`] / [`Watch::writable`], or take a
 //!   [`Stream`](futures_lite::Stream) of readiness events with [`Watch::readable_events`].
@@ -53,6 +55,33 @@
 //! # std::io::Result::Ok(())
 //! ```
 //!
+//! Timers and another thread: a timer cancels another before it is due, a worker thread hands
+//! its result to the loop's thread. With no fd watched, `run` returns once no timer is pending
+//! and no [`LoopHandle`] is left that could send more.
+//!
+//! ```
+//! use fdwatch::EventLoop;
+//! use std::time::Duration;
+//!
+//! let mut ev = EventLoop::new()?;
+//! let never = ev.call_later(Duration::from_secs(3600), |_| unreachable!("cancelled"));
+//! ev.call_later(Duration::from_millis(10), move |ev| {
+//!     println!("10 ms later");
+//!     assert!(ev.cancel(never));
+//! });
+//! let handle = ev.handle()?;
+//! let worker = std::thread::spawn(move || {
+//!     let answer = 6 * 7;
+//!     handle
+//!         .call_soon_threadsafe(move |_| println!("the worker says {answer}"))
+//!         .unwrap();
+//!     // The handle is dropped here: nothing more will come from this thread.
+//! });
+//! ev.run()?;
+//! worker.join().unwrap();
+//! # std::io::Result::Ok(())
+//! ```
+//!
 //! The `await` form, in smol code:
 //!
 //! ```
@@ -70,8 +99,13 @@
 //!
 //! # What it does not do
 //!
-//! - The [`EventLoop`] is single-threaded: callbacks are `FnMut` without `Send`, and there is no
-//!   `call_soon_threadsafe`. Run one loop per thread.
+//! - The [`EventLoop`] is single-threaded: callbacks are `FnMut` without `Send`, and run on the
+//!   thread that calls [`run`]. Other threads only send it `Send` callbacks through a
+//!   [`LoopHandle`]. Run one loop per thread.
+//! - Timers are one-shot and follow the monotonic clock ([`std::time::Instant`]); the wait for
+//!   one is rounded up to the kernel's millisecond, so a timer never fires early and may fire
+//!   up to a millisecond or so late (more if callbacks before it take long). There is no
+//!   periodic timer: a callback that wants one schedules itself again.
 //! - It watches descriptors, it does not own them: close an fd only after removing its watch.
 //!   (The kernel forgets a watch whose file is closed, as it does for asyncio; `fdwatch` notices
 //!   a recycled fd number when it is watched again, and then registers it afresh.)
@@ -83,6 +117,10 @@
 //! [`remove_reader`]: EventLoop::remove_reader
 //! [`remove_writer`]: EventLoop::remove_writer
 //! [`call_soon`]: EventLoop::call_soon
+//! [`call_later`]: EventLoop::call_later
+//! [`call_at`]: EventLoop::call_at
+//! [`cancel`]: EventLoop::cancel
+//! [`call_soon_threadsafe`]: LoopHandle::call_soon_threadsafe
 //! [`stop`]: EventLoop::stop
 //! [`run`]: EventLoop::run
 
