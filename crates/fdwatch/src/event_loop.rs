@@ -383,9 +383,16 @@ impl EventLoop {
         let Some(shared) = &self.shared else {
             return true;
         };
+        if shared.has_handles() {
+            // The wake-up fd will end the wait when a handle sends something (or the last
+            // handle goes away).
+            return false;
+        }
+        // No handle is left to send more, but the last ones may have sent calls just before
+        // going away: those run before `run` returns.
         let shared = Arc::clone(shared);
         self.take_inbox(&shared);
-        self.soon.is_empty() && !shared.has_handles()
+        self.soon.is_empty()
     }
 
     /// Moves the calls sent by handles to the `call_soon` queue.
