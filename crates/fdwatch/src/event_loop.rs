@@ -427,12 +427,12 @@ impl EventLoop {
             .unwrap_or_else(|| Events::with_capacity(EVENTS_PER_TURN));
         self.turn += 1;
         let result = self.poller.wait(&mut events, timeout);
-        if !self.timers.is_empty() {
-            // The timers due now, taken before any callback of this turn runs, so that a timer
-            // one of them schedules for "now" waits for the next turn (as in asyncio).
-            self.timers.collect_due(Instant::now(), &mut self.due);
-        }
         if result.is_ok() {
+            if !self.timers.is_empty() {
+                // The timers due now, taken before any callback of this turn runs, so that a
+                // timer one of them schedules for "now" waits for the next turn (as in asyncio).
+                self.timers.collect_due(Instant::now(), &mut self.due);
+            }
             for i in 0..events.len() {
                 let (key, bits) = events.get(i);
                 let fd = key as u32 as RawFd;
