@@ -878,6 +878,10 @@ fn cancel_says_whether_the_timer_was_pending_and_drops_its_callback() {
         assert!(ev.cancel(far));
         assert_eq!(Rc::strong_count(&captured), 1);
         assert!(!ev.cancel(far), "a second cancel is a no-op");
+        // A delay beyond what `Instant` can hold is "a century", not a panic.
+        let never = ev.call_later(Duration::MAX, |_| panic!("ran"));
+        assert!(never.when() > Instant::now() + Duration::from_secs(3600 * 24 * 365));
+        assert!(ev.cancel(never));
 
         // Due in the same turn: the first cancels the second, which then does not run; a timer
         // cancelling itself while it runs gets false.
