@@ -28,7 +28,7 @@ use smol::LocalExecutor;
 
 /// Tasks sharing a lock: the seed's asyncio.Lock demo, with a contention report.
 #[derive(Parser, Debug)]
-#[command(name = "lock-demo", version)]
+#[command(name = "lock-demo", version, allow_negative_numbers = true)]
 #[command(after_help = "\
 With --kind rwlock, tasks 1, 4, 7, ... take the write lock and the others the read lock.
 With --no-lock, the tasks increment a shared counter across a yield point, first without the

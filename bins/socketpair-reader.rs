@@ -26,6 +26,7 @@ use fdwatch::{EventLoop, Readiness};
 #[command(
     name = "socketpair-reader",
     version,
+    allow_negative_numbers = true,
     after_help = "\
 With no options: create a connected socketpair, watch its read end, schedule a write of `abc` on
 the other end, print `Received: abc` when the watch fires, stop watching and exit.

@@ -273,6 +273,11 @@ fn bad_options_are_usage_errors() {
         "bad_timeout",
         cmd("fetch-headers").args(["--timeout", "soon", "127.0.0.1"])
     );
+    // Refused as a bad value of its option, not as an unknown argument.
+    snapshot!(
+        "negative_timeout",
+        cmd("fetch-headers").args(["--timeout", "-1", "127.0.0.1"])
+    );
     snapshot!(
         "bad_method",
         cmd("fetch-headers").args(["-X", "POST", "127.0.0.1"])

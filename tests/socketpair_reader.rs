@@ -86,3 +86,12 @@ fn help_explains_every_option() {
         insta_cmd::assert_cmd_snapshot!("help", cmd("socketpair-reader").arg("--help"));
     });
 }
+
+/// A negative number is refused as a bad value of its option, not as an unknown argument.
+#[test]
+fn count_negative_is_refused() {
+    snapshot!(
+        "count_negative",
+        cmd("socketpair-reader").args(["--count", "-1"])
+    );
+}

@@ -30,16 +30,18 @@ pub struct Args {
     #[arg(short = 'i', long = "input", value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
 
+    // The numeric options take `-1` as their (bad) value, so that the error names the option;
+    // elsewhere a stray `-1` stays an unknown argument, not a host to look up.
     /// How many targets are fetched at once.
-    #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency)]
+    #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency, allow_negative_numbers = true)]
     pub concurrency: NonZeroUsize,
 
     /// Deadline for a target's whole exchange (connect, send, read the head), in seconds.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds, allow_negative_numbers = true)]
     pub timeout: Duration,
 
     /// Deadline for connecting alone, in seconds (default: the --timeout deadline).
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     pub connect_timeout: Option<Duration>,
 
     /// Request method: GET (the seed's) or HEAD. The body is never read either way.
@@ -57,7 +59,13 @@ pub struct Args {
     pub location: bool,
 
     /// With -L: the most redirects followed per target.
-    #[arg(long, value_name = "N", default_value = "10", requires = "location")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "10",
+        requires = "location",
+        allow_negative_numbers = true
+    )]
     pub max_redirects: usize,
 
     /// For https targets: trust the certificates of this PEM file instead of Mozilla's roots.
