@@ -30,20 +30,27 @@ fn main() -> ExitCode {
     let args = cli::Args::parse();
     let headers = cli::headers(&args);
     let tls = cli::tls(&args);
+    // What goes to stderr is written without `eprintln!`, whose panic on a failed write would
+    // cost every head: a stderr that cannot be written loses only what was meant for it.
     if tls.is_insecure() {
-        eprintln!("fetch-headers: --insecure: certificates of https targets are not verified");
+        let warning = "fetch-headers: --insecure: certificates of https targets are not verified";
+        let _ = writeln!(io::stderr(), "{warning}");
     }
     // Kept alive until the run ends: dropping it stops the demo servers.
     let demo = match args.demo.then(demo::Demo::start).transpose() {
         Ok(demo) => demo,
         Err(e) => {
-            eprintln!("fetch-headers: cannot start the demo servers: {e}");
+            let _ = writeln!(
+                io::stderr(),
+                "fetch-headers: cannot start the demo servers: {e}"
+            );
             return ExitCode::FAILURE;
         }
     };
     let (targets, tls) = match &demo {
         Some(demo) => {
-            eprint!("{}", demo.describe(args.location, tls.is_insecure()));
+            let description = demo.describe(args.location, tls.is_insecure());
+            let _ = io::stderr().write_all(description.as_bytes());
             // The demo CA is trusted instead of Mozilla's roots (--cacert is refused with
             // --demo); -k still verifies nothing.
             let tls = if tls.is_insecure() { tls } else { demo.tls() };

@@ -587,3 +587,58 @@ fn a_closed_stdout_ends_the_run() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status, Some(1), "{stderr}");
 }
+
+/// A stderr that cannot be written (here a full disk; a closed pipe alike) costs only what goes
+/// there: every head still reaches stdout, and nothing panics (`--demo` and `-k` say what they
+/// do on stderr before the run starts).
+#[test]
+fn a_failing_stderr_loses_no_head() {
+    let ok = start(Behavior::Ok);
+    let refused = format!("127.0.0.1:{}", free_port());
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // The failure comes first in input order: its line to stderr fails before the heads.
+    let mut args = vec![refused];
+    args.extend((0..20).map(|i| url(&ok, &format!("ok{i}"))));
+    let out = cmd("fetch-headers")
+        .args(["--order", "input"])
+        .args(&args)
+        .stderr(full())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let heads = stdout.matches("header > HTTP/1.1 200 OK").count();
+    assert_eq!((out.status.code(), heads), (Some(1), 20), "{stdout}");
+
+    let out = cmd("fetch-headers")
+        .args(["--demo", "-k"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for name in ["fast", "slow", "secure", "moved", "missing", "broken"] {
+        assert!(
+            stdout.contains(&format!("/{name} header > HTTP/1.1 ")),
+            "{stdout}"
+        );
+    }
+}
+
+/// A stdout that cannot be written (a full disk) is an error that says which stream failed.
+#[test]
+fn a_full_stdout_is_named() {
+    let ok = start(Behavior::Ok);
+    let (code, stderr) = crate::fixture::stdout_full(cmd("fetch-headers").arg(url(&ok, "ok")));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            Some(1),
+            "fetch-headers: cannot write to stdout: No space left on device (os error 28)\n"
+        )
+    );
+}
