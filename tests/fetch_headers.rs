@@ -211,6 +211,27 @@ fn targets_from_a_file() {
     );
 }
 
+/// A list saved by Windows Notepad: a UTF-8 byte order mark, then CRLF lines. The mark is not
+/// part of the first target (it was: `unsupported scheme "\u{feff}http"`, the culprit invisible).
+#[test]
+fn targets_from_a_file_with_a_byte_order_mark() {
+    let ok = start(Behavior::Ok);
+    let dir = TempDir::new("bom");
+    let list = dir.path().join("targets.txt");
+    let text = format!(
+        "\u{feff}{}\r\n{}\r\n",
+        url(&ok, "first"),
+        url(&ok, "second")
+    );
+    std::fs::write(&list, text).unwrap();
+    snapshot!(
+        "input_file_bom",
+        cmd("fetch-headers")
+            .args(["--order", "input", "-i"])
+            .arg(&list)
+    );
+}
+
 #[test]
 fn targets_from_stdin_after_arguments() {
     let ok = start(Behavior::Ok);

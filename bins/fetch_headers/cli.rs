@@ -184,6 +184,8 @@ pub fn targets(args: &Args) -> Vec<Target> {
                 )),
             }
         };
+        // A UTF-8 byte order mark (Windows editors write one) is not part of the first target.
+        let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
         for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
             let at = || format!("{name} line {}", i + 1);
             let Ok(line) = std::str::from_utf8(line) else {
