@@ -102,6 +102,13 @@ fn pingpong(rounds: u64) -> io::Result<()> {
         "{rounds} round {trips} in {secs:.3}s: {:.0} round trips/s",
         rounds as f64 / secs.max(1e-9)
     )
+    .map_err(stdout_error)
+}
+
+/// A failed write to stdout, saying which stream it was (the kind kept: a closed pipe ends the
+/// run quietly).
+fn stdout_error(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
 }
 
 /// The messages to send, made one at a time (a large `--count` must not fill the memory).
@@ -158,7 +165,7 @@ fn exchange(messages: Messages) -> io::Result<()> {
     ev.add_reader(rfd, move |ev, readiness| {
         let mut st = shared.borrow_mut();
         let received = receive(&rsock, readiness, &mut st).and_then(|m| {
-            m.map(|m| writeln!(io::stdout(), "Received: {m}"))
+            m.map(|m| writeln!(io::stdout(), "Received: {m}").map_err(stdout_error))
                 .transpose()
         });
         match received {

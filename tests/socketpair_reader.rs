@@ -95,3 +95,20 @@ fn count_negative_is_refused() {
         cmd("socketpair-reader").args(["--count", "-1"])
     );
 }
+
+/// A stdout that cannot be written (a full disk) is an error that says which stream failed,
+/// in both modes.
+#[test]
+fn a_full_stdout_is_named() {
+    for args in [&[][..], &["--pingpong", "10"]] {
+        let (code, stderr) = crate::fixture::stdout_full(cmd("socketpair-reader").args(args));
+        assert_eq!(
+            (code, stderr.as_str()),
+            (
+                Some(1),
+                "error: cannot write to stdout: No space left on device (os error 28)\n"
+            ),
+            "{args:?}"
+        );
+    }
+}
