@@ -11,6 +11,7 @@
 //! ```
 
 use std::cell::RefCell;
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
+use clap::builder::{OsStringValueParser, TypedValueParser as _};
 use fdwatch::{EventLoop, Readiness};
 
 /// Watch one end of a socketpair for readability and print what arrives (asyncio's add_reader
@@ -41,7 +43,8 @@ Examples:
 )]
 struct Args {
     /// Send TEXT instead of `abc` (printed as `Received: TEXT`).
-    #[arg(long, value_name = "TEXT", default_value = "abc", value_parser = non_empty)]
+    #[arg(long, value_name = "TEXT", default_value = "abc",
+          value_parser = OsStringValueParser::new().try_map(message))]
     message: String,
 
     /// Send N messages, `TEXT 1` to `TEXT N`, each received and printed before the next is sent.
@@ -62,12 +65,15 @@ fn positive(s: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses a message: an empty one would never make the read end readable.
-fn non_empty(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        Err("the message must not be empty (nothing would ever arrive)".to_string())
-    } else {
-        Ok(s.to_string())
+/// Parses a message: an empty one would never make the read end readable; one that is not
+/// UTF-8 is named (clap's own message says neither which argument nor where).
+fn message(s: OsString) -> Result<String, String> {
+    match s.into_string() {
+        Ok(s) if s.is_empty() => {
+            Err("the message must not be empty (nothing would ever arrive)".to_string())
+        }
+        Ok(s) => Ok(s),
+        Err(s) => Err(format!("{:?} is not UTF-8 text", s.display())),
     }
 }
 

@@ -261,6 +261,25 @@ fn bad_target_argument_is_a_usage_error() {
     );
 }
 
+/// A target or header that is not UTF-8 is named with its option, escaped (clap's own message
+/// named neither).
+#[test]
+fn non_utf8_arguments_are_named() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    snapshot!(
+        "non_utf8_target",
+        cmd("fetch-headers").arg(OsStr::from_bytes(b"ex\xffample.com"))
+    );
+    snapshot!(
+        "non_utf8_header",
+        cmd("fetch-headers")
+            .arg("-H")
+            .arg(OsStr::from_bytes(b"X-Name: caf\xe9"))
+            .arg("127.0.0.1")
+    );
+}
+
 #[test]
 fn bad_target_in_a_file_names_its_line() {
     let dir = TempDir::new("bad-line");

@@ -112,3 +112,15 @@ fn a_full_stdout_is_named() {
         );
     }
 }
+
+/// A message that is not UTF-8 is named with its option (clap's own message named neither).
+#[test]
+fn non_utf8_message_is_named() {
+    use std::os::unix::ffi::OsStrExt;
+    snapshot!(
+        "message_non_utf8",
+        cmd("socketpair-reader")
+            .arg("--message")
+            .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+    );
+}

@@ -8,6 +8,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{CommandFactory, Parser, ValueEnum};
 use headers::{Header, Method, Target, TlsConfig};
 
@@ -22,7 +23,7 @@ use headers::{Header, Method, Target, TlsConfig};
 pub struct Args {
     /// Targets: host, host:port, http://host[:port][/path], https://host[:port][/path] or
     /// [::1]:8080 (port 80, or 443 for https; path /).
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", value_parser = utf8())]
     pub targets: Vec<String>,
 
     /// Read targets from FILE too, one a line (`-` for stdin); blank lines and `#` comments are
@@ -51,7 +52,7 @@ pub struct Args {
     /// An extra request header, 'Name: value'. Repeatable.
     // Checked after parsing, in `headers()`: clap's own message would echo a bad value raw, CR
     // and LF included.
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = utf8())]
     pub headers: Vec<String>,
 
     /// Follow redirects (301, 302, 303, 307, 308), printing each hop's head under its own URL.
@@ -106,6 +107,17 @@ pub enum Order {
     Completion,
     /// In the order the targets were given, each printed as soon as all before it are.
     Input,
+}
+
+/// Text arguments: one that is not UTF-8 is named with its option (clap's own message, "invalid
+/// UTF-8 was detected in one or more arguments", says neither which nor where).
+fn utf8() -> impl clap::builder::TypedValueParser<Value = String> {
+    clap::builder::OsStringValueParser::new().try_map(|s| {
+        s.into_string().map_err(|s| {
+            let bytes = s.as_encoded_bytes();
+            format!("\"{}\" is not UTF-8 text", headers::escape_bytes(bytes))
+        })
+    })
 }
 
 fn seconds(s: &str) -> Result<Duration, String> {
