@@ -290,6 +290,12 @@ fn bad_target_in_a_file_names_its_line() {
     )
     .unwrap();
     snapshot!("bad_target_line", cmd("fetch-headers").arg("-i").arg(&list));
+    // Endless, without a line break: refused after a megabyte, not read into memory until the
+    // machine runs out of it.
+    snapshot!(
+        "input_dev_zero",
+        cmd("fetch-headers").args(["-i", "/dev/zero"])
+    );
     snapshot!(
         "missing_file",
         cmd("fetch-headers").args(["-i", "/nonexistent/targets.txt"])

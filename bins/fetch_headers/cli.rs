@@ -3,7 +3,7 @@
 //! target that does not parse) ends here with clap's `error: ...` and exit status 2, naming the
 //! bad input and, for files, its line.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -180,35 +180,53 @@ pub fn targets(args: &Args) -> Vec<Target> {
         }
     }
     for path in &args.inputs {
-        let (name, bytes) = if path.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
-                usage_error(format_args!("cannot read targets from stdin: {e}"));
-            }
-            ("stdin".to_owned(), bytes)
+        let name = if path.as_os_str() == "-" {
+            "stdin".to_owned()
         } else {
-            match std::fs::read(path) {
-                Ok(bytes) => (path.display().to_string(), bytes),
-                Err(e) => usage_error(format_args!(
-                    "cannot read targets from {}: {}",
-                    path.display(),
-                    io_reason(&e)
-                )),
+            path.display().to_string()
+        };
+        let mut reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            match std::fs::File::open(path) {
+                Ok(file) => Box::new(BufReader::new(file)),
+                Err(e) => cannot_read(&name, &e),
             }
         };
-        // A UTF-8 byte order mark (Windows editors write one) is not part of the first target.
-        let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            let at = || format!("{name} line {}", i + 1);
-            let Ok(line) = std::str::from_utf8(line) else {
+        // A line at a time, each at most MAX_LINE bytes: `-i /dev/zero` (or any file without
+        // line breaks) is an error after a megabyte, not a buffer that grows until the machine
+        // runs out of memory.
+        let mut line = Vec::new();
+        for number in 1.. {
+            line.clear();
+            let limit = MAX_LINE as u64 + 1;
+            match (&mut reader).take(limit).read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => cannot_read(&name, &e),
+            }
+            let at = || format!("{name} line {number}");
+            if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
+                usage_error(format_args!(
+                    "{}: longer than 1 MiB (not a list of targets?)",
+                    at()
+                ));
+            }
+            // A UTF-8 byte order mark (Windows editors write one) is not part of the first
+            // target.
+            let mut bytes = &line[..];
+            if number == 1 {
+                bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+            }
+            let Ok(text) = std::str::from_utf8(bytes) else {
                 usage_error(format_args!("{}: not UTF-8 text", at()));
             };
             // Surrounding blanks (and the CR of a CRLF file) are not part of the target.
-            let line = line.trim_matches([' ', '\t', '\r']);
-            if line.is_empty() || line.starts_with('#') {
+            let text = text.trim_matches([' ', '\t', '\r', '\n']);
+            if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            match Target::parse(line) {
+            match Target::parse(text) {
                 Ok(t) => targets.push(t),
                 Err(e) => usage_error(format_args!("{e} ({})", at())),
             }
@@ -225,6 +243,17 @@ pub fn targets(args: &Args) -> Vec<Target> {
         ));
     }
     targets
+}
+
+/// The longest line of a `-i` file, line break included.
+const MAX_LINE: usize = 1 << 20;
+
+/// Exits with the usage error for an input that cannot be read.
+fn cannot_read(name: &str, e: &std::io::Error) -> ! {
+    usage_error(format_args!(
+        "cannot read targets from {name}: {}",
+        io_reason(e)
+    ))
 }
 
 /// `No such file or directory`, without std's ` (os error 2)` suffix.
