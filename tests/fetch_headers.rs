@@ -321,6 +321,10 @@ fn bad_options_are_usage_errors() {
     );
     // Refused as a bad value of its option, not as an unknown argument.
     snapshot!(
+        "tiny_timeout",
+        cmd("fetch-headers").args(["--timeout", "1e-300", "127.0.0.1"])
+    );
+    snapshot!(
         "negative_timeout",
         cmd("fetch-headers").args(["--timeout", "-1", "127.0.0.1"])
     );

@@ -127,7 +127,12 @@ fn seconds(s: &str) -> Result<Duration, String> {
     if secs.is_nan() || secs <= 0.0 {
         return Err("must be more than 0 seconds".into());
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s} seconds is too long"))
+    match Duration::try_from_secs_f64(secs) {
+        // Below a nanosecond: a deadline that every target would miss before it starts.
+        Ok(d) if d.is_zero() => Err("must be at least a nanosecond (1e-9)".into()),
+        Ok(d) => Ok(d),
+        Err(_) => Err(format!("{s} seconds is too long")),
+    }
 }
 
 fn method(s: &str) -> Result<Method, String> {
