@@ -692,3 +692,28 @@ fn a_full_stdout_is_named() {
         )
     );
 }
+
+/// Almost no file descriptors left under the open-file limit (`ulimit -n 8`): a clear error
+/// naming the limit, not async-io's panic when it cannot make its epoll descriptor.
+#[test]
+fn too_low_an_open_file_limit_is_named() {
+    let ok = start(Behavior::Ok);
+    for args in [vec![url(&ok, "ok")], vec!["--demo".to_owned()]] {
+        let fetch = cmd("fetch-headers");
+        let out = Command::new("/bin/sh")
+            .args(["-c", "ulimit -n 8 && exec \"$0\" \"$@\""])
+            .arg(fetch.get_program())
+            .args(&args)
+            .env_clear()
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("fetch-headers: too few file descriptors: ")
+                && stderr.contains("(ulimit -n 8)"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
