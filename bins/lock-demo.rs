@@ -382,7 +382,8 @@ fn report(demo: &Demo) {
 
 /// Writes `text` to stdout now. When that fails, no one can see the rest of the run, so it ends
 /// here: quietly with success when the reader went away (`lock-demo | head -1`), as
-/// socketpair-reader does; otherwise (a full disk) with an error that says so.
+/// socketpair-reader does; otherwise (a full disk) with an error that says so (not with
+/// `eprintln!`, which panics if stderr cannot be written either).
 fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let written = stdout
@@ -392,7 +393,7 @@ fn print(text: &str) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
         Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
+            let _ = writeln!(std::io::stderr(), "error: cannot write to stdout: {e}");
             std::process::exit(1);
         }
     }

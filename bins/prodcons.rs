@@ -113,7 +113,8 @@ struct Summary {
 fn main() -> ExitCode {
     let args = Args::parse();
     let Some(seen) = Bitset::new(args.items) else {
-        eprintln!(
+        let _ = writeln!(
+            io::stderr(),
             "error: not enough memory to check that {} items are each consumed once",
             args.items
         );
@@ -132,9 +133,11 @@ fn main() -> ExitCode {
         return ExitCode::from(stdout_failed(e));
     }
     if summary.duplicates > 0 || summary.missing > 0 {
-        eprintln!(
+        let _ = writeln!(
+            io::stderr(),
             "error: {} items consumed more than once, {} never consumed",
-            summary.duplicates, summary.missing
+            summary.duplicates,
+            summary.missing
         );
         return ExitCode::FAILURE;
     }
@@ -347,12 +350,13 @@ impl Bitset {
 
 /// What a failed write to stdout ends the run with: quietly with success when the reader went
 /// away (`prodcons | head -1`), as socketpair-reader does; otherwise (a full disk) an error
-/// that says so. Returns the exit status.
+/// that says so (not with `eprintln!`, which panics if stderr cannot be written either).
+/// Returns the exit status.
 fn stdout_failed(e: io::Error) -> u8 {
     if e.kind() == io::ErrorKind::BrokenPipe {
         return 0;
     }
-    eprintln!("error: cannot write to stdout: {e}");
+    let _ = writeln!(io::stderr(), "error: cannot write to stdout: {e}");
     1
 }
 

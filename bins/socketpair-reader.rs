@@ -92,7 +92,8 @@ fn main() -> ExitCode {
         // The reader of our output went away (`| head -1`): nothing is left to tell anyone.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not `eprintln!`, which panics if stderr cannot be written either.
+            let _ = writeln!(io::stderr(), "error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -246,7 +247,7 @@ fn schedule_next(ev: &mut EventLoop, st: &mut Exchange) -> bool {
         // Watching our own open socket cannot fail short of the system running out of memory;
         // if it does, say so rather than wait for a message that will never be written.
         if let Err(e) = send(ev, wsock, message.into_bytes()) {
-            eprintln!("error: {e}");
+            let _ = writeln!(io::stderr(), "error: {e}");
             std::process::exit(1);
         }
     });
@@ -274,7 +275,7 @@ fn send(ev: &mut EventLoop, wsock: Rc<UnixStream>, bytes: Vec<u8>) -> io::Result
             Err(e) => {
                 // Say why, and end the stream: the reader then sees the missing bytes as an
                 // end of file, reports it and stops the loop (the message would never come).
-                eprintln!("error: writing the message: {e}");
+                let _ = writeln!(io::stderr(), "error: writing the message: {e}");
                 let _ = wsock.shutdown(std::net::Shutdown::Write);
                 true
             }

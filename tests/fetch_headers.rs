@@ -717,3 +717,11 @@ fn too_low_an_open_file_limit_is_named() {
         );
     }
 }
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let ok = start(Behavior::Ok);
+    let code = crate::fixture::stdout_full_stderr_closed(cmd("fetch-headers").arg(url(&ok, "ok")));
+    assert_eq!(code, Some(1));
+}

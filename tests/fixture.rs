@@ -224,3 +224,17 @@ pub fn stdout_full(cmd: &mut Command) -> (Option<i32>, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out.status.code(), stderr)
 }
+
+/// Runs `cmd` with its stdout on `/dev/full` and its stderr a pipe no one reads any more (its
+/// reading end closed before the start), so that the error about stdout cannot be written
+/// either; returns the exit code.
+pub fn stdout_full_stderr_closed(cmd: &mut Command) -> Option<i32> {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = cmd.stdout(full).stderr(writer).status().unwrap();
+    status.code()
+}

@@ -228,3 +228,10 @@ fn negative_counts_name_their_option() {
         cmd("lock-demo").args(["--tasks", "-1"])
     );
 }
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let code = crate::fixture::stdout_full_stderr_closed(cmd("lock-demo").args(["--hold-ms", "0"]));
+    assert_eq!(code, Some(1));
+}

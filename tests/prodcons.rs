@@ -268,3 +268,11 @@ fn a_full_stdout_is_an_error() {
         );
     }
 }
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let code =
+        crate::fixture::stdout_full_stderr_closed(cmd("prodcons").args(["--max-delay-ms", "0"]));
+    assert_eq!(code, Some(1));
+}

@@ -124,3 +124,10 @@ fn non_utf8_message_is_named() {
             .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
     );
 }
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let code = crate::fixture::stdout_full_stderr_closed(&mut cmd("socketpair-reader"));
+    assert_eq!(code, Some(1));
+}
