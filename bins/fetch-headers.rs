@@ -30,20 +30,31 @@ fn main() -> ExitCode {
     let args = cli::Args::parse();
     let headers = cli::headers(&args);
     let tls = cli::tls(&args);
+    // What goes to stderr is written without `eprintln!`, whose panic on a failed write would
+    // cost every head: a stderr that cannot be written loses only what was meant for it.
     if tls.is_insecure() {
-        eprintln!("fetch-headers: --insecure: certificates of https targets are not verified");
+        let warning = "fetch-headers: --insecure: certificates of https targets are not verified";
+        let _ = writeln!(io::stderr(), "{warning}");
+    }
+    if let Err(message) = enough_descriptors() {
+        let _ = writeln!(io::stderr(), "fetch-headers: {message}");
+        return ExitCode::FAILURE;
     }
     // Kept alive until the run ends: dropping it stops the demo servers.
     let demo = match args.demo.then(demo::Demo::start).transpose() {
         Ok(demo) => demo,
         Err(e) => {
-            eprintln!("fetch-headers: cannot start the demo servers: {e}");
+            let _ = writeln!(
+                io::stderr(),
+                "fetch-headers: cannot start the demo servers: {e}"
+            );
             return ExitCode::FAILURE;
         }
     };
     let (targets, tls) = match &demo {
         Some(demo) => {
-            eprint!("{}", demo.describe(args.location, tls.is_insecure()));
+            let description = demo.describe(args.location, tls.is_insecure());
+            let _ = io::stderr().write_all(description.as_bytes());
             // The demo CA is trusted instead of Mozilla's roots (--cacert is refused with
             // --demo); -k still verifies nothing.
             let tls = if tls.is_insecure() { tls } else { demo.tls() };
@@ -83,4 +94,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The file descriptors a run needs: the reactor's (epoll, eventfd, timerfd), the signal
+/// wake-up sockets (three), the resolver's, and a connection or two (more connections wait for
+/// a free descriptor; the demo says when its servers find none).
+const MIN_FREE_DESCRIPTORS: u64 = 10;
+
+/// Checks that the open-file limit (raised to the hard limit where allowed) leaves room for a
+/// run: with almost none free, async-io panics when it cannot make its epoll descriptor.
+fn enough_descriptors() -> Result<(), String> {
+    let Some(limit) = headers::raise_fd_limit() else {
+        return Ok(());
+    };
+    let Ok(open) = std::fs::read_dir("/proc/self/fd") else {
+        return Ok(());
+    };
+    // The limit is on descriptor numbers: an inherited descriptor numbered above it takes no
+    // room; the one read_dir holds is free again in a moment.
+    let numbers = open.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok());
+    let below = numbers.filter(|&fd| fd < limit).count() as u64;
+    let free = limit.saturating_sub(below.saturating_sub(1));
+    if free >= MIN_FREE_DESCRIPTORS {
+        return Ok(());
+    }
+    Err(format!(
+        "too few file descriptors: {free} free under the open-file limit of {limit} \
+         (ulimit -n {limit}), at least {MIN_FREE_DESCRIPTORS} needed"
+    ))
 }

@@ -28,7 +28,7 @@ use smol::LocalExecutor;
 
 /// Tasks sharing a lock: the seed's asyncio.Lock demo, with a contention report.
 #[derive(Parser, Debug)]
-#[command(name = "lock-demo", version)]
+#[command(name = "lock-demo", version, allow_negative_numbers = true)]
 #[command(after_help = "\
 With --kind rwlock, tasks 1, 4, 7, ... take the write lock and the others the read lock.
 With --no-lock, the tasks increment a shared counter across a yield point, first without the
@@ -187,9 +187,7 @@ impl Demo {
     /// Writes the buffered lines to stdout.
     fn flush(&self) {
         let mut out = self.out.borrow_mut();
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(out.as_bytes());
-        let _ = stdout.flush();
+        print(&out);
         out.clear();
     }
 
@@ -379,7 +377,26 @@ async fn take_turns(demo: &Demo, n: u32) {
 
 /// Prints the most holders seen at once and the lock's contention report.
 fn report(demo: &Demo) {
-    print!("{}", report_text(demo));
+    print(&report_text(demo));
+}
+
+/// Writes `text` to stdout now. When that fails, no one can see the rest of the run, so it ends
+/// here: quietly with success when the reader went away (`lock-demo | head -1`), as
+/// socketpair-reader does; otherwise (a full disk) with an error that says so (not with
+/// `eprintln!`, which panics if stderr cannot be written either).
+fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// The text [`report`] prints.
@@ -453,7 +470,7 @@ fn lost_updates(demo: &Demo, kind: Kind, permits: u32) {
 
     // Without the lock.
     if !demo.quiet {
-        println!("without a lock:");
+        print("without a lock:\n");
     }
     run_tasks(demo, unlocked_increment);
     demo.flush();
@@ -461,7 +478,7 @@ fn lost_updates(demo: &Demo, kind: Kind, permits: u32) {
 
     // With the lock: the same read, yield, write, inside the critical section.
     if !demo.quiet {
-        println!("with the {}:", lock_name(kind, permits));
+        print(&format!("with the {}:\n", lock_name(kind, permits)));
     }
     run_tasks(demo, locked_increment);
     demo.flush();
@@ -473,13 +490,12 @@ fn lost_updates(demo: &Demo, kind: Kind, permits: u32) {
         Shared::Semaphore(_, count) => count.get(),
     };
 
-    println!("without a lock: {}", tally(expected, without));
-    println!(
-        "with the {}: {}",
+    print(&format!(
+        "without a lock: {}\nwith the {}: {}\n{report}",
+        tally(expected, without),
         lock_name(kind, permits),
         tally(expected, with)
-    );
-    print!("{report}");
+    ));
 }
 
 /// One task of the `--no-lock` run's first half: every task reads, yields, and writes back what

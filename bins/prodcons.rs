@@ -11,7 +11,7 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
-use std::io::Write;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -113,7 +113,8 @@ struct Summary {
 fn main() -> ExitCode {
     let args = Args::parse();
     let Some(seen) = Bitset::new(args.items) else {
-        eprintln!(
+        let _ = writeln!(
+            io::stderr(),
             "error: not enough memory to check that {} items are each consumed once",
             args.items
         );
@@ -128,11 +129,15 @@ fn main() -> ExitCode {
             seen,
         ),
     };
-    print_summary(&args, &summary);
+    if let Err(e) = print_summary(&args, &summary) {
+        return ExitCode::from(stdout_failed(e));
+    }
     if summary.duplicates > 0 || summary.missing > 0 {
-        eprintln!(
+        let _ = writeln!(
+            io::stderr(),
             "error: {} items consumed more than once, {} never consumed",
-            summary.duplicates, summary.missing
+            summary.duplicates,
+            summary.missing
         );
         return ExitCode::FAILURE;
     }
@@ -226,10 +231,14 @@ impl Role {
             return;
         }
         // The seed's lines as they are with one producer and one consumer; with more, who says it.
-        if self.many {
-            println!("{} {}: {line}", self.name, self.index);
+        let written = if self.many {
+            writeln!(io::stdout(), "{} {}: {line}", self.name, self.index)
         } else {
-            println!("{line}");
+            writeln!(io::stdout(), "{line}")
+        };
+        // No one can see the rest of the run: end it here, from inside the task.
+        if let Err(e) = written {
+            std::process::exit(stdout_failed(e).into());
         }
     }
 }
@@ -339,7 +348,19 @@ impl Bitset {
     }
 }
 
-fn print_summary(args: &Args, s: &Summary) {
+/// What a failed write to stdout ends the run with: quietly with success when the reader went
+/// away (`prodcons | head -1`), as socketpair-reader does; otherwise (a full disk) an error
+/// that says so (not with `eprintln!`, which panics if stderr cannot be written either).
+/// Returns the exit status.
+fn stdout_failed(e: io::Error) -> u8 {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return 0;
+    }
+    let _ = writeln!(io::stderr(), "error: cannot write to stdout: {e}");
+    1
+}
+
+fn print_summary(args: &Args, s: &Summary) -> io::Result<()> {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         (s.consumed as f64 / secs) as u64
@@ -352,25 +373,26 @@ fn print_summary(args: &Args, s: &Summary) {
         KindArg::Priority => "priority",
     };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
+    writeln!(
         out,
         "{kind} queue of capacity {}, {}, {}",
         args.capacity,
         plural(args.producers, "producer"),
         plural(args.consumers, "consumer")
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "produced {} items, consumed {}",
         s.produced, s.consumed
-    );
-    let _ = writeln!(out, "deepest queue: {} items", s.deepest);
-    let _ = writeln!(
+    )?;
+    writeln!(out, "deepest queue: {} items", s.deepest)?;
+    writeln!(
         out,
         "producers waited on a full queue: {}",
         plural(s.full_waits as usize, "time")
-    );
-    let _ = writeln!(out, "elapsed: {:.3}ms, {rate} items/s", secs * 1000.0);
+    )?;
+    writeln!(out, "elapsed: {:.3}ms, {rate} items/s", secs * 1000.0)?;
+    out.flush()
 }
 
 fn plural(n: usize, what: &str) -> String {

@@ -11,6 +11,7 @@
 //! ```
 
 use std::cell::RefCell;
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
+use clap::builder::{OsStringValueParser, TypedValueParser as _};
 use fdwatch::{EventLoop, Readiness};
 
 /// Watch one end of a socketpair for readability and print what arrives (asyncio's add_reader
@@ -26,6 +28,7 @@ use fdwatch::{EventLoop, Readiness};
 #[command(
     name = "socketpair-reader",
     version,
+    allow_negative_numbers = true,
     after_help = "\
 With no options: create a connected socketpair, watch its read end, schedule a write of `abc` on
 the other end, print `Received: abc` when the watch fires, stop watching and exit.
@@ -40,7 +43,8 @@ Examples:
 )]
 struct Args {
     /// Send TEXT instead of `abc` (printed as `Received: TEXT`).
-    #[arg(long, value_name = "TEXT", default_value = "abc", value_parser = non_empty)]
+    #[arg(long, value_name = "TEXT", default_value = "abc",
+          value_parser = OsStringValueParser::new().try_map(message))]
     message: String,
 
     /// Send N messages, `TEXT 1` to `TEXT N`, each received and printed before the next is sent.
@@ -61,12 +65,15 @@ fn positive(s: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses a message: an empty one would never make the read end readable.
-fn non_empty(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        Err("the message must not be empty (nothing would ever arrive)".to_string())
-    } else {
-        Ok(s.to_string())
+/// Parses a message: an empty one would never make the read end readable; one that is not
+/// UTF-8 is named (clap's own message says neither which argument nor where).
+fn message(s: OsString) -> Result<String, String> {
+    match s.into_string() {
+        Ok(s) if s.is_empty() => {
+            Err("the message must not be empty (nothing would ever arrive)".to_string())
+        }
+        Ok(s) => Ok(s),
+        Err(s) => Err(format!("{:?} is not UTF-8 text", s.display())),
     }
 }
 
@@ -85,7 +92,8 @@ fn main() -> ExitCode {
         // The reader of our output went away (`| head -1`): nothing is left to tell anyone.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not `eprintln!`, which panics if stderr cannot be written either.
+            let _ = writeln!(io::stderr(), "error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -101,6 +109,13 @@ fn pingpong(rounds: u64) -> io::Result<()> {
         "{rounds} round {trips} in {secs:.3}s: {:.0} round trips/s",
         rounds as f64 / secs.max(1e-9)
     )
+    .map_err(stdout_error)
+}
+
+/// A failed write to stdout, saying which stream it was (the kind kept: a closed pipe ends the
+/// run quietly).
+fn stdout_error(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
 }
 
 /// The messages to send, made one at a time (a large `--count` must not fill the memory).
@@ -157,7 +172,7 @@ fn exchange(messages: Messages) -> io::Result<()> {
     ev.add_reader(rfd, move |ev, readiness| {
         let mut st = shared.borrow_mut();
         let received = receive(&rsock, readiness, &mut st).and_then(|m| {
-            m.map(|m| writeln!(io::stdout(), "Received: {m}"))
+            m.map(|m| writeln!(io::stdout(), "Received: {m}").map_err(stdout_error))
                 .transpose()
         });
         match received {
@@ -232,7 +247,7 @@ fn schedule_next(ev: &mut EventLoop, st: &mut Exchange) -> bool {
         // Watching our own open socket cannot fail short of the system running out of memory;
         // if it does, say so rather than wait for a message that will never be written.
         if let Err(e) = send(ev, wsock, message.into_bytes()) {
-            eprintln!("error: {e}");
+            let _ = writeln!(io::stderr(), "error: {e}");
             std::process::exit(1);
         }
     });
@@ -260,7 +275,7 @@ fn send(ev: &mut EventLoop, wsock: Rc<UnixStream>, bytes: Vec<u8>) -> io::Result
             Err(e) => {
                 // Say why, and end the stream: the reader then sees the missing bytes as an
                 // end of file, reports it and stops the loop (the message would never come).
-                eprintln!("error: writing the message: {e}");
+                let _ = writeln!(io::stderr(), "error: writing the message: {e}");
                 let _ = wsock.shutdown(std::net::Shutdown::Write);
                 true
             }

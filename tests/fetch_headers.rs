@@ -211,6 +211,27 @@ fn targets_from_a_file() {
     );
 }
 
+/// A list saved by Windows Notepad: a UTF-8 byte order mark, then CRLF lines. The mark is not
+/// part of the first target (it was: `unsupported scheme "\u{feff}http"`, the culprit invisible).
+#[test]
+fn targets_from_a_file_with_a_byte_order_mark() {
+    let ok = start(Behavior::Ok);
+    let dir = TempDir::new("bom");
+    let list = dir.path().join("targets.txt");
+    let text = format!(
+        "\u{feff}{}\r\n{}\r\n",
+        url(&ok, "first"),
+        url(&ok, "second")
+    );
+    std::fs::write(&list, text).unwrap();
+    snapshot!(
+        "input_file_bom",
+        cmd("fetch-headers")
+            .args(["--order", "input", "-i"])
+            .arg(&list)
+    );
+}
+
 #[test]
 fn targets_from_stdin_after_arguments() {
     let ok = start(Behavior::Ok);
@@ -240,6 +261,25 @@ fn bad_target_argument_is_a_usage_error() {
     );
 }
 
+/// A target or header that is not UTF-8 is named with its option, escaped (clap's own message
+/// named neither).
+#[test]
+fn non_utf8_arguments_are_named() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    snapshot!(
+        "non_utf8_target",
+        cmd("fetch-headers").arg(OsStr::from_bytes(b"ex\xffample.com"))
+    );
+    snapshot!(
+        "non_utf8_header",
+        cmd("fetch-headers")
+            .arg("-H")
+            .arg(OsStr::from_bytes(b"X-Name: caf\xe9"))
+            .arg("127.0.0.1")
+    );
+}
+
 #[test]
 fn bad_target_in_a_file_names_its_line() {
     let dir = TempDir::new("bad-line");
@@ -250,6 +290,12 @@ fn bad_target_in_a_file_names_its_line() {
     )
     .unwrap();
     snapshot!("bad_target_line", cmd("fetch-headers").arg("-i").arg(&list));
+    // Endless, without a line break: refused after a megabyte, not read into memory until the
+    // machine runs out of it.
+    snapshot!(
+        "input_dev_zero",
+        cmd("fetch-headers").args(["-i", "/dev/zero"])
+    );
     snapshot!(
         "missing_file",
         cmd("fetch-headers").args(["-i", "/nonexistent/targets.txt"])
@@ -272,6 +318,15 @@ fn bad_options_are_usage_errors() {
     snapshot!(
         "bad_timeout",
         cmd("fetch-headers").args(["--timeout", "soon", "127.0.0.1"])
+    );
+    // Refused as a bad value of its option, not as an unknown argument.
+    snapshot!(
+        "tiny_timeout",
+        cmd("fetch-headers").args(["--timeout", "1e-300", "127.0.0.1"])
+    );
+    snapshot!(
+        "negative_timeout",
+        cmd("fetch-headers").args(["--timeout", "-1", "127.0.0.1"])
     );
     snapshot!(
         "bad_method",
@@ -581,4 +636,92 @@ fn a_closed_stdout_ends_the_run() {
         .unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status, Some(1), "{stderr}");
+}
+
+/// A stderr that cannot be written (here a full disk; a closed pipe alike) costs only what goes
+/// there: every head still reaches stdout, and nothing panics (`--demo` and `-k` say what they
+/// do on stderr before the run starts).
+#[test]
+fn a_failing_stderr_loses_no_head() {
+    let ok = start(Behavior::Ok);
+    let refused = format!("127.0.0.1:{}", free_port());
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // The failure comes first in input order: its line to stderr fails before the heads.
+    let mut args = vec![refused];
+    args.extend((0..20).map(|i| url(&ok, &format!("ok{i}"))));
+    let out = cmd("fetch-headers")
+        .args(["--order", "input"])
+        .args(&args)
+        .stderr(full())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let heads = stdout.matches("header > HTTP/1.1 200 OK").count();
+    assert_eq!((out.status.code(), heads), (Some(1), 20), "{stdout}");
+
+    let out = cmd("fetch-headers")
+        .args(["--demo", "-k"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for name in ["fast", "slow", "secure", "moved", "missing", "broken"] {
+        assert!(
+            stdout.contains(&format!("/{name} header > HTTP/1.1 ")),
+            "{stdout}"
+        );
+    }
+}
+
+/// A stdout that cannot be written (a full disk) is an error that says which stream failed.
+#[test]
+fn a_full_stdout_is_named() {
+    let ok = start(Behavior::Ok);
+    let (code, stderr) = crate::fixture::stdout_full(cmd("fetch-headers").arg(url(&ok, "ok")));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            Some(1),
+            "fetch-headers: cannot write to stdout: No space left on device (os error 28)\n"
+        )
+    );
+}
+
+/// Almost no file descriptors left under the open-file limit (`ulimit -n 8`): a clear error
+/// naming the limit, not async-io's panic when it cannot make its epoll descriptor.
+#[test]
+fn too_low_an_open_file_limit_is_named() {
+    let ok = start(Behavior::Ok);
+    for args in [vec![url(&ok, "ok")], vec!["--demo".to_owned()]] {
+        let fetch = cmd("fetch-headers");
+        let out = Command::new("/bin/sh")
+            .args(["-c", "ulimit -n 8 && exec \"$0\" \"$@\""])
+            .arg(fetch.get_program())
+            .args(&args)
+            .env_clear()
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("fetch-headers: too few file descriptors: ")
+                && stderr.contains("(ulimit -n 8)"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let ok = start(Behavior::Ok);
+    let code = crate::fixture::stdout_full_stderr_closed(cmd("fetch-headers").arg(url(&ok, "ok")));
+    assert_eq!(code, Some(1));
 }

@@ -156,6 +156,16 @@ fn bad_cacert_is_a_usage_error() {
             .arg(&not_pem)
             .arg("https://127.0.0.1/")
     );
+    // Cut short: the missing END line is named in words.
+    let truncated = dir.path().join("truncated.pem");
+    std::fs::write(&truncated, "-----BEGIN CERTIFICATE-----\nMIIB\n").unwrap();
+    snapshot!(
+        "cacert_truncated",
+        cmd("fetch-headers")
+            .arg("--cacert")
+            .arg(&truncated)
+            .arg("https://127.0.0.1/")
+    );
     snapshot!(
         "cacert_missing",
         cmd("fetch-headers")

@@ -194,3 +194,47 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `cmd` with its stdout a pipe that is closed after the first line (`cmd | head -1`),
+/// and returns that line, the exit code and stderr. The command must print far more than a
+/// pipe holds, so that it writes after the close whatever the timing.
+pub fn head_1(cmd: &mut Command) -> (String, Option<i32>, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (first, out.status.code(), stderr)
+}
+
+/// Runs `cmd` with its stdout on `/dev/full` (every write fails with ENOSPC), and returns the
+/// exit code and stderr.
+pub fn stdout_full(cmd: &mut Command) -> (Option<i32>, String) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = cmd.stdout(full).stderr(Stdio::piped()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
+/// Runs `cmd` with its stdout on `/dev/full` and its stderr a pipe no one reads any more (its
+/// reading end closed before the start), so that the error about stdout cannot be written
+/// either; returns the exit code.
+pub fn stdout_full_stderr_closed(cmd: &mut Command) -> Option<i32> {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = cmd.stdout(full).stderr(writer).status().unwrap();
+    status.code()
+}

@@ -179,3 +179,59 @@ fn help() {
     crate::fixture::settings()
         .bind(|| insta_cmd::assert_cmd_snapshot!("help", cmd("lock-demo").arg("--help")));
 }
+
+/// `lock-demo ... | head -1`: the reader went away, so the run ends quietly (status 0, as
+/// `socketpair-reader` does), without a panic.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // 100 tasks x 1000 rounds of three lines: megabytes, far more than the pipe holds.
+    let (first, code, stderr) = crate::fixture::head_1(cmd("lock-demo").args([
+        "--tasks",
+        "100",
+        "--iterations",
+        "1000",
+        "--hold-ms",
+        "0",
+    ]));
+    assert_eq!(first, "coro 1: waiting for lock\n");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+}
+
+/// A stdout that cannot be written (a full disk) is an error that says so, for the story, the
+/// report and `--no-lock`'s tallies alike; never a panic, never a silent success.
+#[test]
+fn a_full_stdout_is_an_error() {
+    for args in [
+        &["--hold-ms", "0"][..],
+        &["--hold-ms", "0", "--quiet"],
+        &["--hold-ms", "0", "--no-lock"],
+        &["--hold-ms", "0", "--no-lock", "--quiet"],
+    ] {
+        let (code, stderr) = crate::fixture::stdout_full(cmd("lock-demo").args(args));
+        assert_eq!(
+            (code, stderr.as_str()),
+            (
+                Some(1),
+                "error: cannot write to stdout: No space left on device (os error 28)\n"
+            ),
+            "{args:?}"
+        );
+    }
+}
+
+/// A negative number is refused as a bad value of its option, not as an unknown argument.
+#[test]
+fn negative_counts_name_their_option() {
+    snapshot!(
+        "bad_tasks_negative",
+        cmd("lock-demo").args(["--tasks", "-1"])
+    );
+}
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let code = crate::fixture::stdout_full_stderr_closed(cmd("lock-demo").args(["--hold-ms", "0"]));
+    assert_eq!(code, Some(1));
+}

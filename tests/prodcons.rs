@@ -234,3 +234,45 @@ fn too_long_a_delay_is_refused() {
         "{stderr}"
     );
 }
+
+/// `prodcons ... | head -1`: the reader went away, so the run ends quietly (status 0, as
+/// `socketpair-reader` does), without a panic.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // About 2 MB of lines: far more than the pipe holds.
+    let (first, code, stderr) =
+        crate::fixture::head_1(cmd("prodcons").args(["--items", "100000", "--max-delay-ms", "0"]));
+    assert_eq!(first, "producing 1/100000\n");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+}
+
+/// A stdout that cannot be written (a full disk) is an error that says so, for the lines and
+/// for a `--quiet` run's summary alike; never a panic, never a silent success.
+#[test]
+fn a_full_stdout_is_an_error() {
+    for quiet in [false, true] {
+        let mut prodcons = cmd("prodcons");
+        prodcons.args(["--max-delay-ms", "0"]);
+        if quiet {
+            prodcons.arg("--quiet");
+        }
+        let (code, stderr) = crate::fixture::stdout_full(&mut prodcons);
+        assert_eq!(
+            (code, stderr.as_str()),
+            (
+                Some(1),
+                "error: cannot write to stdout: No space left on device (os error 28)\n"
+            ),
+            "--quiet: {quiet}"
+        );
+    }
+}
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let code =
+        crate::fixture::stdout_full_stderr_closed(cmd("prodcons").args(["--max-delay-ms", "0"]));
+    assert_eq!(code, Some(1));
+}

@@ -86,3 +86,48 @@ fn help_explains_every_option() {
         insta_cmd::assert_cmd_snapshot!("help", cmd("socketpair-reader").arg("--help"));
     });
 }
+
+/// A negative number is refused as a bad value of its option, not as an unknown argument.
+#[test]
+fn count_negative_is_refused() {
+    snapshot!(
+        "count_negative",
+        cmd("socketpair-reader").args(["--count", "-1"])
+    );
+}
+
+/// A stdout that cannot be written (a full disk) is an error that says which stream failed,
+/// in both modes.
+#[test]
+fn a_full_stdout_is_named() {
+    for args in [&[][..], &["--pingpong", "10"]] {
+        let (code, stderr) = crate::fixture::stdout_full(cmd("socketpair-reader").args(args));
+        assert_eq!(
+            (code, stderr.as_str()),
+            (
+                Some(1),
+                "error: cannot write to stdout: No space left on device (os error 28)\n"
+            ),
+            "{args:?}"
+        );
+    }
+}
+
+/// A message that is not UTF-8 is named with its option (clap's own message named neither).
+#[test]
+fn non_utf8_message_is_named() {
+    use std::os::unix::ffi::OsStrExt;
+    snapshot!(
+        "message_non_utf8",
+        cmd("socketpair-reader")
+            .arg("--message")
+            .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+    );
+}
+
+/// Neither stream writable: the failure is still an exit status, not a panic (101).
+#[test]
+fn no_writable_stream_is_still_no_panic() {
+    let code = crate::fixture::stdout_full_stderr_closed(&mut cmd("socketpair-reader"));
+    assert_eq!(code, Some(1));
+}

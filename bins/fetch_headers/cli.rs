@@ -3,11 +3,12 @@
 //! target that does not parse) ends here with clap's `error: ...` and exit status 2, naming the
 //! bad input and, for files, its line.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{CommandFactory, Parser, ValueEnum};
 use headers::{Header, Method, Target, TlsConfig};
 
@@ -22,7 +23,7 @@ use headers::{Header, Method, Target, TlsConfig};
 pub struct Args {
     /// Targets: host, host:port, http://host[:port][/path], https://host[:port][/path] or
     /// [::1]:8080 (port 80, or 443 for https; path /).
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", value_parser = utf8())]
     pub targets: Vec<String>,
 
     /// Read targets from FILE too, one a line (`-` for stdin); blank lines and `#` comments are
@@ -30,16 +31,18 @@ pub struct Args {
     #[arg(short = 'i', long = "input", value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
 
+    // The numeric options take `-1` as their (bad) value, so that the error names the option;
+    // elsewhere a stray `-1` stays an unknown argument, not a host to look up.
     /// How many targets are fetched at once.
-    #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency)]
+    #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency, allow_negative_numbers = true)]
     pub concurrency: NonZeroUsize,
 
     /// Deadline for a target's whole exchange (connect, send, read the head), in seconds.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds, allow_negative_numbers = true)]
     pub timeout: Duration,
 
     /// Deadline for connecting alone, in seconds (default: the --timeout deadline).
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
     pub connect_timeout: Option<Duration>,
 
     /// Request method: GET (the seed's) or HEAD. The body is never read either way.
@@ -49,7 +52,7 @@ pub struct Args {
     /// An extra request header, 'Name: value'. Repeatable.
     // Checked after parsing, in `headers()`: clap's own message would echo a bad value raw, CR
     // and LF included.
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = utf8())]
     pub headers: Vec<String>,
 
     /// Follow redirects (301, 302, 303, 307, 308), printing each hop's head under its own URL.
@@ -57,7 +60,13 @@ pub struct Args {
     pub location: bool,
 
     /// With -L: the most redirects followed per target.
-    #[arg(long, value_name = "N", default_value = "10", requires = "location")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "10",
+        requires = "location",
+        allow_negative_numbers = true
+    )]
     pub max_redirects: usize,
 
     /// For https targets: trust the certificates of this PEM file instead of Mozilla's roots.
@@ -100,6 +109,17 @@ pub enum Order {
     Input,
 }
 
+/// Text arguments: one that is not UTF-8 is named with its option (clap's own message, "invalid
+/// UTF-8 was detected in one or more arguments", says neither which nor where).
+fn utf8() -> impl clap::builder::TypedValueParser<Value = String> {
+    clap::builder::OsStringValueParser::new().try_map(|s| {
+        s.into_string().map_err(|s| {
+            let bytes = s.as_encoded_bytes();
+            format!("\"{}\" is not UTF-8 text", headers::escape_bytes(bytes))
+        })
+    })
+}
+
 fn seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
@@ -107,7 +127,12 @@ fn seconds(s: &str) -> Result<Duration, String> {
     if secs.is_nan() || secs <= 0.0 {
         return Err("must be more than 0 seconds".into());
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s} seconds is too long"))
+    match Duration::try_from_secs_f64(secs) {
+        // Below a nanosecond: a deadline that every target would miss before it starts.
+        Ok(d) if d.is_zero() => Err("must be at least a nanosecond (1e-9)".into()),
+        Ok(d) => Ok(d),
+        Err(_) => Err(format!("{s} seconds is too long")),
+    }
 }
 
 fn method(s: &str) -> Result<Method, String> {
@@ -160,33 +185,53 @@ pub fn targets(args: &Args) -> Vec<Target> {
         }
     }
     for path in &args.inputs {
-        let (name, bytes) = if path.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
-                usage_error(format_args!("cannot read targets from stdin: {e}"));
-            }
-            ("stdin".to_owned(), bytes)
+        let name = if path.as_os_str() == "-" {
+            "stdin".to_owned()
         } else {
-            match std::fs::read(path) {
-                Ok(bytes) => (path.display().to_string(), bytes),
-                Err(e) => usage_error(format_args!(
-                    "cannot read targets from {}: {}",
-                    path.display(),
-                    io_reason(&e)
-                )),
+            path.display().to_string()
+        };
+        let mut reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            match std::fs::File::open(path) {
+                Ok(file) => Box::new(BufReader::new(file)),
+                Err(e) => cannot_read(&name, &e),
             }
         };
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            let at = || format!("{name} line {}", i + 1);
-            let Ok(line) = std::str::from_utf8(line) else {
+        // A line at a time, each at most MAX_LINE bytes: `-i /dev/zero` (or any file without
+        // line breaks) is an error after a megabyte, not a buffer that grows until the machine
+        // runs out of memory.
+        let mut line = Vec::new();
+        for number in 1.. {
+            line.clear();
+            let limit = MAX_LINE as u64 + 1;
+            match (&mut reader).take(limit).read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => cannot_read(&name, &e),
+            }
+            let at = || format!("{name} line {number}");
+            if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
+                usage_error(format_args!(
+                    "{}: longer than 1 MiB (not a list of targets?)",
+                    at()
+                ));
+            }
+            // A UTF-8 byte order mark (Windows editors write one) is not part of the first
+            // target.
+            let mut bytes = &line[..];
+            if number == 1 {
+                bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+            }
+            let Ok(text) = std::str::from_utf8(bytes) else {
                 usage_error(format_args!("{}: not UTF-8 text", at()));
             };
             // Surrounding blanks (and the CR of a CRLF file) are not part of the target.
-            let line = line.trim_matches([' ', '\t', '\r']);
-            if line.is_empty() || line.starts_with('#') {
+            let text = text.trim_matches([' ', '\t', '\r', '\n']);
+            if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            match Target::parse(line) {
+            match Target::parse(text) {
                 Ok(t) => targets.push(t),
                 Err(e) => usage_error(format_args!("{e} ({})", at())),
             }
@@ -203,6 +248,17 @@ pub fn targets(args: &Args) -> Vec<Target> {
         ));
     }
     targets
+}
+
+/// The longest line of a `-i` file, line break included.
+const MAX_LINE: usize = 1 << 20;
+
+/// Exits with the usage error for an input that cannot be read.
+fn cannot_read(name: &str, e: &std::io::Error) -> ! {
+    usage_error(format_args!(
+        "cannot read targets from {name}: {}",
+        io_reason(e)
+    ))
 }
 
 /// `No such file or directory`, without std's ` (os error 2)` suffix.

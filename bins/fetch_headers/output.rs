@@ -116,10 +116,11 @@ impl<'t> Printer<'t> {
     /// Writes out what is buffered: called when no other result is ready, so output appears as
     /// hosts complete without a write per line when many complete at once.
     pub fn flush(&mut self) -> io::Result<()> {
-        match &self.bar {
+        let flushed = match &self.bar {
             Some(bar) => bar.suspend(|| self.out.flush()),
             None => self.out.flush(),
-        }
+        };
+        flushed.map_err(stdout_error)
     }
 
     /// Prints what still waits for an unfinished earlier target (after an interrupt), flushes,
@@ -133,8 +134,10 @@ impl<'t> Printer<'t> {
             bar.finish_and_clear();
         }
         let summary = std::mem::replace(&mut self.summary, Summary::new(0));
-        let mut err = io::stderr().lock();
-        err.write_all(summary.render(interrupted).as_bytes())?;
+        // Like a failure's line, the summary is lost alone if stderr cannot take it.
+        let _ = io::stderr()
+            .lock()
+            .write_all(summary.render(interrupted).as_bytes());
         Ok(summary)
     }
 
@@ -165,26 +168,36 @@ impl<'t> Printer<'t> {
     }
 
     fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match &self.bar {
+        let written = match &self.bar {
             // With a bar on the terminal, stdout may be that terminal too: write around it.
             Some(bar) => bar.suspend(|| {
                 self.out.write_all(bytes)?;
                 self.out.flush()
             }),
             None => self.out.write_all(bytes),
-        }
+        };
+        written.map_err(stdout_error)
     }
 
+    /// Writes a failure's line to stderr. Only a failure of stdout ends the run: a stderr that
+    /// cannot be written (a full disk, a closed `2>` pipe) loses its own lines, never a head.
     fn write_err(&mut self, bytes: &[u8]) -> io::Result<()> {
         // Results written before this failure come out first, so the two streams interleave in
         // the order things happened when both go to one terminal.
         self.flush()?;
         let write = || io::stderr().lock().write_all(bytes);
-        match &self.bar {
+        let _ = match &self.bar {
             Some(bar) => bar.suspend(write),
             None => write(),
-        }
+        };
+        Ok(())
     }
+}
+
+/// A failed write to stdout, saying which stream it was (the kind kept: a closed pipe ends the
+/// run quietly).
+fn stdout_error(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
 }
 
 /// The seed's format: `HOST header > LINE` for each line of the head, as received; for https,

@@ -339,6 +339,14 @@ fn split_authority(authority: &str, default: u16) -> Result<(String, u16, Option
             return Err("missing ']' after IPv6 address".to_owned());
         };
         let inner = &after[..close];
+        // `fe80::1%eth0` (or `%25eth0`, RFC 6874): a link-local address needs its interface,
+        // which a connect here cannot be given; say so rather than call the address invalid.
+        if let Some(at) = inner.find('%') {
+            let zone = &inner[at..];
+            return Err(format!(
+                "IPv6 zone \"{zone}\" is not supported (link-local addresses cannot be fetched)"
+            ));
+        }
         let v6: Ipv6Addr = inner
             .parse()
             .map_err(|_| format!("invalid IPv6 address \"{inner}\""))?;
@@ -571,6 +579,10 @@ mod tests {
         assert_eq!(reason("u@h"), "user info (user@host) is not supported");
         assert_eq!(reason("[::1"), "missing ']' after IPv6 address");
         assert_eq!(reason("[zz]:80"), "invalid IPv6 address \"zz\"");
+        assert_eq!(
+            reason("http://[fe80::1%25eth0]:80/"),
+            "IPv6 zone \"%25eth0\" is not supported (link-local addresses cannot be fetched)"
+        );
         assert_eq!(reason("[::1]x"), "unexpected \"x\" after IPv6 address");
         assert_eq!(
             reason("a:b:c"),

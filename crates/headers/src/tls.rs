@@ -212,11 +212,16 @@ impl TlsConfig {
     /// Trusts the certificates of a PEM bundle (and only those), as `curl --cacert` does.
     pub fn from_pem(pem: &[u8]) -> Result<TlsConfig, TlsConfigError> {
         let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| TlsConfigError(format!("invalid PEM data: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| TlsConfigError(format!("invalid certificate: {e}")))?;
+        for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            let cert =
+                cert.map_err(|e| TlsConfigError(format!("invalid PEM data: {}", pem_problem(&e))))?;
+            roots.add(cert).map_err(|e| {
+                TlsConfigError(format!(
+                    "invalid certificate (number {} in the PEM data): {}",
+                    i + 1,
+                    anchor_problem(&e)
+                ))
+            })?;
         }
         if roots.is_empty() {
             return Err(TlsConfigError("no certificates in the PEM data".to_owned()));
@@ -489,6 +494,32 @@ fn alert_name(alert: rustls::AlertDescription) -> String {
     }
 }
 
+/// What is wrong with PEM data, in words: rustls-pki-types shows the END marker it missed as a
+/// byte array and a bad BEGIN line with its line break.
+fn pem_problem(e: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "no \"-----END {}-----\" line (the data is cut short)",
+            escape_bytes(end_marker)
+        ),
+        Error::IllegalSectionStart { line } => {
+            let line = line.trim_ascii_end();
+            format!("malformed line \"{}\"", escape_bytes(line))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Why a trust anchor was refused: rustls says `invalid peer certificate: BadEncoding`, but
+/// this certificate came from the user's own file, not from a peer.
+fn anchor_problem(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(problem) => certificate_problem(problem),
+        other => other.to_string(),
+    }
+}
+
 /// `CaUsedAsEndEntity` as `ca used as end entity`; a run of capitals is one word
 /// (`UnknownPSKIdentity` as `unknown psk identity`, not `unknown p s k identity`).
 fn camel_to_words(text: &str) -> String {
@@ -689,6 +720,25 @@ mod tests {
         .unwrap();
         assert_eq!(written, 33);
         assert_eq!(stream.inner.0, [3]);
+    }
+
+    /// What is wrong with a `--cacert` file is said in words (rustls-pki-types shows a missing
+    /// END marker as a byte array, `[67, 69, 82, ...]`, and a bad certificate as a peer's).
+    #[test]
+    fn names_what_is_wrong_with_pem_data() {
+        let problem = |pem: &[u8]| TlsConfig::from_pem(pem).unwrap_err().to_string();
+        assert_eq!(
+            problem(b"-----BEGIN CERTIFICATE-----\nMIIB\n"),
+            r#"invalid PEM data: no "-----END CERTIFICATE-----" line (the data is cut short)"#
+        );
+        assert_eq!(
+            problem(b"-----BEGIN CERTIFICATE--\nMIIB\n-----END CERTIFICATE-----\n"),
+            r#"invalid PEM data: malformed line "-----BEGIN CERTIFICATE--""#
+        );
+        assert_eq!(
+            problem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            "invalid certificate (number 1 in the PEM data): bad encoding"
+        );
     }
 
     #[test]
