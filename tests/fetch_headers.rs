@@ -328,6 +328,17 @@ fn bad_options_are_usage_errors() {
         "negative_timeout",
         cmd("fetch-headers").args(["--timeout", "-1", "127.0.0.1"])
     );
+    // Negative numbers clap does not count as numbers (`-.5`, an exponent with a sign) are
+    // bad values of their option too: they were 'unexpected argument', with the tip to pass
+    // them as a target ('-- -.').
+    snapshot!(
+        "negative_timeout_fraction",
+        cmd("fetch-headers").args(["--connect-timeout", "-.5", "127.0.0.1"])
+    );
+    snapshot!(
+        "negative_timeout_exponent",
+        cmd("fetch-headers").args(["--timeout", "-1e-3", "127.0.0.1"])
+    );
     snapshot!(
         "bad_method",
         cmd("fetch-headers").args(["-X", "POST", "127.0.0.1"])

@@ -32,17 +32,19 @@ pub struct Args {
     pub inputs: Vec<PathBuf>,
 
     // The numeric options take `-1` as their (bad) value, so that the error names the option;
-    // elsewhere a stray `-1` stays an unknown argument, not a host to look up.
+    // elsewhere a stray `-1` stays an unknown argument, not a host to look up. The seconds take
+    // any value that starts with a hyphen: clap's idea of a negative number leaves out `-.5`
+    // and `-1e-3`, which `.5` and `1e-3` next to them make likely.
     /// How many targets are fetched at once.
     #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency, allow_negative_numbers = true)]
     pub concurrency: NonZeroUsize,
 
     /// Deadline for a target's whole exchange (connect, send, read the head), in seconds.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds, allow_hyphen_values = true)]
     pub timeout: Duration,
 
     /// Deadline for connecting alone, in seconds (default: the --timeout deadline).
-    #[arg(long, value_name = "SECS", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECS", value_parser = seconds, allow_hyphen_values = true)]
     pub connect_timeout: Option<Duration>,
 
     /// Request method: GET (the seed's) or HEAD. The body is never read either way.
