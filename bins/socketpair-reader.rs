@@ -43,7 +43,9 @@ Examples:
 )]
 struct Args {
     /// Send TEXT instead of `abc` (printed as `Received: TEXT`).
-    #[arg(long, value_name = "TEXT", default_value = "abc",
+    // Any text, `-x` included: without allow_hyphen_values a leading hyphen made it an unknown
+    // option.
+    #[arg(long, value_name = "TEXT", default_value = "abc", allow_hyphen_values = true,
           value_parser = OsStringValueParser::new().try_map(message))]
     message: String,
 

@@ -18,6 +18,15 @@ fn message_is_sent_instead_of_abc() {
     );
 }
 
+/// A message may start with a hyphen: it is the value of --message, not an unknown option.
+#[test]
+fn message_may_start_with_a_hyphen() {
+    snapshot!(
+        "message_leading_hyphen",
+        cmd("socketpair-reader").args(["--message", "-x marks the spot"])
+    );
+}
+
 #[test]
 fn count_receives_each_message_in_order() {
     snapshot!("count_3", cmd("socketpair-reader").args(["--count", "3"]));
