@@ -204,7 +204,10 @@ pub fn targets(args: &Args) -> Vec<Target> {
         // line breaks) is an error after a megabyte, not a buffer that grows until the machine
         // runs out of memory.
         let mut line = Vec::new();
-        for number in 1.. {
+        // u64, not the i32 a bare `1..` infers: `yes '#' | fetch-headers -i -` passes 2^31 lines
+        // in under a minute, after which the count overflowed (a panic in debug builds, negative
+        // line numbers in release).
+        for number in 1u64.. {
             line.clear();
             let limit = MAX_LINE as u64 + 1;
             match (&mut reader).take(limit).read_until(b'\n', &mut line) {
