@@ -280,6 +280,31 @@ fn non_utf8_arguments_are_named() {
     );
 }
 
+/// A target or header that is not UTF-8 is shown escaped, and only so: clap's `invalid value
+/// '...'` echoed it raw, so a CR LF (or an escape sequence) in it reached the terminal.
+#[test]
+fn non_utf8_arguments_are_not_echoed_raw() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let hostile = OsStr::from_bytes(b"example.com/\r\nX-Evil: 1\x1b[2J\xff");
+    for args in [
+        vec![hostile],
+        vec![OsStr::new("-H"), hostile, OsStr::new("127.0.0.1")],
+    ] {
+        let out = cmd("fetch-headers").args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(r#""example.com/\x0d\x0aX-Evil: 1\x1b[2J\xff" is not UTF-8 text"#),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains('\r') && !stderr.contains("\nX-Evil") && !stderr.contains('\x1b'),
+            "{stderr:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_target_in_a_file_names_its_line() {
     let dir = TempDir::new("bad-line");

@@ -8,7 +8,6 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::TypedValueParser as _;
 use clap::{CommandFactory, Parser, ValueEnum};
 use headers::{Header, Method, Target, TlsConfig};
 
@@ -113,13 +112,37 @@ pub enum Order {
 
 /// Text arguments: one that is not UTF-8 is named with its option (clap's own message, "invalid
 /// UTF-8 was detected in one or more arguments", says neither which nor where).
-fn utf8() -> impl clap::builder::TypedValueParser<Value = String> {
-    clap::builder::OsStringValueParser::new().try_map(|s| {
-        s.into_string().map_err(|s| {
-            let bytes = s.as_encoded_bytes();
-            format!("\"{}\" is not UTF-8 text", headers::escape_bytes(bytes))
-        })
-    })
+fn utf8() -> Utf8 {
+    Utf8
+}
+
+/// The value parser [`utf8`] returns. Not `try_map`: clap would put the value raw in its
+/// `invalid value '...'`, CR, LF and escape sequences included; this error shows it escaped
+/// only.
+#[derive(Debug, Clone, Copy)]
+struct Utf8;
+
+impl clap::builder::TypedValueParser for Utf8 {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        match value.to_str() {
+            Some(text) => Ok(text.to_owned()),
+            None => {
+                let name = arg.map_or_else(|| "argument".to_owned(), |a| format!("'{a}'"));
+                let escaped = headers::escape_bytes(value.as_encoded_bytes());
+                let message = format!("invalid value for {name}: \"{escaped}\" is not UTF-8 text");
+                Err(cmd
+                    .clone()
+                    .error(clap::error::ErrorKind::InvalidUtf8, message))
+            }
+        }
+    }
 }
 
 fn seconds(s: &str) -> Result<Duration, String> {
