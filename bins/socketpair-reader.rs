@@ -11,7 +11,7 @@
 //! ```
 
 use std::cell::RefCell;
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
-use clap::builder::{OsStringValueParser, TypedValueParser as _};
+use clap::builder::TypedValueParser;
 use fdwatch::{EventLoop, Readiness};
 
 /// Watch one end of a socketpair for readability and print what arrives (asyncio's add_reader
@@ -46,7 +46,7 @@ struct Args {
     // Any text, `-x` included: without allow_hyphen_values a leading hyphen made it an unknown
     // option.
     #[arg(long, value_name = "TEXT", default_value = "abc", allow_hyphen_values = true,
-          value_parser = OsStringValueParser::new().try_map(message))]
+          value_parser = Utf8.try_map(non_empty))]
     message: String,
 
     /// Send N messages, `TEXT 1` to `TEXT N`, each received and printed before the next is sent.
@@ -67,15 +67,40 @@ fn positive(s: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses a message: an empty one would never make the read end readable; one that is not
-/// UTF-8 is named (clap's own message says neither which argument nor where).
-fn message(s: OsString) -> Result<String, String> {
-    match s.into_string() {
-        Ok(s) if s.is_empty() => {
-            Err("the message must not be empty (nothing would ever arrive)".to_string())
-        }
-        Ok(s) => Ok(s),
-        Err(s) => Err(format!("{:?} is not UTF-8 text", s.display())),
+/// Parses a message: an empty one would never make the read end readable.
+fn non_empty(s: String) -> Result<String, String> {
+    if s.is_empty() {
+        Err("the message must not be empty (nothing would ever arrive)".to_string())
+    } else {
+        Ok(s)
+    }
+}
+
+/// Parses text: one that is not UTF-8 is named (clap's own message says neither which argument
+/// nor where).
+#[derive(Debug, Clone, Copy)]
+struct Utf8;
+
+impl TypedValueParser for Utf8 {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        // A raw error, not `try_map`'s: clap would put the value in its `invalid value '...'`
+        // as it is, line breaks and escape sequences included.
+        value.to_str().map(str::to_owned).ok_or_else(|| {
+            let name = arg.map_or_else(|| "argument".to_owned(), |a| format!("'{a}'"));
+            let message = format!(
+                "invalid value for {name}: {:?} is not UTF-8 text",
+                value.display()
+            );
+            cmd.clone()
+                .error(clap::error::ErrorKind::InvalidUtf8, message)
+        })
     }
 }
 

@@ -134,6 +134,25 @@ fn non_utf8_message_is_named() {
     );
 }
 
+/// A message that is not UTF-8 is shown escaped, and only so: clap's `invalid value '...'`
+/// echoed it raw, line breaks and escape sequences included.
+#[test]
+fn non_utf8_message_is_not_echoed_raw() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = cmd("socketpair-reader")
+        .arg("--message")
+        .arg(std::ffi::OsStr::from_bytes(b"a\r\nb\x1b[2J\xff"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not UTF-8 text"), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("\nb") && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+}
+
 /// Neither stream writable: the failure is still an exit status, not a panic (101).
 #[test]
 fn no_writable_stream_is_still_no_panic() {
