@@ -640,6 +640,16 @@ fn json_is_valid_for_every_failure_kind_and_hostile_heads() {
     );
 }
 
+/// --help says what each option takes and every exit status, the one for an output that
+/// cannot be written (a closed pipe, a full disk) included.
+#[test]
+fn help_names_every_exit_status() {
+    let out = cmd("fetch-headers").arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("could not be written"), "{help}");
+    snapshot!("help", cmd("fetch-headers").arg("--help"));
+}
+
 /// `fetch-headers ... | head -1`: a closed stdout ends the run quietly with status 1, without a
 /// panic and without waiting for the hosts still in flight.
 #[test]

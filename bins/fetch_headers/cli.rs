@@ -17,7 +17,8 @@ use headers::{Header, Method, Target, TlsConfig};
 #[command(name = "fetch-headers", version, max_term_width = 100)]
 #[command(
     after_help = "Exit status: 0 when every head was fetched (whatever its status), \
-1 when some target failed, 2 for a usage error, 130 when interrupted."
+1 when some target failed or the output could not be written (a closed pipe, a full disk), \
+2 for a usage error, 130 when interrupted."
 )]
 pub struct Args {
     /// Targets: host, host:port, http://host[:port][/path], https://host[:port][/path] or
