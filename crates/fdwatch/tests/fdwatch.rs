@@ -982,6 +982,65 @@ fn a_timer_ends_the_wait_for_a_silent_fd() {
     });
 }
 
+/// The child half of `a_timer_is_not_pushed_back_by_stops_and_continues`: one timer, nothing
+/// else; says when it fired.
+fn interrupted_timer_child() {
+    let mut ev = EventLoop::new().unwrap();
+    let start = Instant::now();
+    ev.call_later(Duration::from_millis(300), move |_| {
+        println!("FIRED after {:?}", start.elapsed());
+    });
+    ev.run().unwrap();
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_timer_is_not_pushed_back_by_stops_and_continues() {
+    use rustix::process::{Pid, Signal, kill_process};
+    if std::env::var_os("FDWATCH_TIMER_CHILD").is_some() {
+        return interrupted_timer_child();
+    }
+    // A stop and continue (as a signal with a handler would) makes the loop's wait fail with
+    // EINTR. If the wait were simply restarted with the timeout computed before it, a timer
+    // would be pushed back by every interruption: interrupted every 20 ms, a 300 ms timer
+    // would never fire.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_timer_is_not_pushed_back_by_stops_and_continues",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FDWATCH_TIMER_CHILD", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(child.id() as i32).unwrap();
+    let start = Instant::now();
+    let mut exited = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        let _ = kill_process(pid, Signal::STOP);
+        std::thread::sleep(Duration::from_millis(1));
+        let _ = kill_process(pid, Signal::CONT);
+    }
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        exited,
+        "the timer never fired while the loop was interrupted: {stdout}"
+    );
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("FIRED after"), "{stdout}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // LoopHandle: call_soon_threadsafe and stop from other threads.
 // ---------------------------------------------------------------------------------------------
