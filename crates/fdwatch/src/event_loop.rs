@@ -295,7 +295,14 @@ impl EventLoop {
                     read: true,
                     write: false,
                 };
-                self.poller.add(shared.waker.fd(), WAKE_KEY, read)?;
+                let fd = shared.waker.fd();
+                self.poller.add(fd, WAKE_KEY, read)?;
+                // A watch still standing under this number is stale: its fd was closed without
+                // removing the watch (or the number would not be free), and the kernel forgot
+                // it. Left in the table, a `remove_*` or `add_*` of that number would unregister
+                // or take over the wake-up fd's registration, and handles could no longer wake
+                // the loop.
+                self.drop_slot(fd);
                 self.shared = Some(Arc::clone(&shared));
                 shared
             }
