@@ -284,8 +284,8 @@ impl EventLoop {
     /// [`LoopHandle::stop`], which wake the loop if it is blocked in [`run`](Self::run).
     ///
     /// The first call creates the loop's wake-up fd (an eventfd on Linux) and registers it;
-    /// a loop that never makes a handle has neither. Fails only if that fd cannot be made.
-    /// While a handle exists, `run` waits for it rather than returning when idle.
+    /// a loop that never makes a handle has neither. Fails only if that fd cannot be made or
+    /// registered. While a handle exists, `run` waits for it rather than returning when idle.
     pub fn handle(&mut self) -> io::Result<LoopHandle> {
         let shared = match &self.shared {
             Some(shared) => Arc::clone(shared),

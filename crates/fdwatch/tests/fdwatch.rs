@@ -1244,3 +1244,27 @@ fn calls_sent_before_run_run_on_its_first_turn() {
         assert!(ran.load(Ordering::SeqCst));
     });
 }
+
+#[test]
+fn a_panicking_call_leaves_the_handles_usable() {
+    bounded(|| {
+        // Calls run with the inbox unlocked: a panicking one poisons nothing, and the handles
+        // (on this thread and others) still send, see the loop as open, then as closed.
+        let mut ev = EventLoop::new().unwrap();
+        let handle = ev.handle().unwrap();
+        handle
+            .call_soon_threadsafe(|_| panic!("call panics"))
+            .unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.run()));
+        assert!(panicked.is_err());
+        assert!(!handle.is_closed());
+        let clone = handle.clone();
+        std::thread::spawn(move || clone.call_soon_threadsafe(|_| {}).unwrap())
+            .join()
+            .unwrap();
+        assert!(handle.stop());
+        drop(ev);
+        assert!(handle.is_closed());
+        assert!(!handle.stop());
+    });
+}
