@@ -167,7 +167,11 @@ impl fmt::Debug for EventLoop {
             .field("watched_fds", &self.watched)
             .field("pending_callbacks", &self.soon.len())
             .field("pending_timers", &self.timers.len())
-            .field("has_handle", &self.shared.is_some())
+            // Whether a handle exists now (the wake-up fd outlives the handles that made it).
+            .field(
+                "has_handles",
+                &self.shared.as_ref().is_some_and(|s| s.has_handles()),
+            )
             .field("running", &self.running)
             .finish_non_exhaustive()
     }

@@ -1268,3 +1268,14 @@ fn a_panicking_call_leaves_the_handles_usable() {
         assert!(!handle.stop());
     });
 }
+
+#[test]
+fn debug_says_whether_a_handle_exists_now() {
+    let mut ev = EventLoop::new().unwrap();
+    assert!(format!("{ev:?}").contains("has_handles: false"), "{ev:?}");
+    let handle = ev.handle().unwrap();
+    assert!(format!("{ev:?}").contains("has_handles: true"), "{ev:?}");
+    drop(handle);
+    // The wake-up fd stays, but no handle is left to keep `run` waiting.
+    assert!(format!("{ev:?}").contains("has_handles: false"), "{ev:?}");
+}
