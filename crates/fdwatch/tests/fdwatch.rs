@@ -1279,3 +1279,87 @@ fn debug_says_whether_a_handle_exists_now() {
     // The wake-up fd stays, but no handle is left to keep `run` waiting.
     assert!(format!("{ev:?}").contains("has_handles: false"), "{ev:?}");
 }
+
+#[test]
+fn timers_mixed_with_cancels_from_outside_and_inside_run_in_model_order() {
+    bounded(|| {
+        // A pseudo-random mix (fixed seed) of deadlines in the past and the near future, some
+        // equal, cancelled before `run` or by earlier timers (enough to rebuild the heap several
+        // times): the survivors run once each, in (deadline, scheduling) order, never early,
+        // and `cancel` answers as a model of the pending set says.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut ev = EventLoop::new().unwrap();
+        let base = Instant::now();
+        let ran: Rc<RefCell<Vec<usize>>> = Rc::default();
+        let mut timers = Vec::new();
+        let mut whens = Vec::new();
+        // Which timer each one cancels when it runs (if any).
+        let victims: Rc<RefCell<Vec<Option<usize>>>> = Rc::default();
+        let handles: Rc<RefCell<Vec<fdwatch::TimerHandle>>> = Rc::default();
+        let cancelled_inside: Rc<RefCell<Vec<(usize, bool)>>> = Rc::default();
+        const N: usize = 3_000;
+        for i in 0..N {
+            // Deadlines from 2 ms in the past to 8 ms ahead, on a 0.5 ms grid: many are equal.
+            let when = base - Duration::from_millis(2) + Duration::from_micros(500 * next(20));
+            let (ran, victims_of, handles, inside) = (
+                Rc::clone(&ran),
+                Rc::clone(&victims),
+                Rc::clone(&handles),
+                Rc::clone(&cancelled_inside),
+            );
+            let h = ev.call_at(when, move |ev| {
+                assert!(Instant::now() >= when, "timer {i} fired early");
+                ran.borrow_mut().push(i);
+                if let Some(v) = victims_of.borrow()[i] {
+                    let h = handles.borrow()[v];
+                    inside.borrow_mut().push((v, ev.cancel(h)));
+                }
+            });
+            timers.push(h);
+            whens.push(when);
+            victims
+                .borrow_mut()
+                .push((next(4) == 0).then(|| next(N as u64) as usize));
+        }
+        *handles.borrow_mut() = timers.clone();
+        let mut cancelled = vec![false; N];
+        for (i, h) in timers.iter().enumerate() {
+            if next(3) != 0 {
+                assert!(ev.cancel(*h));
+                assert!(!ev.cancel(*h), "cancelled twice");
+                cancelled[i] = true;
+            }
+        }
+        ev.run().unwrap();
+
+        // The model: walk the timers in (deadline, scheduling) order; each survivor runs,
+        // then cancels its victim if that one has not run nor been cancelled.
+        let mut order: Vec<usize> = (0..N).collect();
+        order.sort_by_key(|&i| (whens[i], i));
+        let mut done = cancelled.clone();
+        let mut expect_ran = Vec::new();
+        let mut expect_inside = Vec::new();
+        for i in order {
+            if done[i] {
+                continue;
+            }
+            done[i] = true;
+            expect_ran.push(i);
+            if let Some(v) = victims.borrow()[i] {
+                expect_inside.push((v, !done[v]));
+                done[v] = true;
+            }
+        }
+        assert_eq!(*ran.borrow(), expect_ran);
+        assert_eq!(*cancelled_inside.borrow(), expect_inside);
+        for h in timers {
+            assert!(!ev.cancel(h), "every timer ran or was cancelled");
+        }
+    });
+}
