@@ -619,3 +619,41 @@ impl Drop for EventLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn a_stale_watch_under_the_wake_up_fd_number_is_forgotten() {
+        // A watched fd closed without removing its watch (breaking the contract) leaves a
+        // stale watch; its number is then free, and the wake-up fd of the first handle may get
+        // it. The stale watch must not stand for the wake-up fd: removing or replacing it would
+        // unregister or take over the loop's wake-up, and `run` would wait forever.
+        for _ in 0..50 {
+            let mut ev = EventLoop::new().unwrap();
+            let (a, _b) = UnixStream::pair().unwrap();
+            let fd = a.as_raw_fd();
+            ev.add_reader(fd, |_, r| panic!("stale watch ran: {r:?}"))
+                .unwrap();
+            drop(a);
+            let handle = ev.handle().unwrap();
+            if ev.shared.as_ref().map(|s| s.waker.fd()) != Some(fd) {
+                // Another thread of the test run took the number first; try again.
+                continue;
+            }
+            assert_eq!(ev.is_watched(fd), (false, false));
+            assert!(!ev.remove_reader(fd));
+            assert!(ev.add_reader(fd, |_, _| {}).is_err(), "the loop's own fd");
+            let thread = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                assert!(handle.call_soon_threadsafe(|ev| ev.stop()).is_ok());
+            });
+            ev.run().unwrap();
+            thread.join().unwrap();
+            return;
+        }
+        panic!("the wake-up fd never got the closed fd's number");
+    }
+}

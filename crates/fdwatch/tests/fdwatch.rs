@@ -1041,49 +1041,6 @@ fn a_timer_is_not_pushed_back_by_stops_and_continues() {
     assert!(stdout.contains("FIRED after"), "{stdout}");
 }
 
-/// The target of `/proc/self/fd/<fd>`: what kind of file the number names now.
-#[cfg(target_os = "linux")]
-fn fd_target(fd: RawFd) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
-}
-
-#[test]
-#[cfg(target_os = "linux")]
-fn a_stale_watch_under_the_wake_up_fd_number_is_forgotten() {
-    bounded(|| {
-        // A watched fd closed without removing its watch (breaking the contract) leaves a
-        // stale watch; its number is then free, and the wake-up fd of the first handle may get
-        // it. The stale watch must not stand for the wake-up fd: removing or replacing it would
-        // unregister or hijack the loop's wake-up, and `run` would hang.
-        for _ in 0..50 {
-            let mut ev = EventLoop::new().unwrap();
-            let (a, _b) = pair();
-            let fd = a.as_raw_fd();
-            ev.add_reader(fd, |_, r| panic!("stale watch ran: {r:?}"))
-                .unwrap();
-            drop(a);
-            let handle = ev.handle().unwrap();
-            if fd_target(fd) != "anon_inode:[eventfd]" {
-                // Another thread of the test run took the number first; try again.
-                continue;
-            }
-            assert_eq!(ev.is_watched(fd), (false, false));
-            assert!(!ev.remove_reader(fd));
-            assert!(ev.add_reader(fd, |_, _| {}).is_err(), "the loop's own fd");
-            let thread = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(20));
-                assert!(handle.call_soon_threadsafe(|ev| ev.stop()).is_ok());
-            });
-            ev.run().unwrap();
-            thread.join().unwrap();
-            return;
-        }
-        panic!("the wake-up fd never got the closed fd's number");
-    });
-}
-
 // ---------------------------------------------------------------------------------------------
 // LoopHandle: call_soon_threadsafe and stop from other threads.
 // ---------------------------------------------------------------------------------------------
