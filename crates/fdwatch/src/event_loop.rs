@@ -341,7 +341,8 @@ impl EventLoop {
     /// running (a callback called `run`) or if waiting for events fails.
     ///
     /// A panic in a callback propagates out of `run`; drop the loop afterwards, as the panicking
-    /// watch is left half-dispatched.
+    /// watch (or the timers due in the same turn) is left half-dispatched: a later `run` on it
+    /// fails as if it were still running, rather than wait for timers that can no longer fire.
     pub fn run(&mut self) -> io::Result<()> {
         if self.running {
             return Err(io::Error::other("event loop is already running"));

@@ -1320,3 +1320,22 @@ fn timers_mixed_with_cancels_from_outside_and_inside_run_in_model_order() {
         }
     });
 }
+
+#[test]
+fn run_after_a_callback_panicked_out_of_it_fails_instead_of_waiting() {
+    bounded(|| {
+        // The other timer due in the panicking turn can no longer run: a `run` that waited for
+        // it would wait forever. It fails at once, and dropping the loop frees everything.
+        let mut ev = EventLoop::new().unwrap();
+        let owned = Arc::new(());
+        let o = Arc::clone(&owned);
+        ev.call_later(Duration::ZERO, |_| panic!("timer panics"));
+        ev.call_later(Duration::ZERO, move |_| drop(o));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.run()));
+        assert!(panicked.is_err());
+        let err = ev.run().unwrap_err();
+        assert!(err.to_string().contains("already running"), "{err}");
+        drop(ev);
+        assert_eq!(Arc::strong_count(&owned), 1);
+    });
+}
