@@ -167,7 +167,11 @@ impl fmt::Debug for EventLoop {
             .field("watched_fds", &self.watched)
             .field("pending_callbacks", &self.soon.len())
             .field("pending_timers", &self.timers.len())
-            .field("has_handle", &self.shared.is_some())
+            // Whether a handle exists now (the wake-up fd outlives the handles that made it).
+            .field(
+                "has_handles",
+                &self.shared.as_ref().is_some_and(|s| s.has_handles()),
+            )
             .field("running", &self.running)
             .finish_non_exhaustive()
     }
@@ -284,8 +288,8 @@ impl EventLoop {
     /// [`LoopHandle::stop`], which wake the loop if it is blocked in [`run`](Self::run).
     ///
     /// The first call creates the loop's wake-up fd (an eventfd on Linux) and registers it;
-    /// a loop that never makes a handle has neither. Fails only if that fd cannot be made.
-    /// While a handle exists, `run` waits for it rather than returning when idle.
+    /// a loop that never makes a handle has neither. Fails only if that fd cannot be made or
+    /// registered. While a handle exists, `run` waits for it rather than returning when idle.
     pub fn handle(&mut self) -> io::Result<LoopHandle> {
         let shared = match &self.shared {
             Some(shared) => Arc::clone(shared),
@@ -295,7 +299,14 @@ impl EventLoop {
                     read: true,
                     write: false,
                 };
-                self.poller.add(shared.waker.fd(), WAKE_KEY, read)?;
+                let fd = shared.waker.fd();
+                self.poller.add(fd, WAKE_KEY, read)?;
+                // A watch still standing under this number is stale: its fd was closed without
+                // removing the watch (or the number would not be free), and the kernel forgot
+                // it. Left in the table, a `remove_*` or `add_*` of that number would unregister
+                // or take over the wake-up fd's registration, and handles could no longer wake
+                // the loop.
+                self.drop_slot(fd);
                 self.shared = Some(Arc::clone(&shared));
                 shared
             }
@@ -330,7 +341,8 @@ impl EventLoop {
     /// running (a callback called `run`) or if waiting for events fails.
     ///
     /// A panic in a callback propagates out of `run`; drop the loop afterwards, as the panicking
-    /// watch is left half-dispatched.
+    /// watch (or the timers due in the same turn) is left half-dispatched: a later `run` on it
+    /// fails as if it were still running, rather than wait for timers that can no longer fire.
     pub fn run(&mut self) -> io::Result<()> {
         if self.running {
             return Err(io::Error::other("event loop is already running"));
@@ -606,5 +618,43 @@ impl Drop for EventLoop {
         if let Some(shared) = &self.shared {
             drop(shared.close());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn a_stale_watch_under_the_wake_up_fd_number_is_forgotten() {
+        // A watched fd closed without removing its watch (breaking the contract) leaves a
+        // stale watch; its number is then free, and the wake-up fd of the first handle may get
+        // it. The stale watch must not stand for the wake-up fd: removing or replacing it would
+        // unregister or take over the loop's wake-up, and `run` would wait forever.
+        for _ in 0..50 {
+            let mut ev = EventLoop::new().unwrap();
+            let (a, _b) = UnixStream::pair().unwrap();
+            let fd = a.as_raw_fd();
+            ev.add_reader(fd, |_, r| panic!("stale watch ran: {r:?}"))
+                .unwrap();
+            drop(a);
+            let handle = ev.handle().unwrap();
+            if ev.shared.as_ref().map(|s| s.waker.fd()) != Some(fd) {
+                // Another thread of the test run took the number first; try again.
+                continue;
+            }
+            assert_eq!(ev.is_watched(fd), (false, false));
+            assert!(!ev.remove_reader(fd));
+            assert!(ev.add_reader(fd, |_, _| {}).is_err(), "the loop's own fd");
+            let thread = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                assert!(handle.call_soon_threadsafe(|ev| ev.stop()).is_ok());
+            });
+            ev.run().unwrap();
+            thread.join().unwrap();
+            return;
+        }
+        panic!("the wake-up fd never got the closed fd's number");
     }
 }

@@ -209,28 +209,33 @@ mod epoll {
         }
 
         /// Waits for events, at most `timeout` (`None`: until there are some; zero: only
-        /// collects those already there).
+        /// collects those already there). A signal may end the wait early with no events.
         ///
         /// rustix hands the timeout to `epoll_wait` in milliseconds rounded up, so a wait for
-        /// a deadline never ends before it.
+        /// a deadline never ends before it (unless a signal ends it).
         pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
             let timeout = timeout.map(|t| Timespec {
                 // The loop caps its waits at an hour, so the seconds always fit.
                 tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
                 tv_nsec: t.subsec_nanos().into(),
             });
-            loop {
-                events.list.clear();
-                match epoll::wait(
-                    &self.epoll,
-                    spare_capacity(&mut events.list),
-                    timeout.as_ref(),
-                ) {
-                    Ok(_) => return Ok(()),
-                    // A signal handler ran; nothing happened to the watches.
-                    Err(rustix::io::Errno::INTR) => continue,
-                    Err(e) => return Err(e.into()),
+            events.list.clear();
+            match epoll::wait(
+                &self.epoll,
+                spare_capacity(&mut events.list),
+                timeout.as_ref(),
+            ) {
+                Ok(_) => Ok(()),
+                // A signal handler ran (or the process was stopped and continued); nothing
+                // happened to the watches. Not retried here with the same timeout: that would
+                // push the next timer back by the whole wait at every signal (and starve it
+                // under periodic signals). The loop's turn ends empty and the next one waits
+                // for what is left of the time.
+                Err(rustix::io::Errno::INTR) => {
+                    events.list.clear();
+                    Ok(())
                 }
+                Err(e) => Err(e.into()),
             }
         }
 

@@ -982,6 +982,65 @@ fn a_timer_ends_the_wait_for_a_silent_fd() {
     });
 }
 
+/// The child half of `a_timer_is_not_pushed_back_by_stops_and_continues`: one timer, nothing
+/// else; says when it fired.
+fn interrupted_timer_child() {
+    let mut ev = EventLoop::new().unwrap();
+    let start = Instant::now();
+    ev.call_later(Duration::from_millis(300), move |_| {
+        println!("FIRED after {:?}", start.elapsed());
+    });
+    ev.run().unwrap();
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_timer_is_not_pushed_back_by_stops_and_continues() {
+    use rustix::process::{Pid, Signal, kill_process};
+    if std::env::var_os("FDWATCH_TIMER_CHILD").is_some() {
+        return interrupted_timer_child();
+    }
+    // A stop and continue (as a signal with a handler would) makes the loop's wait fail with
+    // EINTR. If the wait were simply restarted with the timeout computed before it, a timer
+    // would be pushed back by every interruption: interrupted every 20 ms, a 300 ms timer
+    // would never fire.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_timer_is_not_pushed_back_by_stops_and_continues",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FDWATCH_TIMER_CHILD", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(child.id() as i32).unwrap();
+    let start = Instant::now();
+    let mut exited = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        let _ = kill_process(pid, Signal::STOP);
+        std::thread::sleep(Duration::from_millis(1));
+        let _ = kill_process(pid, Signal::CONT);
+    }
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        exited,
+        "the timer never fired while the loop was interrupted: {stdout}"
+    );
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("FIRED after"), "{stdout}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // LoopHandle: call_soon_threadsafe and stop from other threads.
 // ---------------------------------------------------------------------------------------------
@@ -1140,5 +1199,143 @@ fn calls_sent_before_run_run_on_its_first_turn() {
         // The handle is gone: `run` runs the call and, with nothing left, returns.
         ev.run().unwrap();
         assert!(ran.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn a_panicking_call_leaves_the_handles_usable() {
+    bounded(|| {
+        // Calls run with the inbox unlocked: a panicking one poisons nothing, and the handles
+        // (on this thread and others) still send, see the loop as open, then as closed.
+        let mut ev = EventLoop::new().unwrap();
+        let handle = ev.handle().unwrap();
+        handle
+            .call_soon_threadsafe(|_| panic!("call panics"))
+            .unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.run()));
+        assert!(panicked.is_err());
+        assert!(!handle.is_closed());
+        let clone = handle.clone();
+        std::thread::spawn(move || clone.call_soon_threadsafe(|_| {}).unwrap())
+            .join()
+            .unwrap();
+        assert!(handle.stop());
+        drop(ev);
+        assert!(handle.is_closed());
+        assert!(!handle.stop());
+    });
+}
+
+#[test]
+fn debug_says_whether_a_handle_exists_now() {
+    let mut ev = EventLoop::new().unwrap();
+    assert!(format!("{ev:?}").contains("has_handles: false"), "{ev:?}");
+    let handle = ev.handle().unwrap();
+    assert!(format!("{ev:?}").contains("has_handles: true"), "{ev:?}");
+    drop(handle);
+    // The wake-up fd stays, but no handle is left to keep `run` waiting.
+    assert!(format!("{ev:?}").contains("has_handles: false"), "{ev:?}");
+}
+
+#[test]
+fn timers_mixed_with_cancels_from_outside_and_inside_run_in_model_order() {
+    bounded(|| {
+        // A pseudo-random mix (fixed seed) of deadlines in the past and the near future, some
+        // equal, cancelled before `run` or by earlier timers (enough to rebuild the heap several
+        // times): the survivors run once each, in (deadline, scheduling) order, never early,
+        // and `cancel` answers as a model of the pending set says.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut ev = EventLoop::new().unwrap();
+        let base = Instant::now();
+        let ran: Rc<RefCell<Vec<usize>>> = Rc::default();
+        let mut timers = Vec::new();
+        let mut whens = Vec::new();
+        // Which timer each one cancels when it runs (if any).
+        let victims: Rc<RefCell<Vec<Option<usize>>>> = Rc::default();
+        let handles: Rc<RefCell<Vec<fdwatch::TimerHandle>>> = Rc::default();
+        let cancelled_inside: Rc<RefCell<Vec<(usize, bool)>>> = Rc::default();
+        const N: usize = 3_000;
+        for i in 0..N {
+            // Deadlines from 2 ms in the past to 8 ms ahead, on a 0.5 ms grid: many are equal.
+            let when = base - Duration::from_millis(2) + Duration::from_micros(500 * next(20));
+            let (ran, victims_of, handles, inside) = (
+                Rc::clone(&ran),
+                Rc::clone(&victims),
+                Rc::clone(&handles),
+                Rc::clone(&cancelled_inside),
+            );
+            let h = ev.call_at(when, move |ev| {
+                assert!(Instant::now() >= when, "timer {i} fired early");
+                ran.borrow_mut().push(i);
+                if let Some(v) = victims_of.borrow()[i] {
+                    let h = handles.borrow()[v];
+                    inside.borrow_mut().push((v, ev.cancel(h)));
+                }
+            });
+            timers.push(h);
+            whens.push(when);
+            victims
+                .borrow_mut()
+                .push((next(4) == 0).then(|| next(N as u64) as usize));
+        }
+        *handles.borrow_mut() = timers.clone();
+        let mut cancelled = vec![false; N];
+        for (i, h) in timers.iter().enumerate() {
+            if next(3) != 0 {
+                assert!(ev.cancel(*h));
+                assert!(!ev.cancel(*h), "cancelled twice");
+                cancelled[i] = true;
+            }
+        }
+        ev.run().unwrap();
+
+        // The model: walk the timers in (deadline, scheduling) order; each survivor runs,
+        // then cancels its victim if that one has not run nor been cancelled.
+        let mut order: Vec<usize> = (0..N).collect();
+        order.sort_by_key(|&i| (whens[i], i));
+        let mut done = cancelled.clone();
+        let mut expect_ran = Vec::new();
+        let mut expect_inside = Vec::new();
+        for i in order {
+            if done[i] {
+                continue;
+            }
+            done[i] = true;
+            expect_ran.push(i);
+            if let Some(v) = victims.borrow()[i] {
+                expect_inside.push((v, !done[v]));
+                done[v] = true;
+            }
+        }
+        assert_eq!(*ran.borrow(), expect_ran);
+        assert_eq!(*cancelled_inside.borrow(), expect_inside);
+        for h in timers {
+            assert!(!ev.cancel(h), "every timer ran or was cancelled");
+        }
+    });
+}
+
+#[test]
+fn run_after_a_callback_panicked_out_of_it_fails_instead_of_waiting() {
+    bounded(|| {
+        // The other timer due in the panicking turn can no longer run: a `run` that waited for
+        // it would wait forever. It fails at once, and dropping the loop frees everything.
+        let mut ev = EventLoop::new().unwrap();
+        let owned = Arc::new(());
+        let o = Arc::clone(&owned);
+        ev.call_later(Duration::ZERO, |_| panic!("timer panics"));
+        ev.call_later(Duration::ZERO, move |_| drop(o));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.run()));
+        assert!(panicked.is_err());
+        let err = ev.run().unwrap_err();
+        assert!(err.to_string().contains("already running"), "{err}");
+        drop(ev);
+        assert_eq!(Arc::strong_count(&owned), 1);
     });
 }
