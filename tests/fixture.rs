@@ -225,6 +225,20 @@ pub fn stdout_full(cmd: &mut Command) -> (Option<i32>, String) {
     (out.status.code(), stderr)
 }
 
+/// Runs `cmd` with its stdout on `/dev/full` and asserts that it fails (status 1) with the one
+/// line `{prefix}: cannot write to stdout: No space left on device (os error 28)`.
+pub fn assert_full_stdout_is_an_error(cmd: &mut Command, prefix: &str) {
+    let what = format!("{cmd:?}");
+    let (code, stderr) = stdout_full(cmd);
+    let expected =
+        format!("{prefix}: cannot write to stdout: No space left on device (os error 28)\n");
+    assert_eq!(
+        (code, stderr.as_str()),
+        (Some(1), expected.as_str()),
+        "{what}"
+    );
+}
+
 /// Runs `cmd` with its stdout on `/dev/full` and its stderr a pipe no one reads any more (its
 /// reading end closed before the start), so that the error about stdout cannot be written
 /// either; returns the exit code.

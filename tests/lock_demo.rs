@@ -208,15 +208,7 @@ fn a_full_stdout_is_an_error() {
         &["--hold-ms", "0", "--no-lock"],
         &["--hold-ms", "0", "--no-lock", "--quiet"],
     ] {
-        let (code, stderr) = crate::fixture::stdout_full(cmd("lock-demo").args(args));
-        assert_eq!(
-            (code, stderr.as_str()),
-            (
-                Some(1),
-                "error: cannot write to stdout: No space left on device (os error 28)\n"
-            ),
-            "{args:?}"
-        );
+        crate::fixture::assert_full_stdout_is_an_error(cmd("lock-demo").args(args), "error");
     }
 }
 
