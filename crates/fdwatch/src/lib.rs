@@ -30,7 +30,7 @@
 //! other end from a `call_soon` callback, read the message when the watch fires.
 //!
 //! ```
-//! use fdwatch::{EventLoop, Readiness};
+//! use tulip_fdwatch::{EventLoop, Readiness};
 //! use std::io::{Read, Write};
 //! use std::os::fd::AsRawFd;
 //! use std::os::unix::net::UnixStream;
@@ -60,7 +60,7 @@
 //! and no [`LoopHandle`] is left that could send more.
 //!
 //! ```
-//! use fdwatch::EventLoop;
+//! use tulip_fdwatch::EventLoop;
 //! use std::time::Duration;
 //!
 //! let mut ev = EventLoop::new()?;
@@ -85,7 +85,7 @@
 //! The `await` form, in smol code:
 //!
 //! ```
-//! use fdwatch::{Readiness, Watch};
+//! use tulip_fdwatch::{Readiness, Watch};
 //! use std::io::Write;
 //! use std::os::unix::net::UnixStream;
 //!

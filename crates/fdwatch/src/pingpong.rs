@@ -18,7 +18,7 @@ use crate::{EventLoop, Readiness};
 /// ends before every round trip was made.
 ///
 /// ```
-/// let elapsed = fdwatch::pingpong::run(1000)?;
+/// let elapsed = tulip_fdwatch::pingpong::run(1000)?;
 /// assert!(elapsed.as_nanos() > 0);
 /// # std::io::Result::Ok(())
 /// ```

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use fdwatch::{EventLoop, LoopHandle, Readiness, Watch, WatchError};
+use tulip_fdwatch::{EventLoop, LoopHandle, Readiness, Watch, WatchError};
 use futures_lite::{StreamExt, future};
 
 /// Runs `test` on its own thread and fails if it does not finish in a minute, so that a watch
@@ -741,7 +741,7 @@ fn pingpong_completes_the_requested_rounds() {
         // `run` fails if the loop ends before every round trip was made. One round trip takes
         // the path where the serving end only receives.
         for rounds in [0, 1, 2, 2_000] {
-            fdwatch::pingpong::run(rounds).unwrap();
+            tulip_fdwatch::pingpong::run(rounds).unwrap();
         }
     });
 }
@@ -1258,7 +1258,7 @@ fn timers_mixed_with_cancels_from_outside_and_inside_run_in_model_order() {
         let mut whens = Vec::new();
         // Which timer each one cancels when it runs (if any).
         let victims: Rc<RefCell<Vec<Option<usize>>>> = Rc::default();
-        let handles: Rc<RefCell<Vec<fdwatch::TimerHandle>>> = Rc::default();
+        let handles: Rc<RefCell<Vec<tulip_fdwatch::TimerHandle>>> = Rc::default();
         let cancelled_inside: Rc<RefCell<Vec<(usize, bool)>>> = Rc::default();
         const N: usize = 3_000;
         for i in 0..N {

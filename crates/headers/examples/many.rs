@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
-use headers::{Options, Target, fetch_many};
+use tulip_headers::{Options, Target, fetch_many};
 
 fn main() {
     let mut args = std::env::args().skip(1);

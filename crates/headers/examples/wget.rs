@@ -8,7 +8,7 @@
 //! ```
 
 use futures_lite::StreamExt;
-use headers::{Options, Target, fetch_many};
+use tulip_headers::{Options, Target, fetch_many};
 
 fn main() {
     let mut hosts: Vec<String> = std::env::args().skip(1).collect();

@@ -67,7 +67,7 @@ pub fn redirect_location(head: &Head) -> Option<&str> {
 /// host and port), as curl does.
 ///
 /// ```
-/// use headers::{fetch_chain, FetchError, Options, Target};
+/// use tulip_headers::{fetch_chain, FetchError, Options, Target};
 /// # futures_lite::future::block_on(async {
 /// let end = stub::Stub::start(stub::Behavior::Ok).unwrap();
 /// let moved = stub::Stub::start(stub::Behavior::Redirect(end.url())).unwrap();

@@ -5,7 +5,7 @@
 /// Escapes `bytes` to printable ASCII: bytes 0x20-0x7E are kept, others become `\xNN`.
 ///
 /// ```
-/// assert_eq!(headers::escape_bytes(b"caf\xc3\xa9\t\x1b[2J"), r"caf\xc3\xa9\x09\x1b[2J");
+/// assert_eq!(tulip_headers::escape_bytes(b"caf\xc3\xa9\t\x1b[2J"), r"caf\xc3\xa9\x09\x1b[2J");
 /// ```
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());

@@ -263,7 +263,7 @@ const INITIAL_BUFFER: usize = 1024;
 /// concurrency under the open-file limit, so there it is rare).
 ///
 /// ```
-/// use headers::{fetch_head, Options};
+/// use tulip_headers::{fetch_head, Options};
 /// # futures_lite::future::block_on(async {
 /// let server = stub::Stub::start(stub::Behavior::Ok).unwrap();
 /// let target = server.target().parse().unwrap();

@@ -108,7 +108,7 @@ impl std::error::Error for HeadError {}
 /// needed. The same as a fresh [`HeadParser`] fed `buf` once.
 ///
 /// ```
-/// use headers::{parse_head, Limits};
+/// use tulip_headers::{parse_head, Limits};
 ///
 /// let bytes = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\nServer: x\n  y\n\nbody";
 /// let parsed = parse_head(bytes, &Limits::default()).unwrap().unwrap();

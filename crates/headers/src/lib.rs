@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use futures_lite::StreamExt;
-//! use headers::{fetch_head, fetch_many, Options, Target};
+//! use tulip_headers::{fetch_head, fetch_many, Options, Target};
 //! # futures_lite::future::block_on(async {
 //! // A loopback server answering `200 OK` (crates/stub).
 //! let server = stub::Stub::start(stub::Behavior::Ok).unwrap();

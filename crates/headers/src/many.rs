@@ -544,7 +544,7 @@ fn default_threads(concurrency: usize) -> usize {
 ///
 /// ```
 /// use futures_lite::StreamExt;
-/// use headers::{fetch_many, Options, Target};
+/// use tulip_headers::{fetch_many, Options, Target};
 /// # futures_lite::future::block_on(async {
 /// let ok = stub::Stub::start(stub::Behavior::Ok).unwrap();
 /// let missing = stub::Stub::start(stub::Behavior::Status(404)).unwrap();

@@ -84,7 +84,7 @@ impl fmt::Display for Version {
 /// characters (CR, LF, NUL, tab, DEL ...), so neither can end the line early.
 ///
 /// ```
-/// use headers::Header;
+/// use tulip_headers::Header;
 ///
 /// let h: Header = "Accept: text/html".parse().unwrap();
 /// assert_eq!((h.name(), h.value()), ("Accept", "text/html"));
@@ -201,14 +201,14 @@ impl FromStr for Header {
 /// the default one rather than doubling it.
 ///
 /// ```
-/// use headers::{build_request, Header, Method, Options, Target};
+/// use tulip_headers::{build_request, Header, Method, Options, Target};
 ///
 /// let target: Target = "example.com:8080/a".parse().unwrap();
 /// let mut options = Options::default();
 /// assert_eq!(build_request(&target, &options), b"GET /a HTTP/1.0\r\nHost: example.com:8080\r\n\r\n");
 ///
 /// options.method = Method::Head;
-/// options.version = headers::Version::Http11;
+/// options.version = tulip_headers::Version::Http11;
 /// options.headers.push(Header::parse("Accept: */*").unwrap());
 /// assert_eq!(
 ///     String::from_utf8(build_request(&target, &options)).unwrap(),

@@ -17,7 +17,7 @@ use crate::escape::escape_str;
 /// the user wrote it.
 ///
 /// ```
-/// use headers::Target;
+/// use tulip_headers::Target;
 ///
 /// let t: Target = "http://[::1]:8080/status?x=1".parse().unwrap();
 /// assert_eq!((t.host(), t.port(), t.path()), ("::1", 8080, "/status?x=1"));
@@ -227,7 +227,7 @@ impl Target {
     /// The absolute URL this target fetches: `scheme://host[:port]/path`.
     ///
     /// ```
-    /// use headers::Target;
+    /// use tulip_headers::Target;
     ///
     /// let t: Target = "[::1]:8080/a?b".parse().unwrap();
     /// assert_eq!(t.url(), "http://[::1]:8080/a?b");
@@ -243,7 +243,7 @@ impl Target {
     /// [`Target::input`] is the absolute URL.
     ///
     /// ```
-    /// use headers::Target;
+    /// use tulip_headers::Target;
     ///
     /// let t: Target = "http://example.com:8080/a/b".parse().unwrap();
     /// assert_eq!(t.join("c?x=1").unwrap().input(), "http://example.com:8080/a/c?x=1");

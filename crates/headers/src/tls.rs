@@ -42,7 +42,7 @@ const ALPN: &[u8] = b"http/1.1";
 /// process.
 ///
 /// ```
-/// use headers::TlsConfig;
+/// use tulip_headers::TlsConfig;
 ///
 /// let mozilla = TlsConfig::default();
 /// assert!(!mozilla.is_insecure());

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use futures_lite::future::block_on;
-use headers::{FetchError, Options, Phase, Target, fetch_chain, fetch_many};
+use tulip_headers::{FetchError, Options, Phase, Target, fetch_chain, fetch_many};
 use stub::{Behavior, Stub};
 
 #[test]
@@ -132,7 +132,7 @@ fn recording_server(connections: usize) -> (String, std::thread::JoinHandle<Vec<
 #[test]
 fn credentials_go_only_to_the_input_targets_origin() {
     let headers = ["Authorization: Bearer secret", "Cookie: id=1", "X-Trace: 7"]
-        .map(|h| headers::Header::parse(h).unwrap())
+        .map(|h| tulip_headers::Header::parse(h).unwrap())
         .to_vec();
     let options = Options {
         headers,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use headers::{FetchError, Options, Phase, Response, Target, Version, fetch_head};
+use tulip_headers::{FetchError, Options, Phase, Response, Target, Version, fetch_head};
 use stub::{Behavior, Stub};
 
 fn fetch_with(target: &str, options: &Options) -> Result<Response, FetchError> {
@@ -58,7 +58,7 @@ fn redirect_error_and_slow_statuses() {
 fn head_and_http11_requests_work() {
     let server = Stub::start(Behavior::Ok).unwrap();
     let options = Options {
-        method: headers::Method::Head,
+        method: tulip_headers::Method::Head,
         version: Version::Http11,
         headers: vec!["X-Test: 1".parse().unwrap()],
         ..Options::default()
@@ -296,7 +296,7 @@ fn a_flood_of_interim_heads_meets_the_size_cap_and_the_deadline() {
 
     let (target, server) = continue_flood(Duration::from_millis(20));
     let targets = vec![target.parse::<Target>().unwrap()];
-    let stream = headers::fetch_many(targets, &options, 1);
+    let stream = tulip_headers::fetch_many(targets, &options, 1);
     let results: Vec<_> = smol::block_on(futures_lite::StreamExt::collect(stream));
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].result, Err(FetchError::Timeout(Phase::Read)));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use headers::{Options, Target, fetch_head, fetch_many};
+use tulip_headers::{Options, Target, fetch_head, fetch_many};
 use stub::{Behavior, Stub};
 
 #[cfg(unix)]

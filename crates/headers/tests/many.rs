@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use headers::{FetchError, Options, Phase, Target, fetch_many, fetch_many_on, fetch_many_until};
+use tulip_headers::{FetchError, Options, Phase, Target, fetch_many, fetch_many_on, fetch_many_until};
 use stub::{Behavior, Stub};
 
 #[test]

@@ -1,7 +1,7 @@
 //! Property tests of the head parser: the answer does not depend on how the bytes were split
 //! across reads, and no input makes it panic.
 
-use headers::{HeadParser, Limits, parse_head};
+use tulip_headers::{HeadParser, Limits, parse_head};
 use proptest::prelude::*;
 
 /// Feeds `bytes` to an incremental parser in the chunks that `cuts` describe and returns the
@@ -10,7 +10,7 @@ fn incremental(
     bytes: &[u8],
     cuts: &[usize],
     limits: &Limits,
-) -> Result<Option<headers::Parsed>, headers::HeadError> {
+) -> Result<Option<tulip_headers::Parsed>, tulip_headers::HeadError> {
     let mut parser = HeadParser::new(*limits);
     let mut ends: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
     ends.push(bytes.len());

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_lite::future::block_on;
-use headers::{FetchError, Options, Phase, Target, TlsConfig, TlsError, fetch_head};
+use tulip_headers::{FetchError, Options, Phase, Target, TlsConfig, TlsError, fetch_head};
 use stub::{AlertDescription, Behavior, Stub, TestCa};
 
 fn trusting(ca: &TestCa) -> Options {
@@ -16,7 +16,7 @@ fn trusting(ca: &TestCa) -> Options {
     }
 }
 
-fn fetch(stub: &Stub, options: &Options) -> Result<headers::Response, FetchError> {
+fn fetch(stub: &Stub, options: &Options) -> Result<tulip_headers::Response, FetchError> {
     let target: Target = stub.target().parse().unwrap();
     block_on(fetch_head(&target, options))
 }
@@ -166,9 +166,9 @@ fn a_request_larger_than_rustls_buffer_goes_out_whole() {
     let big = "x".repeat(100 * 1024);
     options
         .headers
-        .push(headers::Header::new("X-Big", &big).unwrap());
+        .push(tulip_headers::Header::new("X-Big", &big).unwrap());
     let target: Target = format!("https://127.0.0.1:{port}/").parse().unwrap();
-    let sent = headers::build_request(&target, &options).len();
+    let sent = tulip_headers::build_request(&target, &options).len();
     let response = block_on(fetch_head(&target, &options)).unwrap();
     assert_eq!(
         response.head.header("x-got"),

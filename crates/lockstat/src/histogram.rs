@@ -22,7 +22,7 @@ const BUCKETS: usize = (MAX_EXP - SUB_BITS + 1) as usize * SUB;
 /// the true value. The [`max`](Histogram::max) and [`sum`](Histogram::sum) are exact.
 ///
 /// ```
-/// use lockstat::Histogram;
+/// use tulip_lockstat::Histogram;
 ///
 /// let h = Histogram::new();
 /// for v in 1..=1000 {

@@ -9,7 +9,7 @@
 //!
 //! # futures_lite::future::block_on(async {
 //! let ex = smol::LocalExecutor::new();
-//! let counter = Rc::new(lockstat::Mutex::new(0));
+//! let counter = Rc::new(tulip_lockstat::Mutex::new(0));
 //! let tasks: Vec<_> = (0..3)
 //!     .map(|_| {
 //!         let counter = counter.clone();

@@ -19,7 +19,7 @@ use crate::{Recording, Report};
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
-/// let m = lockstat::Mutex::new(0);
+/// let m = tulip_lockstat::Mutex::new(0);
 /// *m.lock().await += 1;
 /// assert_eq!(*m.lock().await, 1);
 /// let report = m.report();

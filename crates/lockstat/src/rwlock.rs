@@ -19,7 +19,7 @@ use crate::{Recording, Report};
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
-/// let lock = lockstat::RwLock::new(5);
+/// let lock = tulip_lockstat::RwLock::new(5);
 /// {
 ///     let (a, b) = (lock.read().await, lock.read().await);
 ///     assert_eq!(*a + *b, 10);

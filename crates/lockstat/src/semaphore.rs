@@ -17,7 +17,7 @@ use crate::{Recording, Report};
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
-/// let s = lockstat::Semaphore::new(2);
+/// let s = tulip_lockstat::Semaphore::new(2);
 /// let a = s.acquire().await;
 /// let b = s.acquire().await;
 /// assert!(s.try_acquire().is_none());

@@ -10,7 +10,7 @@
 //! its item.
 //!
 //! ```
-//! use queue::Queue;
+//! use tulip_queue::Queue;
 //!
 //! # futures_lite::future::block_on(async {
 //! let q = Queue::bounded(2);
@@ -44,7 +44,7 @@
 //! The same API with another order:
 //!
 //! ```
-//! use queue::{Queue, TryGetError};
+//! use tulip_queue::{Queue, TryGetError};
 //!
 //! let q = Queue::priority(8);
 //! for x in [3, 1, 2] {

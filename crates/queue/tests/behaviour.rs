@@ -10,16 +10,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use common::{Tracked, counting_waker, poll, poll_noop};
-use queue::{GetError, PutError, Queue, TaskDoneError, TryGetError, TryPutError};
+use tulip_queue::{GetError, PutError, Queue, TaskDoneError, TryGetError, TryPutError};
 
 #[test]
 fn handles_and_futures_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     fn send<T: Send>() {}
     send_sync::<Queue<String>>();
-    send::<queue::Put<'static, String>>();
-    send::<queue::Get<'static, String>>();
-    send::<queue::Join<'static, String>>();
+    send::<tulip_queue::Put<'static, String>>();
+    send::<tulip_queue::Get<'static, String>>();
+    send::<tulip_queue::Join<'static, String>>();
 }
 
 #[test]
@@ -360,7 +360,7 @@ fn a_dropped_waiting_get_leaves_the_line() {
 #[test]
 fn a_returned_item_keeps_its_place_in_each_order() {
     // The item handed to a dropped getter was put first: it is the oldest.
-    fn returned<K: queue::Kind<u8>>(q: Queue<u8, K>) -> Vec<u8> {
+    fn returned<K: tulip_queue::Kind<u8>>(q: Queue<u8, K>) -> Vec<u8> {
         let mut g = q.get();
         assert!(poll_noop(&mut g).is_pending());
         for x in [2, 3, 1] {
@@ -430,7 +430,7 @@ fn debug_output() {
     q.try_put(1).unwrap();
     let s = format!("{q:?}");
     assert!(
-        s.starts_with("Queue { kind: \"queue::kind::Fifo\", len: 1, capacity: 3"),
+        s.starts_with("Queue { kind: \"tulip_queue::kind::Fifo\", len: 1, capacity: 3"),
         "{s}"
     );
 }
@@ -479,7 +479,7 @@ fn graceful_shutdown_fails_the_waiting_getters_once_the_handed_item_is_taken() {
 fn items_given_back_by_several_dropped_getters_keep_their_order() {
     // g1 and g2 are handed 1 and 2, a third item is stored, then both getters are dropped, in
     // either order: the items come back in the order they were put.
-    fn given_back<K: queue::Kind<u8>>(q: Queue<u8, K>, g2_first: bool) -> Vec<u8> {
+    fn given_back<K: tulip_queue::Kind<u8>>(q: Queue<u8, K>, g2_first: bool) -> Vec<u8> {
         let mut g1 = q.get();
         let mut g2 = q.get();
         assert!(poll_noop(&mut g1).is_pending());

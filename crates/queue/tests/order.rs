@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use common::poll_noop;
 use proptest::prelude::*;
-use queue::{Kind, Queue, TryGetError, TryPutError};
+use tulip_queue::{Kind, Queue, TryGetError, TryPutError};
 
 #[derive(Clone, Debug)]
 enum Op {

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use futures_lite::future::{self, yield_now};
-use queue::{Kind, Queue};
+use tulip_queue::{Kind, Queue};
 use smol::Executor;
 
 const THREADS: usize = 4;

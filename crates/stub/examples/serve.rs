@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use stub::{Behavior, Stub};
+use tulip_stub::{Behavior, Stub};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

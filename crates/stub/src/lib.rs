@@ -14,7 +14,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //!
-//! let server = stub::Stub::start(stub::Behavior::Redirect("/new".into())).unwrap();
+//! let server = tulip_stub::Stub::start(tulip_stub::Behavior::Redirect("/new".into())).unwrap();
 //! let mut conn = std::net::TcpStream::connect(server.addr()).unwrap();
 //! conn.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
 //! let mut reply = String::new();

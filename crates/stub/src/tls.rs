@@ -24,10 +24,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 /// start and trusts it through `headers::TlsConfig::from_pem`).
 ///
 /// ```
-/// let ca = stub::TestCa::new("tulip test CA").unwrap();
+/// let ca = tulip_stub::TestCa::new("tulip test CA").unwrap();
 /// assert!(ca.pem().starts_with("-----BEGIN CERTIFICATE-----"));
 /// let identity = ca.issue(&["127.0.0.1", "localhost"]).unwrap();
-/// let server = stub::Stub::start_tls(stub::Behavior::Ok, &identity).unwrap();
+/// let server = tulip_stub::Stub::start_tls(tulip_stub::Behavior::Ok, &identity).unwrap();
 /// assert!(server.target().starts_with("https://127.0.0.1:"));
 /// ```
 pub struct TestCa {
