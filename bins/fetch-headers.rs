@@ -1,6 +1,6 @@
-//! fetch-headers: the raw HTTP/1.x response heads of many hosts at once, printed the way seed
-//! 003's asyncio `wget(host)` did (`HOST header > LINE`), with seed 004's concurrency cap,
-//! counts and progress bar.
+//! fetch-headers: the raw HTTP/1.x response heads of many hosts at once, printed the way the
+//! classic asyncio `wget(host)` example does (`HOST header > LINE`), with a concurrency cap,
+//! counts and a progress bar.
 //!
 //! ```sh
 //! cargo run --release --bin fetch-headers -- --demo       # http, https, a redirect, 404, 500

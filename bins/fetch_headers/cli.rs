@@ -11,7 +11,8 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, ValueEnum};
 use headers::{Header, Method, Target, TlsConfig};
 
-/// Fetch the HTTP response heads of many hosts at once, the way seed 003's `wget(host)` did:
+/// Fetch the HTTP response heads of many hosts at once, the way the classic asyncio `wget(host)`
+/// example does:
 /// connect, send `GET / HTTP/1.0` with `Host`, print each head line as `HOST header > LINE`.
 #[derive(Debug, Parser)]
 #[command(name = "fetch-headers", version, max_term_width = 100)]
@@ -47,7 +48,7 @@ pub struct Args {
     #[arg(long, value_name = "SECS", value_parser = seconds, allow_hyphen_values = true)]
     pub connect_timeout: Option<Duration>,
 
-    /// Request method: GET (the seed's) or HEAD. The body is never read either way.
+    /// Request method: GET (the default) or HEAD. The body is never read either way.
     #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET", value_parser = method)]
     pub method: Method,
 
@@ -162,7 +163,7 @@ fn seconds(s: &str) -> Result<Duration, String> {
 }
 
 fn method(s: &str) -> Result<Method, String> {
-    s.parse()
+    s.parse().map_err(|e: headers::MethodError| e.to_string())
 }
 
 fn concurrency(s: &str) -> Result<NonZeroUsize, String> {

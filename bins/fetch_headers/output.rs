@@ -1,4 +1,4 @@
-//! Everything fetch-headers prints, in one place: the seed's `HOST header > LINE` blocks (with
+//! Everything fetch-headers prints, in one place: the `HOST header > LINE` blocks (with
 //! a `HOST tls > VERSION, alpn PROTOCOL` line first for https, and one block per redirect hop
 //! with -L, each under its own URL), the `--json` lines, the `HOST error > MESSAGE` lines, the
 //! summary, and the order they come out in.
@@ -8,9 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
-use std::time::Duration;
 
-use headers::{FetchError, Head, Hop, Response, Target, TlsInfo};
+use headers::{FetchError, Head, Outcome, Response, TlsInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -18,30 +17,6 @@ use crate::cli::Order;
 
 /// From this many targets on, a terminal on stderr gets a progress bar.
 const PROGRESS_FROM: usize = 100;
-
-/// One target's outcome, tied to its position in the input.
-#[derive(Debug)]
-pub struct Outcome<'t> {
-    /// Position in the input (arguments, then files).
-    pub index: usize,
-    /// The target as parsed.
-    pub target: &'t Target,
-    /// The head, or why there is none.
-    pub result: Result<Response, FetchError>,
-    /// From when the fetch started until it ended, success or not.
-    pub elapsed: Duration,
-    /// With -L: the redirects followed before `result`.
-    pub redirects: Vec<Hop>,
-    /// With -L: the URL `result` is about, when a redirect led away from `target`.
-    pub redirected_to: Option<Target>,
-}
-
-impl Outcome<'_> {
-    /// The URL the result (head or failure) is printed under.
-    fn last(&self) -> &Target {
-        self.redirected_to.as_ref().unwrap_or(self.target)
-    }
-}
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy)]
@@ -58,21 +33,21 @@ pub struct Format {
 
 /// Prints outcomes as they arrive (or in input order) and counts them for the summary.
 #[derive(Debug)]
-pub struct Printer<'t> {
+pub struct Printer {
     format: Format,
     out: BufWriter<StdoutLock<'static>>,
     bar: Option<ProgressBar>,
     /// Finished outcomes waiting for an earlier one (input order only).
-    waiting: BTreeMap<usize, Outcome<'t>>,
+    waiting: BTreeMap<usize, Outcome>,
     next: usize,
     pub summary: Summary,
     block: String,
 }
 
-impl<'t> Printer<'t> {
+impl Printer {
     /// A printer for `total` targets; shows a progress bar if stderr is a terminal and there are
     /// many targets.
-    pub fn new(format: Format, total: usize) -> Printer<'t> {
+    pub fn new(format: Format, total: usize) -> Printer {
         let bar = (io::stderr().is_terminal() && total >= PROGRESS_FROM).then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -95,7 +70,7 @@ impl<'t> Printer<'t> {
 
     /// Takes one finished target: counts it and prints it now, or once all before it are
     /// printed (input order).
-    pub fn push(&mut self, outcome: Outcome<'t>) -> io::Result<()> {
+    pub fn push(&mut self, outcome: Outcome) -> io::Result<()> {
         self.summary.count(&outcome.result);
         if let Some(bar) = &self.bar {
             bar.inc(1);
@@ -141,7 +116,7 @@ impl<'t> Printer<'t> {
         Ok(summary)
     }
 
-    fn print(&mut self, outcome: &Outcome<'t>) -> io::Result<()> {
+    fn print(&mut self, outcome: &Outcome) -> io::Result<()> {
         self.block.clear();
         if self.format.json {
             let following = self.format.follow;
@@ -152,7 +127,7 @@ impl<'t> Printer<'t> {
                 render_text(&mut self.block, host, &hop.response, self.format.interim);
             }
             if let Ok(response) = &outcome.result {
-                let host = outcome.last().input();
+                let host = outcome.final_target().input();
                 render_text(&mut self.block, host, response, self.format.interim);
             }
         }
@@ -160,7 +135,7 @@ impl<'t> Printer<'t> {
         let mut result = self.write_out(block.as_bytes());
         if let Err(e) = &outcome.result {
             // Failures go to stderr at once: they are few, and the user wants to see them.
-            let line = format!("{} error > {e}\n", outcome.last().input());
+            let line = format!("{} error > {e}\n", outcome.final_target().input());
             result = result.and_then(|()| self.write_err(line.as_bytes()));
         }
         self.block = block;
@@ -292,8 +267,8 @@ fn alpn(tls: &TlsInfo) -> Option<&'static str> {
     tls.alpn
 }
 
-fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool, following: bool) {
-    let target = outcome.target;
+fn render_json(block: &mut String, outcome: &Outcome, interim: bool, following: bool) {
+    let target = &outcome.target;
     let response = outcome.result.as_ref().ok();
     let head = response.map(|r| &r.head);
     let line = JsonLine {
@@ -339,7 +314,7 @@ fn render_json(block: &mut String, outcome: &Outcome<'_>, interim: bool, followi
             })
             .collect()
         }),
-        url: following.then(|| outcome.last().input()),
+        url: following.then(|| outcome.final_target().input()),
         error: outcome.result.as_ref().err().map(|e| JsonError {
             kind: e.kind(),
             message: e.to_string(),

@@ -1,4 +1,4 @@
-//! The fetch loop: hand the targets to `headers::fetch_many`, print each result as it arrives,
+//! The fetch loop: hand the targets to `headers::Many`, print each outcome as it arrives,
 //! and stop early on Ctrl-C or SIGTERM. On a signal nothing new starts and the fetches in flight
 //! are dropped (a host that never answers must not hold the exit for its whole deadline); what
 //! finished is printed, then the summary.
@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_lite::{StreamExt, future};
-use headers::{Fetched, Options, Target, fetch_many};
+use headers::{Many, Options, Outcome, Target};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::output::{Format, Outcome, Printer, Summary};
+use crate::output::{Format, Printer, Summary};
 
 /// How a run ended.
 #[derive(Debug)]
@@ -32,21 +32,17 @@ pub fn run(
 ) -> io::Result<Ended> {
     let signal = Signal::register()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot watch for Ctrl-C: {e}")))?;
-    let mut printer = Printer::new(format, targets.len());
-    // Shared, not copied: each target is cloned only when its fetch starts, and that clone
-    // is dropped when it ends (a copy of the whole list took 100k targets from 28 to 46 MiB
-    // of peak RSS).
-    let targets = Arc::new(targets);
-    let shared = targets.clone();
-    let lazily = (0..targets.len()).map(move |i| shared[i].clone());
-    let mut results = fetch_many(lazily, options, concurrency);
+    let total = targets.len();
+    let mut printer = Printer::new(format, total);
+    // Each outcome carries its target: the list is handed over, not kept.
+    let mut results = Many::new(options).concurrency(concurrency).fetch(targets);
     let interrupted = smol::block_on(async {
         loop {
             if signal.received() {
                 return Ok::<_, io::Error>(true);
             }
             // Every target has its outcome: done, without relying on the stream to say so.
-            if printer.summary.finished() == targets.len() {
+            if printer.summary.finished() == total {
                 return Ok(false);
             }
             // Take what is ready without waiting; only before waiting is output flushed, so a
@@ -63,21 +59,14 @@ pub fn run(
                     }
                 }
             };
-            let Some(fetched) = next else {
+            let Some(outcome) = next else {
                 // Only a panicking fetch thread ends the stream early: never exit 0 then.
-                let lost = targets.len() - printer.summary.finished();
+                let lost = total - printer.summary.finished();
                 return Err(io::Error::other(format!(
                     "{lost} targets got no outcome: a fetch thread failed"
                 )));
             };
-            printer.push(Outcome {
-                target: &targets[fetched.index],
-                index: fetched.index,
-                result: fetched.result,
-                elapsed: fetched.elapsed,
-                redirects: fetched.redirects,
-                redirected_to: fetched.redirected_to,
-            })?;
+            printer.push(outcome)?;
         }
     })?;
     // Dropping the stream cancels the fetches in flight (after a signal) before the summary.
@@ -93,7 +82,7 @@ pub fn run(
 // Large, but it only lives on the stack for a moment; boxing would cost an allocation per result.
 #[allow(clippy::large_enum_variant)]
 enum Wake {
-    Result(Option<Fetched>),
+    Result(Option<Outcome>),
     Signal,
 }
 

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
-use tulip_headers::{Options, Target, fetch_many};
+use tulip_headers::{Many, Options, Target};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -31,7 +31,9 @@ fn main() {
     let (ok, failed) = smol::block_on(async {
         let mut ok = 0;
         let mut failed = std::collections::BTreeMap::<String, usize>::new();
-        let mut results = fetch_many(targets, &Options::default(), concurrency);
+        let mut results = Many::new(&Options::default())
+            .concurrency(concurrency)
+            .fetch(targets);
         while let Some(f) = results.next().await {
             match f.result {
                 Ok(_) => ok += 1,

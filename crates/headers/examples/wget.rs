@@ -1,14 +1,14 @@
-//! The seed's `wget(host)`, on this crate: fetches the heads of the hosts given (all at once)
+//! The classic asyncio `wget(host)` example, on this crate: fetches the heads of the hosts given (all at once)
 //! and prints each line as `HOST header > LINE`, one host's lines together, hosts in the order
 //! they answer. With no hosts, it starts a loopback stub server and fetches that.
 //!
 //! ```text
-//! cargo run -p headers --example wget -- www.sina.com.cn www.sohu.com www.163.com
-//! cargo run -p headers --example wget
+//! cargo run -p tulip-headers --example wget -- www.sina.com.cn www.sohu.com www.163.com
+//! cargo run -p tulip-headers --example wget
 //! ```
 
 use futures_lite::StreamExt;
-use tulip_headers::{Options, Target, fetch_many};
+use tulip_headers::{Many, Options, Target};
 
 fn main() {
     let mut hosts: Vec<String> = std::env::args().skip(1).collect();
@@ -32,10 +32,13 @@ fn main() {
 
     smol::block_on(async {
         // Fetch all of them at once; results come as they complete.
-        let mut results = fetch_many(targets.clone(), &Options::default(), targets.len());
-        while let Some(fetched) = results.next().await {
-            let host = targets[fetched.index].input();
-            match fetched.result {
+        let all = targets.len();
+        let mut outcomes = Many::new(&Options::default())
+            .concurrency(all)
+            .fetch(targets);
+        while let Some(outcome) = outcomes.next().await {
+            let host = outcome.target.input();
+            match outcome.result {
                 Ok(response) => {
                     for line in &response.head.lines {
                         println!("{host} header > {line}");

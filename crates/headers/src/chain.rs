@@ -5,7 +5,7 @@
 //! answer, so going on would only repeat it).
 //!
 //! Credentials stay where the user put them. Extra `Authorization`, `Cookie` and
-//! `Proxy-Authorization` headers go only to the input target's origin (see [`fetch_chain`]). A
+//! `Proxy-Authorization` headers go only to the input target's origin (see [`follow`]). A
 //! `Location` with user info (`http://user:secret@host/`) is not followed: targets never carry
 //! credentials (the user's input may not have user info either), so following it would either
 //! send a server's choice of credentials to a host of its choice, or drop them silently and
@@ -13,44 +13,17 @@
 //! message shows the `Location` with its password as `***`. (The redirect's own head is still
 //! shown as the server sent it, `Location` line included, as `curl -I` shows it.)
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use async_io::Timer;
-use futures_lite::future;
-
-use crate::fetch::{FetchError, Options, Phase, Response, exchange};
+use crate::error::RedirectError;
+use crate::fetch::{Deadline, Options, Progress, exchange};
 use crate::head::Head;
+use crate::outcome::{Hop, Outcome};
 use crate::target::{Target, TargetError};
 
-/// How many redirects [`fetch_chain`] follows when [`Options::max_redirects`] is `None`, as
-/// curl and browsers do.
+/// How many redirects to follow when the user asks to follow without a number, as curl and
+/// browsers do.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
-
-/// One redirect followed: the URL fetched and the head it answered with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hop {
-    /// The URL fetched: the input target first, then where each redirect led.
-    pub target: Target,
-    /// Its head (a 3xx with a `Location`).
-    pub response: Response,
-}
-
-/// What following redirects from one target gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chain {
-    /// The redirects followed, in order; the first is for the input target.
-    pub redirects: Vec<Hop>,
-    /// The URL `result` is about, when a redirect led away from the input target: the URL
-    /// fetched last, or the one a loop came back to, or the one past the cap, or (for a
-    /// `Location` that cannot be followed) the URL that sent it.
-    pub redirected_to: Option<Target>,
-    /// The final head (not a redirect, or a redirect without `Location`), or why there is
-    /// none.
-    pub result: Result<Response, FetchError>,
-    /// From the start of the first fetch to the end of the chain.
-    pub elapsed: Duration,
-}
 
 /// The `Location` of a head that redirects, if it is one to follow.
 pub fn redirect_location(head: &Head) -> Option<&str> {
@@ -60,86 +33,40 @@ pub fn redirect_location(head: &Head) -> Option<&str> {
     }
 }
 
-/// Fetches `target`'s head and follows its redirects, at most [`Options::max_redirects`]
-/// ([`DEFAULT_MAX_REDIRECTS`] when `None`), all within [`Options::timeout`]. Every hop keeps
-/// its head; `http://` to `https://` (and back) is followed. Extra `Authorization`, `Cookie`,
-/// `Proxy-Authorization` and `Host` headers are sent only to the input target's origin (scheme,
-/// host and port), as curl does.
-///
-/// ```
-/// use tulip_headers::{fetch_chain, FetchError, Options, Target};
-/// # futures_lite::future::block_on(async {
-/// let end = stub::Stub::start(stub::Behavior::Ok).unwrap();
-/// let moved = stub::Stub::start(stub::Behavior::Redirect(end.url())).unwrap();
-/// let target: Target = moved.target().parse().unwrap();
-///
-/// let chain = fetch_chain(&target, &Options::default()).await;
-/// assert_eq!(chain.redirects.len(), 1);
-/// assert_eq!(chain.redirects[0].response.head.status, 301);
-/// assert_eq!(chain.redirected_to.unwrap().url(), end.url());
-/// assert_eq!(chain.result.unwrap().head.status, 200);
-///
-/// // A server redirecting to itself is a loop.
-/// let self_loop = stub::Stub::start(stub::Behavior::Redirect("/".into())).unwrap();
-/// let target: Target = self_loop.target().parse().unwrap();
-/// let chain = fetch_chain(&target, &Options::default()).await;
-/// assert!(matches!(chain.result, Err(FetchError::RedirectLoop { .. })));
-/// # });
-/// ```
-pub async fn fetch_chain(target: &Target, options: &Options) -> Chain {
-    let phase = AtomicU8::new(Phase::Dns as u8);
-    let start = Instant::now();
-    let deadline = start.checked_add(options.timeout);
-    let limit = options.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS);
-    follow(target, options, limit, &phase, start, deadline).await
-}
-
-/// [`fetch_chain`] with its limit, phase and deadline given. The deadline is kept here with a
-/// timer of its own (not by the caller dropping the future), so the hops fetched before it
-/// struck are kept.
+/// Fetches `target` and follows its redirects, at most `limit`, all before `deadline`. Every
+/// hop keeps its head; `http://` to `https://` (and back) is followed. Extra `Authorization`,
+/// `Cookie`, `Proxy-Authorization` and `Host` headers are sent only to the input target's
+/// origin (scheme, host and port), as curl does. A deadline that strikes keeps the hops
+/// fetched before it.
 pub(crate) async fn follow(
-    target: &Target,
+    index: usize,
+    target: Target,
     options: &Options,
     limit: usize,
-    phase: &AtomicU8,
     start: Instant,
-    deadline: Option<Instant>,
-) -> Chain {
-    let mut timer = match deadline {
-        Some(at) => Timer::at(at),
-        None => Timer::never(),
-    };
+    deadline: &mut Deadline,
+) -> Outcome {
+    let at = start.checked_add(options.timeout);
+    let progress = Progress::new();
     let mut redirects: Vec<Hop> = Vec::new();
-    let mut seen = vec![loop_key(target)];
+    let mut seen = vec![loop_key(&target)];
     let mut next: Option<Target> = None;
-    let end = |redirects, redirected_to, result| Chain {
-        redirects,
-        redirected_to,
-        result,
-        elapsed: start.elapsed(),
-    };
     // Credentials the user gave for the input target's origin stay with it (see `for_origin`).
     let elsewhere = for_origin(options);
-    loop {
-        let current = next.as_ref().unwrap_or(target);
+    let (redirected_to, result) = loop {
+        let current = next.as_ref().unwrap_or(&target);
         let options = match &elsewhere {
-            Some(elsewhere) if !same_origin(current, target) => elsewhere,
+            Some(elsewhere) if !same_origin(current, &target) => elsewhere,
             _ => options,
         };
-        phase.store(Phase::Dns as u8, Ordering::Relaxed);
-        let timeout = async {
-            (&mut timer).await;
-            Err(FetchError::Timeout(Phase::from_u8(
-                phase.load(Ordering::Relaxed),
-            )))
-        };
-        let fetch = exchange(current, options, phase, Instant::now(), deadline);
-        let response = match future::or(fetch, timeout).await {
+        progress.restart(current);
+        let fetch = exchange(current, options, &progress, Instant::now(), at);
+        let response = match deadline.bound(&progress, fetch).await {
             Ok(response) => response,
-            Err(e) => return end(redirects, next, Err(e)),
+            Err(e) => break (next, Err(e)),
         };
         let Some(location) = redirect_location(&response.head) else {
-            return end(redirects, next, Ok(response));
+            break (next, Ok(response));
         };
         // Header values are escaped text: a byte outside printable ASCII arrived as `\xNN`, and
         // the url crate reads `\` as `/` (`/caf\xc3\xa9` would become `/caf/xc3/xa9`, another
@@ -167,24 +94,27 @@ pub(crate) async fn follow(
                     crate::escape::escape_str(&location),
                     e.reason()
                 );
-                let why = FetchError::BadRedirect(why);
-                return end(redirects, Some(from), Err(why));
+                break (Some(from), Err(RedirectError::Bad(why).into()));
             }
         };
         let key = loop_key(&to);
         if seen.contains(&key) {
             let url = to.url();
-            return end(redirects, Some(to), Err(FetchError::RedirectLoop { url }));
+            break (Some(to), Err(RedirectError::Loop { url }.into()));
         }
         if redirects.len() > limit {
-            return end(
-                redirects,
-                Some(to),
-                Err(FetchError::TooManyRedirects { limit }),
-            );
+            break (Some(to), Err(RedirectError::TooMany { limit }.into()));
         }
         seen.push(key);
         next = Some(to);
+    };
+    Outcome {
+        index,
+        target,
+        redirects,
+        redirected_to,
+        result,
+        elapsed: start.elapsed(),
     }
 }
 

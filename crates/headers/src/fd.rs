@@ -19,6 +19,7 @@ static FD_FREED: Event = Event::new();
 pub(crate) struct Conn {
     /// Declared first so it is closed before waiters are told.
     pub(crate) stream: Async<TcpStream>,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) freed: Freed,
 }
 
@@ -87,8 +88,7 @@ fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = socket_with(family, SocketType::STREAM, flags, None)?;
     // No Nagle: a TLS client's second flight (Finished, then the request) would otherwise wait
-    // for the ACK of the first, which the server delays by up to 40 ms; at concurrency 128
-    // that stall, not the CPU, set the rate (1.35k/s against nginx; 3.2-3.9k/s without it).
+    // for the ACK of the first, which the server delays by up to 40 ms.
     rustix::net::sockopt::set_tcp_nodelay(&fd, true)?;
     match rustix::net::connect(&fd, &addr) {
         Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
@@ -108,7 +108,9 @@ fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
 /// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard limit, once per process, and
 /// returns the soft limit now in force (`None` where there is no such limit or it is unknown).
 ///
-/// [`fetch_many`](crate::fetch_many) calls this; call it yourself to raise the limit earlier.
+/// Nothing in this crate calls it: the limit is the process's (children inherit it), so raising
+/// it is the program's choice. [`Many`](crate::Many) keeps its concurrency under whatever limit
+/// is in force ([`fd_budget`]).
 pub fn raise_fd_limit() -> Option<u64> {
     static RAISE: Once = Once::new();
     #[cfg(unix)]
@@ -136,15 +138,28 @@ pub fn raise_fd_limit() -> Option<u64> {
 }
 
 /// How many more connections fit under the soft open-file limit right now: the limit, less the
-/// descriptors open, less a margin for everything else the process opens (`None`: no limit).
+/// descriptors open, less a margin for everything else the process opens (`None`: no limit, or
+/// it is unknown). Changes nothing.
 pub fn fd_budget() -> Option<usize> {
-    let soft = raise_fd_limit()?;
+    let soft = soft_fd_limit()?;
     let open = std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())
         .unwrap_or(0) as u64;
     // Room for the resolver, the executor and whatever the caller opens meanwhile.
     const MARGIN: u64 = 32;
     Some(soft.saturating_sub(open + MARGIN).max(1) as usize)
+}
+
+/// The soft open-file limit in force.
+fn soft_fd_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -1,24 +1,34 @@
 //! Fetching one head: resolve (only for names), connect (and, for `https://`, shake hands over
 //! TLS), send the request, read until the head is complete, all under one deadline, and turn
-//! every failure into a typed [`FetchError`].
+//! every failure into a typed [`FetchError`]. Plain and TLS connections take the same path; only
+//! the step that makes the connection differs.
 
-use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::future::Future;
+#[cfg(feature = "tls")]
+use std::io;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+#[cfg(feature = "tls")]
+use std::net::TcpStream;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_io::{Async, Timer};
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
-use futures_rustls::client::TlsStream;
+#[cfg(feature = "tls")]
+use async_io::Async;
+use async_io::Timer;
+use futures_lite::{AsyncWriteExt, future};
 
+use crate::error::{DnsError, FetchError, Phase};
 use crate::fd;
-use crate::head::{
-    DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
-};
+use crate::head::{DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadParser, Limits, Parsed};
+use crate::outcome::Outcome;
 use crate::request::{Header, Method, Version, build_request};
 use crate::target::{Scheme, Target};
-use crate::tls::{TlsConfig, TlsError, TlsInfo};
+#[cfg(feature = "tls")]
+use crate::tls::{self, TlsConfig, TlsInfo};
 
 /// How to fetch: the request to send and the limits to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +50,15 @@ pub struct Options {
     /// Cap on the number of headers in one head (default 100).
     pub max_headers: usize,
     /// How `https://` targets are verified (default: Mozilla's roots). Built once and shared.
+    #[cfg(feature = "tls")]
     pub tls: TlsConfig,
     /// Follow redirects (301, 302, 303, 307, 308 with a `Location`), at most this many per
-    /// target, in [`fetch_chain`](crate::fetch_chain) and [`fetch_many`](crate::fetch_many);
-    /// `None` (the default) follows none. When following, [`Options::timeout`] is the deadline
-    /// for the whole chain.
+    /// target, wherever an [`Outcome`] is fetched ([`fetch`], [`Many`](crate::Many)); `None`
+    /// (the default) follows none: a redirect is then the final head, as any other. `Some(0)`
+    /// makes every redirect a [`RedirectError::TooMany`](crate::RedirectError::TooMany) (curl's
+    /// `-L --max-redirs 0`). When following, [`Options::timeout`] is the deadline for the whole
+    /// chain.
+    #[cfg(feature = "redirects")]
     pub max_redirects: Option<usize>,
 }
 
@@ -58,7 +72,9 @@ impl Default for Options {
             timeout: Duration::from_secs(10),
             max_head_size: DEFAULT_MAX_HEAD_SIZE,
             max_headers: DEFAULT_MAX_HEADERS,
+            #[cfg(feature = "tls")]
             tls: TlsConfig::default(),
+            #[cfg(feature = "redirects")]
             max_redirects: None,
         }
     }
@@ -84,171 +100,99 @@ pub struct Response {
     /// The address the connection went to.
     pub peer: SocketAddr,
     /// For `https://` targets: the TLS version and ALPN protocol negotiated.
+    #[cfg(feature = "tls")]
     pub tls: Option<TlsInfo>,
     /// From the start of the exchange until the head was complete.
     pub elapsed: Duration,
 }
 
-/// The phase of an exchange, to say where a timeout struck.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// Resolving the host name.
-    Dns = 0,
-    /// Connecting.
-    Connect = 1,
-    /// Sending the request.
-    Write = 2,
-    /// Reading the head.
-    Read = 3,
-    /// The TLS handshake (`https://` targets).
-    Tls = 4,
+/// Where an exchange has got: the phase it is in, read when its deadline strikes. A phase is
+/// only ever one the exchange entered: an IP literal starts at [`Phase::Connect`].
+#[derive(Debug)]
+pub(crate) struct Progress {
+    phase: AtomicU8,
 }
 
-impl Phase {
-    /// `"dns"`, `"connect"`, `"tls"`, `"write"` or `"read"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Dns => "dns",
-            Phase::Connect => "connect",
-            Phase::Tls => "tls",
-            Phase::Write => "write",
-            Phase::Read => "read",
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        Progress {
+            phase: AtomicU8::new(Phase::Dns as u8),
         }
     }
 
-    pub(crate) fn from_u8(n: u8) -> Phase {
-        match n {
+    /// Back to the start, for the next hop of a chain.
+    pub(crate) fn restart(&self, target: &Target) {
+        let first = if target.ip().is_some() {
+            Phase::Connect
+        } else {
+            Phase::Dns
+        };
+        self.enter(first);
+    }
+
+    pub(crate) fn enter(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
             0 => Phase::Dns,
             1 => Phase::Connect,
-            2 => Phase::Write,
-            4 => Phase::Tls,
+            2 => Phase::Tls,
+            3 => Phase::Write,
             _ => Phase::Read,
         }
     }
 }
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// When an exchange (or a chain of them) must end. One type for both ways a deadline is kept:
+/// a timer of its own, or a flag that whoever drives the fetch sets and then polls it (as
+/// [`Many`](crate::Many)'s workers do, keeping all their deadlines with one timer).
+#[derive(Debug)]
+pub(crate) enum Deadline {
+    Timer(Timer),
+    Flag(Arc<AtomicBool>),
+}
+
+impl Deadline {
+    /// A deadline with a timer of its own; `None` is no deadline at all.
+    pub(crate) fn at(at: Option<Instant>) -> Deadline {
+        Deadline::Timer(match at {
+            Some(at) => Timer::at(at),
+            None => Timer::never(),
+        })
+    }
+
+    /// Runs `work` until it ends or the deadline passes, which is a timeout in the phase
+    /// `progress` says the work had reached.
+    pub(crate) async fn bound<T>(
+        &mut self,
+        progress: &Progress,
+        work: impl Future<Output = Result<T, FetchError>>,
+    ) -> Result<T, FetchError> {
+        let passed = async {
+            Passed(self).await;
+            Err(FetchError::Timeout(progress.phase()))
+        };
+        future::or(work, passed).await
     }
 }
 
-/// Why fetching one head failed. Messages are short and lowercase; [`FetchError::kind`] gives
-/// a stable one-word name for counting and JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FetchError {
-    /// The host name did not resolve (the resolver's message).
-    Dns(String),
-    /// The connection was refused: nothing listens on that port.
-    Refused,
-    /// The connection was reset (or the peer vanished while we wrote).
-    Reset,
-    /// The deadline (or the connect timeout) passed, in this phase.
-    Timeout(Phase),
-    /// The reply is not HTTP; holds the start of what came (escaped, at most 40 bytes).
-    NotHttp(String),
-    /// The connection ended before the head was complete, after this many bytes.
-    Truncated {
-        /// Bytes received before the end of stream.
-        received: usize,
-    },
-    /// The head grew past the size cap.
-    TooLarge {
-        /// The cap, in bytes.
-        limit: usize,
-    },
-    /// The head has more headers than the cap.
-    TooManyHeaders {
-        /// The cap.
-        limit: usize,
-    },
-    /// The head is HTTP but malformed (httparse's reason).
-    InvalidHead(String),
-    /// TLS failed (`https://` targets): the handshake, or the TLS layer while reading the head
-    /// (an alert, a record that does not decrypt).
-    Tls(TlsError),
-    /// Following redirects came back to a URL already fetched in this chain.
-    RedirectLoop {
-        /// The URL the chain came back to.
-        url: String,
-    },
-    /// The chain redirected more than [`Options::max_redirects`] times.
-    TooManyRedirects {
-        /// The cap.
-        limit: usize,
-    },
-    /// A redirect's `Location` cannot be followed (unsupported scheme, bad host ...).
-    BadRedirect(String),
-    /// Any other I/O error (unreachable network ...), with its message.
-    Io(String),
-}
+/// Ready once the deadline has passed.
+struct Passed<'a>(&'a mut Deadline);
 
-impl FetchError {
-    /// A stable one-word name: `dns`, `refused`, `reset`, `timeout`, `not-http`, `truncated`,
-    /// `too-large`, `too-many-headers`, `invalid`, `io`; for TLS failures the
-    /// [`TlsError::kind`] (`unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`,
-    /// `handshake`, `not-tls`, `tls-alert`, `tls-protocol`); for redirects `redirect-loop`,
-    /// `too-many-redirects`, `bad-redirect`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FetchError::Dns(_) => "dns",
-            FetchError::Refused => "refused",
-            FetchError::Reset => "reset",
-            FetchError::Timeout(_) => "timeout",
-            FetchError::NotHttp(_) => "not-http",
-            FetchError::Truncated { .. } => "truncated",
-            FetchError::TooLarge { .. } => "too-large",
-            FetchError::TooManyHeaders { .. } => "too-many-headers",
-            FetchError::InvalidHead(_) => "invalid",
-            FetchError::Tls(e) => e.kind(),
-            FetchError::RedirectLoop { .. } => "redirect-loop",
-            FetchError::TooManyRedirects { .. } => "too-many-redirects",
-            FetchError::BadRedirect(_) => "bad-redirect",
-            FetchError::Io(_) => "io",
-        }
-    }
+impl Future for Passed<'_> {
+    type Output = ();
 
-    /// Classifies an I/O error from one phase.
-    pub(crate) fn from_io(e: &io::Error, phase: Phase) -> FetchError {
-        match e.kind() {
-            io::ErrorKind::ConnectionRefused => FetchError::Refused,
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => FetchError::Reset,
-            io::ErrorKind::TimedOut => FetchError::Timeout(phase),
-            _ => FetchError::Io(e.to_string().to_lowercase()),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut *self.0 {
+            Deadline::Timer(timer) => Pin::new(timer).poll(cx).map(|_| ()),
+            // No waker to register: whoever sets the flag polls the fetch right after.
+            Deadline::Flag(flag) if flag.load(Ordering::Acquire) => Poll::Ready(()),
+            Deadline::Flag(_) => Poll::Pending,
         }
     }
 }
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::Dns(why) => write!(f, "dns lookup failed: {why}"),
-            FetchError::Refused => f.write_str("connection refused"),
-            FetchError::Reset => f.write_str("connection reset"),
-            FetchError::Timeout(phase) => write!(f, "timeout ({phase})"),
-            FetchError::NotHttp(start) => write!(f, "not http: \"{start}\""),
-            FetchError::Truncated { received: 0 } => {
-                f.write_str("connection closed before any reply")
-            }
-            FetchError::Truncated { received } => {
-                write!(f, "head cut short by end of stream after {received} bytes")
-            }
-            FetchError::TooLarge { limit } => write!(f, "head larger than {limit} bytes"),
-            FetchError::TooManyHeaders { limit } => write!(f, "more than {limit} headers"),
-            FetchError::InvalidHead(why) => write!(f, "invalid head: {why}"),
-            FetchError::Tls(e) => e.fmt(f),
-            FetchError::RedirectLoop { url } => write!(f, "redirect loop: back to {url}"),
-            FetchError::TooManyRedirects { limit } => write!(f, "more than {limit} redirects"),
-            FetchError::BadRedirect(why) => write!(f, "cannot follow redirect {why}"),
-            FetchError::Io(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
 
 /// The first read gets this much room; most heads fit (nginx sends about 250 bytes), and it is
 /// doubled up to the head cap when not. Small, because 10,000 connections may be waiting.
@@ -256,183 +200,277 @@ const INITIAL_BUFFER: usize = 1024;
 
 /// Fetches the response head of `target`: connects, sends [`build_request`]'s bytes, reads
 /// until the head is complete (never the body) and returns it, or the reason it could not.
+/// Redirects are not followed (see [`fetch`]).
 ///
 /// Host names are resolved on async-net's blocking pool; IP literals skip DNS entirely. When the
 /// process is out of file descriptors, the connection waits for one to free rather than fail
-/// (the wait counts against the deadline; [`fetch_many`](crate::fetch_many) keeps its
-/// concurrency under the open-file limit, so there it is rare).
+/// (the wait counts against the deadline; [`Many`](crate::Many) keeps its concurrency under the
+/// open-file limit, so there it is rare).
 ///
 /// ```
 /// use tulip_headers::{fetch_head, Options};
 /// # futures_lite::future::block_on(async {
-/// let server = stub::Stub::start(stub::Behavior::Ok).unwrap();
-/// let target = server.target().parse().unwrap();
+/// let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let target = format!("127.0.0.1:{}", server.local_addr().unwrap().port()).parse().unwrap();
+/// std::thread::spawn(move || {
+///     use std::io::{Read, Write};
+///     let (mut conn, _) = server.accept().unwrap();
+///     let _ = conn.read(&mut [0; 1024]);
+///     conn.write_all(b"HTTP/1.1 200 OK\r\nServer: demo\r\n\r\n").unwrap();
+/// });
 /// let response = fetch_head(&target, &Options::default()).await.unwrap();
 /// assert_eq!(response.head.status, 200);
 /// assert_eq!(response.head.lines[0], "HTTP/1.1 200 OK");
 ///
-/// let closed = format!("127.0.0.1:{}", stub::closed_port().unwrap()).parse().unwrap();
+/// let closed = "127.0.0.1:1".parse().unwrap();
 /// let err = fetch_head(&closed, &Options::default()).await.unwrap_err();
 /// assert_eq!((err.kind(), err.to_string().as_str()), ("refused", "connection refused"));
 /// # });
 /// ```
 pub async fn fetch_head(target: &Target, options: &Options) -> Result<Response, FetchError> {
-    // The phase is shared with the deadline timer, which reports where it struck.
-    let phase = AtomicU8::new(Phase::Dns as u8);
+    let progress = Progress::new();
+    progress.restart(target);
     let start = Instant::now();
     // A timeout too large to add to the clock is no deadline at all.
-    let deadline = start.checked_add(options.timeout);
-    let exchange = exchange(target, options, &phase, start, deadline);
-    let timer = async {
-        match deadline {
-            Some(deadline) => Timer::at(deadline).await,
-            None => Timer::never().await,
-        };
-        Err(FetchError::Timeout(Phase::from_u8(
-            phase.load(Ordering::Relaxed),
-        )))
-    };
-    future::or(exchange, timer).await
+    let at = start.checked_add(options.timeout);
+    let mut deadline = Deadline::at(at);
+    let exchange = exchange(target, options, &progress, start, at);
+    deadline.bound(&progress, exchange).await
 }
 
-/// The exchange without the deadline timer: whoever calls it enforces `deadline` (which here
-/// only bounds the connect timeout), reading `phase` to say where it struck.
+/// Fetches `target`'s head as [`fetch_head`] does and, with [`Options::max_redirects`] set,
+/// follows its redirects, all within [`Options::timeout`]: the [`Outcome`] keeps every hop.
+/// Its [`Outcome::index`] is 0.
+pub async fn fetch(target: &Target, options: &Options) -> Outcome {
+    let start = Instant::now();
+    let mut deadline = Deadline::at(start.checked_add(options.timeout));
+    fetch_outcome(0, target.clone(), options, start, &mut deadline).await
+}
+
+/// One target's [`Outcome`], its redirects followed if the options say so.
+pub(crate) async fn fetch_outcome(
+    index: usize,
+    target: Target,
+    options: &Options,
+    start: Instant,
+    deadline: &mut Deadline,
+) -> Outcome {
+    #[cfg(feature = "redirects")]
+    if let Some(limit) = options.max_redirects {
+        return crate::chain::follow(index, target, options, limit, start, deadline).await;
+    }
+    let progress = Progress::new();
+    progress.restart(&target);
+    let at = start.checked_add(options.timeout);
+    let result = deadline
+        .bound(&progress, exchange(&target, options, &progress, start, at))
+        .await;
+    Outcome {
+        index,
+        target,
+        #[cfg(feature = "redirects")]
+        redirects: Vec::new(),
+        #[cfg(feature = "redirects")]
+        redirected_to: None,
+        result,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// The exchange without its deadline: whoever calls it bounds it (`deadline` here only bounds
+/// the connect timeout), reading `progress` to say where a timeout struck.
 pub(crate) async fn exchange(
     target: &Target,
     options: &Options,
-    phase: &AtomicU8,
+    progress: &Progress,
     start: Instant,
     deadline: Option<Instant>,
 ) -> Result<Response, FetchError> {
-    if target.scheme() == Scheme::Https {
-        // Boxed: the TLS exchange's larger state stays out of every plain fetch's future.
-        return Box::pin(exchange_tls(target, options, phase, start, deadline)).await;
-    }
-    let set = |p: Phase| phase.store(p as u8, Ordering::Relaxed);
-
     // Resolve, unless the host is an IP literal.
     let addrs: Vec<SocketAddr> = match target.ip() {
         Some(ip) => vec![SocketAddr::new(ip, target.port())],
-        None => resolve(target).await?,
+        None => {
+            progress.enter(Phase::Dns);
+            resolve(target).await?
+        }
     };
 
-    // Connect and send the request: each address in turn, keeping the last error. The first
-    // write waits for the connection to complete (and fails if it does not), so connecting and
-    // sending cost one trip through the reactor, or none when the connection is immediate.
-    set(Phase::Connect);
+    // Connect and send the request (with the handshake's last flight, over TLS): each address
+    // in turn until one connects. Only needs a timer of its own when tighter than the deadline.
+    progress.enter(Phase::Connect);
     let request = build_request(target, options);
-    // Only needs a timer of its own when tighter than the deadline.
     let connect_deadline = Instant::now()
         .checked_add(options.connect_timeout)
         .filter(|c| deadline.is_none_or(|d| *c < d));
-    let mut last = FetchError::Dns("no addresses".to_owned());
-    let mut conn = None;
+    let mut last = FetchError::Dns(DnsError::no_address());
+    let mut connected = None;
     for addr in addrs {
-        let attempt = async {
-            let conn = fd::connect(addr)
-                .await
-                .map_err(|e| FetchError::from_io(&e, Phase::Connect))?;
-            let n = conn
-                .stream
-                .write_with(|s| (&*s).write(&request))
-                .await
-                .map_err(|e| FetchError::from_io(&e, Phase::Connect))?;
-            Ok((conn, n))
-        };
+        progress.enter(Phase::Connect);
+        let attempt = connect(addr, target, options, &request, progress);
         let result = match connect_deadline {
-            Some(at) => {
-                let timeout = async {
-                    Timer::at(at).await;
-                    Err(FetchError::Timeout(Phase::Connect))
-                };
-                future::or(attempt, timeout).await
-            }
+            Some(at) => Deadline::at(Some(at)).bound(progress, attempt).await,
             None => attempt.await,
         };
         match result {
-            Ok((stream, written)) => {
-                conn = Some((stream, addr, written));
+            Ok(conn) => {
+                connected = Some((conn, addr));
                 break;
             }
+            // A timeout ends the search, and so does a TLS failure: the server's own answer,
+            // which another address of the same host would give too.
             Err(e @ FetchError::Timeout(_)) => return Err(e),
+            #[cfg(feature = "tls")]
+            Err(e @ FetchError::Tls(_)) => return Err(e),
             Err(e) => last = e,
         }
     }
-    let Some((mut stream, peer, written)) = conn else {
+    let Some((mut conn, peer)) = connected else {
         return Err(last);
     };
 
     // Send the rest of the request, if the first write took only part of it.
-    set(Phase::Write);
-    stream
-        .stream
-        .write_all(&request[written..])
-        .await
-        .map_err(|e| FetchError::from_io(&e, Phase::Write))?;
+    if let Connection::Plain {
+        conn: plain,
+        written,
+    } = &mut conn
+        && *written < request.len()
+    {
+        progress.enter(Phase::Write);
+        plain
+            .stream
+            .write_all(&request[*written..])
+            .await
+            .map_err(|e| FetchError::from_io(e, Phase::Write))?;
+    }
     drop(request);
 
     // Read until the head is complete.
-    set(Phase::Read);
-    let parsed = read_head(&mut stream.stream, options.limits()).await?;
+    progress.enter(Phase::Read);
+    let parsed = read_head(&mut conn, options.limits()).await?;
     Ok(Response {
         head: parsed.head,
         interim: parsed.interim,
         peer,
-        tls: None,
+        #[cfg(feature = "tls")]
+        tls: match &conn {
+            Connection::Tls { stream, .. } => Some(TlsInfo::of(stream)),
+            Connection::Plain { .. } => None,
+        },
         elapsed: start.elapsed(),
     })
 }
 
-/// A connection a head is read from: plain TCP, or TLS over it. Each says what its end of
-/// stream and its errors mean, so that one loop ([`read_head`]) reads both.
-trait HeadSource {
+/// A connection a head is read from.
+enum Connection {
+    /// Plain TCP, with how much of the request the first write took.
+    Plain { conn: fd::Conn, written: usize },
+    /// TLS over TCP, the request sent. Boxed: a TLS session's state stays out of every plain
+    /// fetch. The socket (inside the stream) closes before `_freed` tells waiters.
+    #[cfg(feature = "tls")]
+    Tls {
+        stream: Box<futures_rustls::client::TlsStream<tls::Recording<Async<TcpStream>>>>,
+        _freed: fd::Freed,
+    },
+}
+
+/// Connects to `addr` and sends `request`: with the first write on plain TCP (which waits for
+/// the connection to complete, and fails if it does not, so connecting and sending cost one
+/// trip through the reactor, or none when the connection is immediate), with the handshake's
+/// last flight over TLS.
+#[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+async fn connect(
+    addr: SocketAddr,
+    target: &Target,
+    options: &Options,
+    request: &[u8],
+    progress: &Progress,
+) -> Result<Connection, FetchError> {
+    let conn = fd::connect(addr)
+        .await
+        .map_err(|e| FetchError::from_io(e, Phase::Connect))?;
+    match target.scheme() {
+        Scheme::Http => {
+            let written = conn
+                .stream
+                .write_with(|s| (&*s).write(request))
+                .await
+                .map_err(|e| FetchError::from_io(e, Phase::Connect))?;
+            Ok(Connection::Plain { conn, written })
+        }
+        #[cfg(feature = "tls")]
+        Scheme::Https => {
+            // The handshake's first write waits for the connection to complete.
+            progress.enter(Phase::Tls);
+            let fd::Conn { stream, freed } = conn;
+            // Boxed: the handshake's large state stays out of every plain fetch's future.
+            let stream = Box::pin(options.tls.handshake(target, stream, request))
+                .await
+                .map_err(|f| tls_failure(f, Phase::Tls))?;
+            Ok(Connection::Tls {
+                stream: Box::new(stream),
+                _freed: freed,
+            })
+        }
+        // Such targets do not parse without the feature.
+        #[cfg(not(feature = "tls"))]
+        Scheme::Https => unreachable!("https target without the tls feature"),
+    }
+}
+
+#[cfg(feature = "tls")]
+fn tls_failure(failure: tls::Failure, phase: Phase) -> FetchError {
+    match failure {
+        tls::Failure::Tls(e) => FetchError::Tls(e),
+        tls::Failure::Io(e) => FetchError::from_io(e, phase),
+    }
+}
+
+impl Connection {
     /// Waits until the reply starts arriving, so that a connection waiting on a slow server
     /// holds no buffer yet.
-    async fn ready(&mut self) -> Result<(), FetchError>;
+    async fn ready(&mut self) -> Result<(), FetchError> {
+        match self {
+            Connection::Plain { conn, .. } => conn
+                .stream
+                .readable()
+                .await
+                .map_err(|e| FetchError::from_io(e, Phase::Read)),
+            // Readiness of the socket says nothing of whether a whole record has come: read.
+            #[cfg(feature = "tls")]
+            Connection::Tls { .. } => Ok(()),
+        }
+    }
 
     /// Reads what has arrived into `buf`: 0 is the end of the stream.
-    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, FetchError>;
-}
-
-impl HeadSource for Async<TcpStream> {
-    async fn ready(&mut self) -> Result<(), FetchError> {
-        self.readable()
-            .await
-            .map_err(|e| FetchError::from_io(&e, Phase::Read))
-    }
-
     async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
-        // `read_with` on the socket itself: one nonblocking read, no AsyncRead machinery.
-        self.read_with(|s| (&*s).read(buf))
-            .await
-            .map_err(|e| FetchError::from_io(&e, Phase::Read))
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> HeadSource for TlsStream<S> {
-    async fn ready(&mut self) -> Result<(), FetchError> {
-        // Readiness of the socket says nothing of whether a whole record has come: read.
-        Ok(())
-    }
-
-    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
-        match self.read(buf).await {
-            Ok(n) => Ok(n),
-            // A server that closes without TLS's close_notify: the end of the stream, as in
-            // plain HTTP (many do, having sent the whole reply).
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-            // An alert or a bad record after the handshake is TLS's failure, not the socket's.
-            Err(e) => Err(crate::tls::classify_read(e)),
+        match self {
+            // `read_with` on the socket itself: one nonblocking read, no AsyncRead machinery.
+            Connection::Plain { conn, .. } => conn
+                .stream
+                .read_with(|s| (&*s).read(buf))
+                .await
+                .map_err(|e| FetchError::from_io(e, Phase::Read)),
+            #[cfg(feature = "tls")]
+            Connection::Tls { stream, .. } => {
+                match futures_lite::AsyncReadExt::read(&mut **stream, buf).await {
+                    Ok(n) => Ok(n),
+                    // A server that closes without TLS's close_notify: the end of the stream,
+                    // as in plain HTTP (many do, having sent the whole reply).
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                    // An alert or a bad record is TLS's failure, not the socket's.
+                    Err(e) => Err(tls_failure(tls::classify_read(e), Phase::Read)),
+                }
+            }
         }
     }
 }
 
-/// Reads from `source` until the head is complete, or the reason it cannot be.
-async fn read_head(source: &mut impl HeadSource, limits: Limits) -> Result<Parsed, FetchError> {
+/// Reads from `conn` until the head is complete, or the reason it cannot be.
+async fn read_head(conn: &mut Connection, limits: Limits) -> Result<Parsed, FetchError> {
     let mut parser = HeadParser::new(limits);
     // The buffer is only allocated once the reply starts arriving: ten thousand connections
     // waiting on slow servers then hold no buffers at all.
-    source.ready().await?;
+    conn.ready().await?;
     let mut buf = vec![0u8; INITIAL_BUFFER.min(limits.max_head_size.max(1))];
     let mut filled = 0;
     loop {
@@ -441,124 +479,22 @@ async fn read_head(source: &mut impl HeadSource, limits: Limits) -> Result<Parse
             let len = (buf.len() * 2).min(limits.max_head_size);
             buf.resize(len, 0);
         }
-        let n = source.read_some(&mut buf[filled..]).await?;
+        let n = conn.read_some(&mut buf[filled..]).await?;
         if n == 0 {
             return Err(FetchError::Truncated { received: filled });
         }
         filled += n;
-        match parser.parse(&buf[..filled]) {
-            Ok(Some(parsed)) => return Ok(parsed),
-            Ok(None) => {}
-            Err(e) => return Err(head_error(e, &buf[..filled])),
+        if let Some(parsed) = parser.parse(&buf[..filled])? {
+            return Ok(parsed);
         }
     }
-}
-
-/// The fetch error for a head the parser refused; `received` is what came so far.
-fn head_error(e: HeadError, received: &[u8]) -> FetchError {
-    match e {
-        HeadError::NotHttp => {
-            let first = &received[..received.len().min(40)];
-            let line = first.split(|&b| b == b'\n').next().unwrap_or(first);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            FetchError::NotHttp(crate::escape_bytes(line))
-        }
-        HeadError::TooLarge { limit } => FetchError::TooLarge { limit },
-        HeadError::TooManyHeaders { limit } => FetchError::TooManyHeaders { limit },
-        HeadError::Invalid(why) => FetchError::InvalidHead(why),
-    }
-}
-
-/// [`exchange`] for `https://` targets: the TLS handshake is part of connecting (the connect
-/// timeout covers it), then the request and the head go through the TLS stream.
-async fn exchange_tls(
-    target: &Target,
-    options: &Options,
-    phase: &AtomicU8,
-    start: Instant,
-    deadline: Option<Instant>,
-) -> Result<Response, FetchError> {
-    let set = |p: Phase| phase.store(p as u8, Ordering::Relaxed);
-    let addrs: Vec<SocketAddr> = match target.ip() {
-        Some(ip) => vec![SocketAddr::new(ip, target.port())],
-        None => resolve(target).await?,
-    };
-
-    // Connect and shake hands, each address in turn until one connects; a TLS failure is the
-    // server's answer and ends the search (another address of the same host would say the same).
-    set(Phase::Connect);
-    let connect_deadline = Instant::now()
-        .checked_add(options.connect_timeout)
-        .filter(|c| deadline.is_none_or(|d| *c < d));
-    let request = build_request(target, options);
-    let mut last = FetchError::Dns("no addresses".to_owned());
-    let mut conn = None;
-    for addr in addrs {
-        set(Phase::Connect);
-        let attempt = async {
-            let conn = fd::connect(addr)
-                .await
-                .map_err(|e| FetchError::from_io(&e, Phase::Connect))?;
-            // The handshake's first write waits for the connection to complete.
-            set(Phase::Tls);
-            let fd::Conn { stream, freed } = conn;
-            // The request goes out with the handshake's last flight.
-            let tls = options.tls.handshake(target, stream, &request).await?;
-            // The socket (inside the TLS stream) is dropped before `freed`: a tuple drops in order.
-            Ok((tls, freed))
-        };
-        let result = match connect_deadline {
-            Some(at) => {
-                let timeout = async {
-                    Timer::at(at).await;
-                    Err(FetchError::Timeout(Phase::from_u8(
-                        phase.load(Ordering::Relaxed),
-                    )))
-                };
-                future::or(attempt, timeout).await
-            }
-            None => attempt.await,
-        };
-        match result {
-            Ok(stream) => {
-                conn = Some((stream, addr));
-                break;
-            }
-            Err(e @ (FetchError::Timeout(_) | FetchError::Tls(_))) => return Err(e),
-            Err(e) => last = e,
-        }
-    }
-    let Some(((mut stream, _freed), peer)) = conn else {
-        return Err(last);
-    };
-    let tls = TlsInfo::of(&stream);
-    drop(request);
-
-    set(Phase::Read);
-    let parsed = read_head(&mut stream, options.limits()).await?;
-    Ok(Response {
-        head: parsed.head,
-        interim: parsed.interim,
-        peer,
-        tls: Some(tls),
-        elapsed: start.elapsed(),
-    })
 }
 
 /// Resolves the target's host on async-net's blocking pool.
 async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, FetchError> {
     match async_net::resolve((target.host(), target.port())).await {
-        Ok(addrs) if addrs.is_empty() => Err(FetchError::Dns("no addresses".to_owned())),
+        Ok(addrs) if addrs.is_empty() => Err(FetchError::Dns(DnsError::no_address())),
         Ok(addrs) => Ok(addrs),
-        Err(e) => Err(FetchError::Dns(dns_message(&e))),
+        Err(e) => Err(FetchError::Dns(DnsError::from_io(e))),
     }
-}
-
-/// The resolver's message without the generic prefix std adds.
-fn dns_message(e: &io::Error) -> String {
-    let msg = e.to_string();
-    let msg = msg
-        .strip_prefix("failed to lookup address information: ")
-        .unwrap_or(&msg);
-    msg.to_lowercase()
 }

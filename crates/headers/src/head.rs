@@ -74,9 +74,11 @@ impl Default for Limits {
 
 /// Why bytes received are not a response head we accept.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeadError {
-    /// The reply does not start with `HTTP/` (an SSH banner, say).
-    NotHttp,
+    /// The reply does not start with `HTTP/` (an SSH banner, say); holds the start of its first
+    /// line (escaped, at most 40 bytes).
+    NotHttp(String),
     /// No end of head within [`Limits::max_head_size`] bytes.
     TooLarge {
         /// The cap that was hit.
@@ -94,7 +96,7 @@ pub enum HeadError {
 impl fmt::Display for HeadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HeadError::NotHttp => f.write_str("not http"),
+            HeadError::NotHttp(start) => write!(f, "not http: \"{start}\""),
             HeadError::TooLarge { limit } => write!(f, "head larger than {limit} bytes"),
             HeadError::TooManyHeaders { limit } => write!(f, "more than {limit} headers"),
             HeadError::Invalid(why) => write!(f, "invalid head: {why}"),
@@ -103,6 +105,18 @@ impl fmt::Display for HeadError {
 }
 
 impl std::error::Error for HeadError {}
+
+impl HeadError {
+    /// `not-http`, `too-large`, `too-many-headers` or `invalid`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HeadError::NotHttp(_) => "not-http",
+            HeadError::TooLarge { .. } => "too-large",
+            HeadError::TooManyHeaders { .. } => "too-many-headers",
+            HeadError::Invalid(_) => "invalid",
+        }
+    }
+}
 
 /// Parses the response heads at the start of `buf` in one go: `Ok(None)` if more bytes are
 /// needed. The same as a fresh [`HeadParser`] fed `buf` once.
@@ -295,7 +309,10 @@ fn check_http_prefix(buf: &[u8]) -> Result<(), HeadError> {
     let rest = &buf[first..];
     let n = rest.len().min(5);
     if rest[..n] != b"HTTP/"[..n] {
-        return Err(HeadError::NotHttp);
+        let first = &buf[..buf.len().min(40)];
+        let line = first.split(|&b| b == b'\n').next().unwrap_or(first);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        return Err(HeadError::NotHttp(crate::escape::escape_bytes(line)));
     }
     Ok(())
 }
@@ -461,9 +478,13 @@ mod tests {
 
     #[test]
     fn names_each_failure() {
-        assert_eq!(parse(b"SSH-2.0-OpenSSH_9.6\r\n"), Err(HeadError::NotHttp));
-        assert_eq!(parse(b"S"), Err(HeadError::NotHttp));
-        assert_eq!(parse(b"\r\n<html>"), Err(HeadError::NotHttp));
+        let not_http = |start: &str| Err(HeadError::NotHttp(start.to_owned()));
+        assert_eq!(
+            parse(b"SSH-2.0-OpenSSH_9.6\r\n"),
+            not_http("SSH-2.0-OpenSSH_9.6")
+        );
+        assert_eq!(parse(b"S"), not_http("S"));
+        assert_eq!(parse(b"\r\n<html>"), not_http("<html>"));
         assert_eq!(parse(b"HTT"), Ok(None));
         assert_eq!(
             parse(b"HTTP/1.1 2x0 OK\r\n\r\n"),

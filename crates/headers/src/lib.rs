@@ -11,14 +11,15 @@
 //! - [`Target`] parses what the user typed and rejects anything that could inject bytes.
 //! - [`build_request`] builds the request bytes; [`parse_head`] / [`HeadParser`] parse the
 //!   head with httparse, leniently, through 1xx interim heads.
-//! - [`fetch_head`] fetches one; [`fetch_chain`] follows its redirects; [`fetch_many`] fetches
-//!   many (on the polling thread, plus
-//!   helper threads when the concurrency is high enough) as a [`Stream`](futures_lite::Stream)
-//!   of [`Fetched`] (index, result, elapsed) in completion order.
+//! - [`fetch_head`] fetches one head; [`fetch`] fetches one target's [`Outcome`], following
+//!   its redirects if [`Options::max_redirects`] says so; [`Many`] fetches many, on worker
+//!   threads, as a [`Stream`](futures_lite::Stream) of [`Outcome`]s in completion order.
+//! - Every failure is a [`FetchError`] that nests the failing layer's error ([`HeadError`],
+//!   [`TlsError`], [`IoError`] with its [`Phase`], [`DnsError`], [`RedirectError`]).
 //!
 //! ```
 //! use futures_lite::StreamExt;
-//! use tulip_headers::{fetch_head, fetch_many, Options, Target};
+//! use tulip_headers::{fetch_head, Many, Options, Target};
 //! # futures_lite::future::block_on(async {
 //! // A loopback server answering `200 OK` (crates/stub).
 //! let server = stub::Stub::start(stub::Behavior::Ok).unwrap();
@@ -30,50 +31,61 @@
 //! }
 //! assert_eq!(response.head.status, 200);
 //!
-//! // Many at once, results as they complete, tagged with their input position.
+//! // Many at once, outcomes as they complete, each with its target and input position.
 //! let targets = vec![target.clone(), "127.0.0.1:1".parse().unwrap()];
-//! let mut results = fetch_many(targets, &Options::default(), 64);
-//! while let Some(fetched) = results.next().await {
-//!     match fetched.result {
-//!         Ok(r) => assert_eq!((fetched.index, r.head.status), (0, 200)),
-//!         Err(e) => assert_eq!((fetched.index, e.kind()), (1, "refused")),
+//! let mut outcomes = Many::new(&Options::default()).concurrency(64).fetch(targets);
+//! while let Some(outcome) = outcomes.next().await {
+//!     match outcome.result {
+//!         Ok(r) => assert_eq!((outcome.index, r.head.status), (0, 200)),
+//!         Err(e) => assert_eq!((outcome.index, e.kind()), (1, "refused")),
 //!     }
 //! }
 //! # });
 //! ```
 //!
-//! `https://` targets go over TLS (rustls with the `ring` provider): [`TlsConfig`] says whom to
-//! trust (Mozilla's roots by default, a PEM bundle, or nobody checked) and is built once and
-//! shared; [`Response::tls`] says what was negotiated, and each TLS failure is a typed
-//! [`TlsError`]. Redirects are followed by [`fetch_chain`] (and by [`fetch_many`] with
-//! [`Options::max_redirects`]): every hop keeps its head, one deadline covers the chain, loops
-//! and over-long chains are errors.
+//! `https://` targets go over TLS (rustls with the `ring` provider, the `tls` feature, on by
+//! default): [`TlsConfig`] says whom to trust (Mozilla's roots by default, a PEM bundle, or
+//! nobody checked) and is built once and shared; [`Response::tls`] says what was negotiated,
+//! and each TLS failure is a typed [`TlsError`]. Redirects (the `redirects` feature, on by
+//! default) are followed when [`Options::max_redirects`] is set: every hop keeps its head, one
+//! deadline covers the chain, loops and over-long chains are errors.
 //!
 //! What it does not do: keep-alive, HTTP/2, client certificates, or reading bodies; one
-//! connection per fetch, closed once the head is in.
+//! connection per fetch, closed once the head is in. It never raises the open-file limit by
+//! itself ([`raise_fd_limit`] does, when the program asks).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+#[cfg(feature = "redirects")]
 mod chain;
+mod error;
 mod escape;
 mod fd;
 mod fetch;
 mod head;
 mod many;
+mod outcome;
 mod request;
 mod target;
+#[cfg(feature = "tls")]
 mod tls;
 
-pub use chain::{Chain, DEFAULT_MAX_REDIRECTS, Hop, fetch_chain, redirect_location};
+#[cfg(feature = "redirects")]
+pub use chain::{DEFAULT_MAX_REDIRECTS, redirect_location};
+pub use error::{DnsError, FetchError, IoError, Phase, RedirectError};
 pub use escape::escape_bytes;
 pub use fd::{fd_budget, raise_fd_limit};
-pub use fetch::{FetchError, Options, Phase, Response, fetch_head};
+pub use fetch::{Options, Response, fetch, fetch_head};
 pub use head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
     parse_head,
 };
-pub use many::{FetchMany, Fetched, MAX_THREADS, fetch_many, fetch_many_on, fetch_many_until};
-pub use request::{Header, HeaderError, Method, Version, build_request};
+pub use many::{DEFAULT_CONCURRENCY, FetchMany, Many};
+#[cfg(feature = "redirects")]
+pub use outcome::Hop;
+pub use outcome::Outcome;
+pub use request::{Header, HeaderError, Method, MethodError, Version, build_request};
 pub use target::{Scheme, Target, TargetError};
+#[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsConfigError, TlsError, TlsInfo};

@@ -1,117 +1,256 @@
-//! Fetching many heads at once. A shard keeps up to its share of the concurrency in slots and
-//! polls only the slots whose fetch was woken (each slot has its own waker that queues its
-//! index), so a completion costs O(1) however many fetches are in flight. A finished slot is
-//! refilled at once with the next target, until the input runs out or the stop flag is set.
+//! Fetching many heads at once: [`Many`] configures, [`FetchMany`] is the stream of
+//! [`Outcome`]s.
 //!
-//! One shard runs inside the stream, on the thread that polls it, with no executor or channel
-//! between it and the consumer. With enough concurrency, more shards run on helper threads (one
-//! per core, at most [`MAX_THREADS`]), taking targets from the same input and handing results
-//! to the consumer through a queue. Measured on a loaded 2-core machine against nginx on
-//! loopback, where nearly all the time is the kernel's TCP work: in six alternating runs of
-//! 20,000 fetches at concurrency 256, two threads beat one every time (median about 12.5k/s
-//! against 10.2k/s); 10,000 hosts answering after 200 ms took 0.73-0.88 s on two threads
-//! against 0.80-0.96 s on one.
+//! The fetches run on worker threads of their own, never on the thread that consumes the
+//! stream, so a consumer that is slow (a pipe into a slower program, a little async work per
+//! result) cannot hold a fetch back while its deadline counts: an outcome depends on the server
+//! and the network only. Targets go from the consumer to the workers through a bounded inbox,
+//! and outcomes come back through an outbox: the consumer tops the inbox up each time it is
+//! polled, so while outcomes wait unread nothing new starts beyond what the inbox held, and
+//! memory stays bounded by the concurrency.
 //!
-//! With [`Options::max_redirects`] set, each slot follows its target's redirects
-//! ([`crate::fetch_chain`]) and keeps that chain's deadline with a timer of its own, so that the
-//! hops fetched before a timeout are not lost with the future.
-//!
-//! Deadlines are kept by each shard, not by a timer per fetch (each timer costs the reactor a
-//! wake-up, about 7% of the CPU time per connection on loopback): every fetch has the same
-//! timeout and a shard starts them in order, so their deadlines form a FIFO queue, and one
-//! timer set to the oldest is enough. A fetch that finishes leaves its entry behind, dropped
-//! when it reaches the front; a fetch whose deadline passes is dropped (closing its
-//! connection) and reported as a timeout in the phase it had reached.
+//! Each worker keeps its share of the concurrency in slots and polls only the slots whose fetch
+//! was woken (each slot has its own waker that queues its index), so a completion costs O(1)
+//! however many fetches are in flight. Deadlines are kept per worker with one timer: every
+//! fetch has the same timeout and a worker starts them in order, so their deadlines form a FIFO
+//! queue, and one timer set to the oldest is enough. A fetch whose deadline passes is told so
+//! through its slot's flag and polled once more, ending as a timeout in the phase it had
+//! reached (and, for a redirect chain, with the hops it had fetched).
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_io::Timer;
 use futures_lite::Stream;
 
-use crate::chain::{Hop, follow};
 use crate::fd::fd_budget;
-use crate::fetch::{FetchError, Options, Phase, Response, exchange};
+use crate::fetch::{Deadline, Options, fetch_outcome};
+use crate::outcome::Outcome;
 use crate::target::Target;
-
-/// The most threads [`fetch_many`] uses by default.
-pub const MAX_THREADS: usize = 4;
 
 /// Below this many connections per thread, another thread is not worth starting.
 const MIN_CONCURRENCY_PER_THREAD: usize = 64;
 
-/// One target's outcome, as [`FetchMany`] yields it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
-    /// The target's position in the input (0-based).
-    pub index: usize,
-    /// The head, or why there is none.
-    pub result: Result<Response, FetchError>,
-    /// How long the fetch took, failed or not (for a success without redirects, the same as
-    /// [`Response::elapsed`]; with redirects, the whole chain).
-    pub elapsed: Duration,
-    /// With [`Options::max_redirects`] set: the redirects followed before `result`, in order
-    /// (see [`crate::Chain`]). Always empty otherwise.
-    pub redirects: Vec<Hop>,
-    /// With redirects followed: the URL `result` is about ([`crate::Chain::redirected_to`]);
-    /// `None` when it is the input target.
-    pub redirected_to: Option<Target>,
+/// The concurrency [`Many::new`] starts with.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// How to fetch many targets at once: the [`Options`] of each fetch, how many at a time, and on
+/// how many threads. [`Many::fetch`] (an iterator of targets) or [`Many::fetch_stream`] (a
+/// stream of them) starts the fetching and returns the stream of outcomes.
+///
+/// ```
+/// use futures_lite::StreamExt;
+/// use tulip_headers::{Many, Options, Target};
+/// # futures_lite::future::block_on(async {
+/// let ok = stub::Stub::start(stub::Behavior::Ok).unwrap();
+/// let missing = stub::Stub::start(stub::Behavior::Status(404)).unwrap();
+/// let targets: Vec<Target> = [ok.target(), missing.target(), ok.target()]
+///     .iter()
+///     .map(|t| t.parse().unwrap())
+///     .collect();
+/// let mut results: Vec<(usize, u16)> = Many::new(&Options::default())
+///     .concurrency(2)
+///     .fetch(targets)
+///     .map(|o| (o.index, o.result.unwrap().head.status))
+///     .collect()
+///     .await;
+/// results.sort();
+/// assert_eq!(results, [(0, 200), (1, 404), (2, 200)]);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Many {
+    options: Arc<Options>,
+    concurrency: usize,
+    threads: Option<usize>,
 }
 
-type FetchFuture = Pin<Box<dyn Future<Output = Fetched> + Send>>;
+impl Many {
+    /// Fetches with `options`, [`DEFAULT_CONCURRENCY`] at a time, on one thread per core.
+    pub fn new(options: &Options) -> Many {
+        Many {
+            options: Arc::new(options.clone()),
+            concurrency: DEFAULT_CONCURRENCY,
+            threads: None,
+        }
+    }
 
-/// The stream returned by [`fetch_many`]: yields a [`Fetched`] as each fetch completes, and
-/// ends when every target started has finished.
+    /// At most `n` fetches in flight at once (at least 1). It is lowered to the number of
+    /// targets when known, and to what the open-file limit leaves room for ([`fd_budget`]):
+    /// raise that limit first ([`raise_fd_limit`](crate::raise_fd_limit)) to go higher.
+    pub fn concurrency(mut self, n: usize) -> Many {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Fetch on `n` worker threads (at least 1, at most one per fetch). By default one per
+    /// core, as long as each has at least 64 fetches to run.
+    pub fn threads(mut self, n: usize) -> Many {
+        self.threads = Some(n.max(1));
+        self
+    }
+
+    /// Starts fetching `targets`, taken one at a time as fetches finish (the iterator may be
+    /// lazy, the lines of a file say). It is advanced on the thread that polls the stream,
+    /// never on the workers, so an iterator that blocks delays only new fetches.
+    pub fn fetch<I>(self, targets: I) -> FetchMany
+    where
+        I: IntoIterator<Item = Target>,
+        I::IntoIter: Send + 'static,
+    {
+        let targets = targets.into_iter();
+        let known = targets.size_hint().1;
+        self.start(Box::pin(futures_lite::stream::iter(targets)), known)
+    }
+
+    /// Starts fetching the targets `targets` yields, as fetches finish.
+    pub fn fetch_stream<S>(self, targets: S) -> FetchMany
+    where
+        S: Stream<Item = Target> + Send + 'static,
+    {
+        let known = targets.size_hint().1;
+        self.start(Box::pin(targets), known)
+    }
+
+    fn start(self, source: Source, known: Option<usize>) -> FetchMany {
+        let mut n = self.concurrency;
+        if let Some(known) = known {
+            n = n.min(known.max(1));
+        }
+        if let Some(budget) = fd_budget() {
+            n = n.min(budget);
+        }
+        let threads = self
+            .threads
+            .unwrap_or_else(|| default_threads(n))
+            .clamp(1, n);
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(VecDeque::with_capacity(n)),
+            // A lookahead of one concurrency's worth: a freed slot is refilled without waiting
+            // for the consumer, and at most this many fetches start while it reads nothing.
+            inbox_cap: n,
+            outbox: Mutex::new(VecDeque::new()),
+            consumer: Mutex::new(None),
+            input_done: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            cancel: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+        });
+        let mut workers = Vec::with_capacity(threads);
+        for k in 0..threads {
+            // The first workers take the remainder of the split.
+            let size = n / threads + usize::from(k < n % threads);
+            let shard = Shard::new(shared.clone(), self.options.clone(), size);
+            let ready = shard.ready.clone();
+            shared.live.fetch_add(1, Ordering::AcqRel);
+            let to = shared.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("fetch-{k}"))
+                .spawn(move || run_worker(shard, to));
+            match thread {
+                Ok(thread) => workers.push(Worker {
+                    thread: Some(thread),
+                    ready,
+                }),
+                // No thread: its share is not run (the others still are), unless it was the
+                // only one, which the first poll reports by ending the stream.
+                Err(_) => {
+                    shared.live.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
+        FetchMany {
+            source: Some(source),
+            next_index: 0,
+            shared,
+            workers,
+            local: VecDeque::new(),
+            concurrency: n,
+        }
+    }
+}
+
+type Source = Pin<Box<dyn Stream<Item = Target> + Send>>;
+
+type FetchFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// The stream [`Many::fetch`] returns: yields an [`Outcome`] as each fetch completes (in
+/// completion order; [`Outcome::index`] is the input position), and ends when every target
+/// started has finished.
 ///
-/// Part of the fetches run on the thread that polls the stream, while it is polled (deadlines
-/// keep counting in between); the rest, if [`FetchMany::threads`] is above one, on helper
-/// threads that start at once and hand their results over as they come. Dropping the stream
-/// cancels the fetches in flight and joins the helpers. [`FetchMany::stop`] (or setting the
-/// flag given to [`fetch_many_until`]) only stops new fetches from starting: those in flight
-/// still finish (each within its deadline) and are yielded, then the stream ends.
+/// A slow consumer costs throughput, never correctness: fetches in flight run to completion on
+/// the workers with their real timings, and only new fetches wait (at most one concurrency's
+/// worth start after the consumer stops reading). Dropping the stream cancels the fetches in
+/// flight (closing their connections) and joins the workers. [`FetchMany::stop`] only stops new
+/// fetches from starting: those in flight finish, within their deadlines, and are yielded, then
+/// the stream ends.
 #[must_use = "streams do nothing unless polled"]
 pub struct FetchMany {
-    local: Shard,
-    local_done: bool,
-    helpers: Vec<Helper>,
-    /// Results from the helpers, and the consumer's waker.
-    outbox: Arc<Outbox>,
-    stop: Arc<AtomicBool>,
-    cancel: Arc<AtomicBool>,
+    source: Option<Source>,
+    next_index: usize,
+    shared: Arc<Shared>,
+    workers: Vec<Worker>,
+    /// Outcomes taken from the outbox in one go, not yet yielded.
+    local: VecDeque<Outcome>,
     concurrency: usize,
 }
 
-struct Helper {
-    thread: Option<JoinHandle<()>>,
-    /// The helper shard's wake-up, to make it notice the cancel flag.
-    ready: Arc<ReadyQueue>,
+impl std::fmt::Debug for FetchMany {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchMany")
+            .field("concurrency", &self.concurrency)
+            .field("threads", &self.threads())
+            .field("started", &self.next_index)
+            .field("stopped", &self.shared.stopped.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
-#[derive(Default)]
-struct Outbox {
-    results: Mutex<VecDeque<Fetched>>,
+/// What the consumer and the workers share.
+struct Shared {
+    /// Targets taken from the source, waiting for a free slot: (input index, target).
+    inbox: Mutex<VecDeque<(usize, Target)>>,
+    inbox_cap: usize,
+    outbox: Mutex<VecDeque<Outcome>>,
     consumer: Mutex<Option<Waker>>,
-    /// Helpers still running.
+    /// The source has ended: a worker with nothing in flight and an empty inbox is done.
+    input_done: AtomicBool,
+    /// No new fetch starts; the inbox was emptied.
+    stopped: AtomicBool,
+    /// The stream was dropped: workers drop their fetches and end.
+    cancel: AtomicBool,
+    /// Workers still running.
     live: AtomicUsize,
 }
 
-impl Outbox {
+impl Shared {
     fn wake_consumer(&self) {
+        // Woken outside the lock: the waker may run arbitrary code.
         let waker = lock(&self.consumer).clone();
         if let Some(waker) = waker {
             waker.wake();
         }
     }
+
+    fn finished_input(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+            || (self.input_done.load(Ordering::Acquire) && lock(&self.inbox).is_empty())
+    }
 }
 
-/// Counts a helper as live until dropped, even by a panic, so the stream cannot wait forever.
-struct LiveGuard(Arc<Outbox>);
+struct Worker {
+    thread: Option<JoinHandle<()>>,
+    ready: Arc<ReadyQueue>,
+}
+
+/// Counts a worker as live until dropped, even by a panic, so the stream cannot wait forever.
+struct LiveGuard(Arc<Shared>);
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
@@ -120,54 +259,160 @@ impl Drop for LiveGuard {
     }
 }
 
-/// The input, shared by the shards: targets are taken one at a time, in order.
-struct Source {
-    targets: Box<dyn Iterator<Item = Target> + Send>,
-    /// The index the next target taken will have.
-    next_index: usize,
+/// Locks, ignoring poisoning: the data (targets, outcomes, wakers) stays valid whatever
+/// panicked.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A set of slots driven by one thread.
+impl FetchMany {
+    /// Starts nothing new: fetches in flight finish and are yielded, then the stream ends.
+    /// Targets not started are dropped, never fetched.
+    pub fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        lock(&self.shared.inbox).clear();
+        self.wake_workers(false);
+    }
+
+    /// The concurrency actually used: the cap asked for, lowered to the number of targets (when
+    /// known) and to what the open-file limit allows.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The worker threads fetching.
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Wakes the workers: only those waiting for targets, or all.
+    fn wake_workers(&self, hungry_only: bool) {
+        for worker in &self.workers {
+            if !hungry_only || worker.ready.hungry.swap(false, Ordering::SeqCst) {
+                worker.ready.wake_driver();
+            }
+        }
+    }
+
+    /// Moves targets from the source into the inbox while it has room.
+    fn top_up(&mut self, cx: &mut Context<'_>) {
+        let Some(source) = self.source.as_mut() else {
+            return;
+        };
+        if self.shared.stopped.load(Ordering::Acquire) {
+            self.source = None;
+            return;
+        }
+        let room = self.shared.inbox_cap - lock(&self.shared.inbox).len();
+        let mut batch = Vec::new();
+        let mut ended = false;
+        while batch.len() < room {
+            match source.as_mut().poll_next(cx) {
+                Poll::Ready(Some(target)) => {
+                    batch.push((self.next_index, target));
+                    self.next_index += 1;
+                }
+                Poll::Ready(None) => {
+                    ended = true;
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if !batch.is_empty() {
+            lock(&self.shared.inbox).extend(batch);
+            self.wake_workers(true);
+        }
+        if ended {
+            self.source = None;
+            self.shared.input_done.store(true, Ordering::Release);
+            // Workers with nothing in flight must notice that they are done.
+            self.wake_workers(false);
+        }
+    }
+}
+
+impl Drop for FetchMany {
+    fn drop(&mut self) {
+        self.shared.cancel.store(true, Ordering::Release);
+        self.wake_workers(false);
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Stream for FetchMany {
+    type Item = Outcome;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
+        let this = &mut *self;
+        {
+            // Registered before looking, so an outcome handed over meanwhile wakes us.
+            let mut consumer = lock(&this.shared.consumer);
+            if !consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *consumer = Some(cx.waker().clone());
+            }
+        }
+        this.top_up(cx);
+        if let Some(outcome) = this.local.pop_front() {
+            return Poll::Ready(Some(outcome));
+        }
+        std::mem::swap(&mut this.local, &mut *lock(&this.shared.outbox));
+        if let Some(outcome) = this.local.pop_front() {
+            return Poll::Ready(Some(outcome));
+        }
+        if this.shared.live.load(Ordering::Acquire) == 0 {
+            // The workers are gone: whatever they handed over is in the outbox by now.
+            return Poll::Ready(lock(&this.shared.outbox).pop_front());
+        }
+        Poll::Pending
+    }
+}
+
+/// A worker's slots, driven by its thread.
 struct Shard {
-    source: Arc<Mutex<Source>>,
+    shared: Arc<Shared>,
     options: Arc<Options>,
-    stop: Arc<AtomicBool>,
-    size: usize,
     slots: Vec<Slot>,
-    /// Slots with a fetch in them: the shard is done when none is left.
+    /// Empty slots.
+    free: Vec<usize>,
+    /// Slots with a fetch in them.
     active: usize,
-    /// Slots whose fetch was woken and must be polled.
+    /// Slots whose fetch was woken and must be polled, and the worker's waker.
     ready: Arc<ReadyQueue>,
-    /// Results finished in a batch, not yet yielded.
-    done: VecDeque<Fetched>,
-    started: bool,
-    /// (deadline, slot, fetch index) in start order, hence deadline order.
+    /// Outcomes of this round, handed over in one go.
+    done: Vec<Outcome>,
+    /// (deadline, slot, input index) in start order, hence deadline order.
     deadlines: VecDeque<(Instant, usize, usize)>,
-    /// Set to the front deadline (or earlier: it is not moved when the front entry finishes).
+    /// Set to the front deadline (or earlier: it is not moved when the front fetch finishes).
     timer: Timer,
     timer_armed: bool,
 }
 
 struct Slot {
     fetch: Option<FetchFuture>,
-    /// The input index of the fetch in the slot, and when it started.
-    current: Option<(usize, Instant)>,
-    /// Where the fetch has got, for the timeout message.
-    phase: Arc<AtomicU8>,
+    /// The input index of the fetch in the slot.
+    current: Option<usize>,
+    /// Set when the fetch's deadline has passed.
+    expired: Arc<AtomicBool>,
     waker: Waker,
     wake: Arc<SlotWake>,
 }
 
-/// The indices of woken slots, and the waker of whoever drives the shard.
+/// The indices of woken slots, the waker of the worker that drives them, and whether it waits
+/// for targets.
 #[derive(Default)]
 struct ReadyQueue {
     indices: Mutex<Vec<usize>>,
     driver: Mutex<Option<Waker>>,
+    hungry: AtomicBool,
 }
 
 impl ReadyQueue {
     fn wake_driver(&self) {
-        // Woken outside the lock: the driver's waker may run arbitrary code.
         let waker = lock(&self.driver).clone();
         if let Some(waker) = waker {
             waker.wake();
@@ -205,185 +450,85 @@ impl Wake for SlotWake {
     }
 }
 
-/// Locks, ignoring poisoning: the data (indices, wakers, results) stays valid whatever panicked.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl std::fmt::Debug for FetchMany {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FetchMany")
-            .field("concurrency", &self.concurrency)
-            .field("threads", &self.threads())
-            .field("stopped", &self.stop.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
-impl FetchMany {
-    /// Starts nothing new: fetches in flight finish, then the stream ends.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    /// The stop flag, to hand to a signal handler (`signal_hook::flag::register`).
-    pub fn stop_flag(&self) -> Arc<AtomicBool> {
-        self.stop.clone()
-    }
-
-    /// The concurrency actually used: the cap asked for, lowered to the number of targets (when
-    /// known) and to what the open-file limit allows.
-    pub fn concurrency(&self) -> usize {
-        self.concurrency
-    }
-
-    /// The threads fetching: the polling thread and the helpers.
-    pub fn threads(&self) -> usize {
-        1 + self.helpers.len()
-    }
-}
-
-impl Drop for FetchMany {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Release);
-        for helper in &self.helpers {
-            helper.ready.wake_driver();
-        }
-        for helper in &mut self.helpers {
-            if let Some(thread) = helper.thread.take() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-impl Stream for FetchMany {
-    type Item = Fetched;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Fetched>> {
-        let this = &mut *self;
-        if !this.helpers.is_empty() {
-            // Registered before looking, so a result handed over meanwhile wakes us.
-            let mut consumer = lock(&this.outbox.consumer);
-            if !consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *consumer = Some(cx.waker().clone());
-            }
-        }
-        if let Some(fetched) = lock(&this.outbox.results).pop_front() {
-            return Poll::Ready(Some(fetched));
-        }
-        if !this.local_done {
-            match this.local.poll_shard(cx) {
-                Poll::Ready(Some(fetched)) => return Poll::Ready(Some(fetched)),
-                Poll::Ready(None) => this.local_done = true,
-                Poll::Pending => {}
-            }
-        }
-        if this.local_done && this.outbox.live.load(Ordering::Acquire) == 0 {
-            // The helpers are gone: whatever they handed over is in the outbox by now.
-            return Poll::Ready(lock(&this.outbox.results).pop_front());
-        }
-        Poll::Pending
-    }
-}
-
 impl Shard {
-    fn new(
-        source: Arc<Mutex<Source>>,
-        options: Arc<Options>,
-        stop: Arc<AtomicBool>,
-        size: usize,
-    ) -> Shard {
+    fn new(shared: Arc<Shared>, options: Arc<Options>, size: usize) -> Shard {
+        let ready = Arc::new(ReadyQueue::default());
+        let slots = (0..size)
+            .map(|index| {
+                let wake = Arc::new(SlotWake {
+                    index,
+                    queued: AtomicBool::new(false),
+                    ready: ready.clone(),
+                });
+                Slot {
+                    fetch: None,
+                    current: None,
+                    expired: Arc::new(AtomicBool::new(false)),
+                    waker: Waker::from(wake.clone()),
+                    wake,
+                }
+            })
+            .collect();
         Shard {
-            source,
+            shared,
             options,
-            stop,
-            size,
-            slots: Vec::with_capacity(size),
+            slots,
+            // Popped from the end: slot 0 first.
+            free: (0..size).rev().collect(),
             active: 0,
-            ready: Arc::new(ReadyQueue::default()),
-            done: VecDeque::new(),
-            started: false,
+            ready,
+            done: Vec::new(),
             deadlines: VecDeque::new(),
             timer: Timer::never(),
             timer_armed: false,
         }
     }
 
-    /// Puts the next target's fetch into the empty slot `i` and queues it for polling; false
-    /// (the slot left empty) when there is no next target or the stream was stopped.
-    fn refill(&mut self, i: usize) -> bool {
-        let next = if self.stop.load(Ordering::Relaxed) {
-            None
-        } else {
-            let mut source = lock(&self.source);
-            let target = source.targets.next();
-            let index = source.next_index;
-            if target.is_some() {
-                source.next_index += 1;
-            }
-            target.map(|t| (index, t))
+    /// Starts fetches in the free slots, as many as the inbox has targets for.
+    fn fill(&mut self) {
+        if self.free.is_empty() || self.shared.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let taken: Vec<(usize, Target)> = {
+            let mut inbox = lock(&self.shared.inbox);
+            let n = self.free.len().min(inbox.len());
+            inbox.drain(..n).collect()
         };
-        let Some((index, target)) = next else {
-            return false;
-        };
-        debug_assert!(self.slots[i].fetch.is_none(), "refilling a busy slot");
+        for (index, target) in taken {
+            let Some(i) = self.free.pop() else { break };
+            self.start(i, index, target);
+        }
+    }
+
+    /// Puts the fetch of `target` into the free slot `i` and queues it for polling.
+    fn start(&mut self, i: usize, index: usize, target: Target) {
         self.active += 1;
         let options = self.options.clone();
         let started = Instant::now();
         // A timeout too large to add to the clock is no deadline at all.
-        let deadline = started.checked_add(options.timeout);
-        // A chain keeps its own deadline (see the module doc).
-        if let (Some(at), None) = (deadline, options.max_redirects) {
+        if let Some(at) = started.checked_add(options.timeout) {
             self.deadlines.push_back((at, i, index));
         }
         let slot = &mut self.slots[i];
-        let phase = slot.phase.clone();
-        phase.store(Phase::Dns as u8, Ordering::Relaxed);
-        slot.current = Some((index, started));
-        slot.fetch = Some(match options.max_redirects {
-            None => Box::pin(async move {
-                let result = exchange(&target, &options, &phase, started, deadline).await;
-                let elapsed = match &result {
-                    Ok(response) => response.elapsed,
-                    Err(_) => started.elapsed(),
-                };
-                Fetched {
-                    index,
-                    result,
-                    elapsed,
-                    redirects: Vec::new(),
-                    redirected_to: None,
-                }
-            }),
-            Some(limit) => Box::pin(async move {
-                let chain = follow(&target, &options, limit, &phase, started, deadline).await;
-                Fetched {
-                    index,
-                    result: chain.result,
-                    elapsed: chain.elapsed,
-                    redirects: chain.redirects,
-                    redirected_to: chain.redirected_to,
-                }
-            }),
-        });
+        slot.expired.store(false, Ordering::Release);
+        let mut deadline = Deadline::Flag(slot.expired.clone());
+        slot.current = Some(index);
+        slot.fetch = Some(Box::pin(async move {
+            fetch_outcome(index, target, &options, started, &mut deadline).await
+        }));
         // Queued for the poll loop this is called from, without waking the driver: a wake
         // here would make `block_on` poll the reactor once more for nothing before sleeping.
         slot.wake.queue();
-        true
     }
 
-    /// Ends the fetches whose deadline has passed, drops entries of finished fetches from the
-    /// front, and keeps the timer set no later than the front deadline.
+    /// Flags the fetches whose deadline has passed (queueing them to be polled), drops entries
+    /// of finished fetches from the front, and keeps the timer set no later than the front
+    /// deadline.
     fn expire(&mut self, cx: &mut Context<'_>) {
         loop {
             let now = Instant::now();
             while let Some(&(at, i, index)) = self.deadlines.front() {
-                let Some((current, started)) = self.slots[i].current else {
-                    self.deadlines.pop_front();
-                    continue;
-                };
-                if current != index {
+                if self.slots[i].current != Some(index) {
                     self.deadlines.pop_front();
                     continue;
                 }
@@ -391,20 +536,9 @@ impl Shard {
                     break;
                 }
                 self.deadlines.pop_front();
-                let slot = &mut self.slots[i];
-                // Dropping the fetch closes its connection.
-                slot.fetch = None;
-                slot.current = None;
-                self.active -= 1;
-                let phase = Phase::from_u8(slot.phase.load(Ordering::Relaxed));
-                self.done.push_back(Fetched {
-                    index,
-                    result: Err(FetchError::Timeout(phase)),
-                    elapsed: now.saturating_duration_since(started),
-                    redirects: Vec::new(),
-                    redirected_to: None,
-                });
-                self.refill(i);
+                let slot = &self.slots[i];
+                slot.expired.store(true, Ordering::Release);
+                slot.wake.queue();
             }
             let Some(&(front, ..)) = self.deadlines.front() else {
                 return;
@@ -421,53 +555,43 @@ impl Shard {
         }
     }
 
-    fn start(&mut self) {
-        self.started = true;
-        for i in 0..self.size {
-            let wake = Arc::new(SlotWake {
-                index: i,
-                queued: AtomicBool::new(false),
-                ready: self.ready.clone(),
-            });
-            self.slots.push(Slot {
-                fetch: None,
-                current: None,
-                phase: Arc::new(AtomicU8::new(Phase::Dns as u8)),
-                waker: Waker::from(wake.clone()),
-                wake,
-            });
-            if !self.refill(i) {
-                break;
-            }
+    /// Hands this round's outcomes to the consumer, with one wake-up.
+    fn hand_over(&mut self) {
+        if self.done.is_empty() {
+            return;
         }
+        lock(&self.shared.outbox).extend(self.done.drain(..));
+        self.shared.wake_consumer();
     }
 
-    /// Runs the woken fetches; the next result, `None` once every slot is empty for good.
-    fn poll_shard(&mut self, cx: &mut Context<'_>) -> Poll<Option<Fetched>> {
+    /// Runs the woken fetches and starts new ones; ready once nothing is in flight and no
+    /// target is left to start.
+    fn poll_shard(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         {
             let mut driver = lock(&self.ready.driver);
             if !driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 *driver = Some(cx.waker().clone());
             }
         }
-        if !self.started {
-            self.start();
-        }
         loop {
-            if let Some(fetched) = self.done.pop_front() {
-                return Poll::Ready(Some(fetched));
-            }
+            self.fill();
             self.expire(cx);
-            if !self.done.is_empty() {
-                continue;
-            }
             let ready = std::mem::take(&mut *lock(&self.ready.indices));
             if ready.is_empty() {
-                return if self.active == 0 {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Pending
-                };
+                self.hand_over();
+                if self.active == 0 && self.shared.finished_input() {
+                    return Poll::Ready(());
+                }
+                if !self.free.is_empty() && !self.shared.stopped.load(Ordering::Acquire) {
+                    // Waiting for targets: the consumer wakes us when it adds some. Looked at
+                    // again after saying so, in case they came in between.
+                    self.ready.hungry.store(true, Ordering::SeqCst);
+                    if !lock(&self.shared.inbox).is_empty() {
+                        self.ready.hungry.store(false, Ordering::SeqCst);
+                        continue;
+                    }
+                }
+                return Poll::Pending;
             }
             for i in ready {
                 let slot = &mut self.slots[i];
@@ -476,182 +600,41 @@ impl Shard {
                 let Some(fetch) = slot.fetch.as_mut() else {
                     continue;
                 };
-                if let Poll::Ready(fetched) =
+                if let Poll::Ready(outcome) =
                     fetch.as_mut().poll(&mut Context::from_waker(&slot.waker))
                 {
                     slot.fetch = None;
                     slot.current = None;
                     self.active -= 1;
-                    self.done.push_back(fetched);
-                    self.refill(i);
+                    self.free.push(i);
+                    self.done.push(outcome);
                 }
             }
         }
     }
 }
 
-/// A helper thread: drives its shard, handing each batch of results to the consumer, until
-/// the shard is done or the stream is dropped (then the shard is dropped, closing its
-/// connections).
-fn run_helper(mut shard: Shard, outbox: Arc<Outbox>, cancel: Arc<AtomicBool>) {
-    let _live = LiveGuard(outbox.clone());
+/// A worker thread: drives its shard until it is done or the stream is dropped (then the shard
+/// is dropped, closing its connections).
+fn run_worker(mut shard: Shard, shared: Arc<Shared>) {
+    let _live = LiveGuard(shared.clone());
     async_io::block_on(futures_lite::future::poll_fn(|cx| {
-        let mut handed = false;
-        let end = loop {
-            if cancel.load(Ordering::Acquire) {
-                break Poll::Ready(());
-            }
-            match shard.poll_shard(cx) {
-                Poll::Ready(Some(fetched)) => {
-                    lock(&outbox.results).push_back(fetched);
-                    handed = true;
-                }
-                Poll::Ready(None) => break Poll::Ready(()),
-                // Looked at again now that the shard's waker is registered: a drop that set the
-                // flag before the first registration found no waker to wake, and the helper
-                // would sleep (its fetches open) until one of them woke it.
-                Poll::Pending if cancel.load(Ordering::Acquire) => break Poll::Ready(()),
-                Poll::Pending => break Poll::Pending,
-            }
-        };
-        // One wake-up per batch, not per result.
-        if handed {
-            outbox.wake_consumer();
+        if shared.cancel.load(Ordering::Acquire) {
+            return Poll::Ready(());
         }
-        end
+        let polled = shard.poll_shard(cx);
+        // Looked at again now that the shard's waker is registered: a drop that set the flag
+        // before the first registration found no waker to wake.
+        if shared.cancel.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        polled
     }));
 }
 
-/// The threads worth using: one per core up to [`MAX_THREADS`], and only as many as have at
-/// least [`MIN_CONCURRENCY_PER_THREAD`] connections each.
+/// The threads worth using: one per core, and only as many as have at least
+/// [`MIN_CONCURRENCY_PER_THREAD`] connections each.
 fn default_threads(concurrency: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores
-        .min(MAX_THREADS)
-        .min(concurrency / MIN_CONCURRENCY_PER_THREAD)
-        .max(1)
-}
-
-/// Fetches the heads of all `targets`, at most `concurrency` at a time, yielding each result
-/// ([`Fetched`]: input index, result, elapsed) as it completes. See [`fetch_many_until`] to
-/// stop early.
-///
-/// Poll the stream from `smol::block_on` or any executor; fetches run on the polling thread
-/// and, with concurrency of 128 or more on a machine with several cores, on helper threads too
-/// ([`fetch_many_on`] chooses the number). The soft open-file limit is raised first, and the
-/// concurrency lowered to what it allows (connections beyond it wait for a free descriptor
-/// rather than fail).
-///
-/// ```
-/// use futures_lite::StreamExt;
-/// use tulip_headers::{fetch_many, Options, Target};
-/// # futures_lite::future::block_on(async {
-/// let ok = stub::Stub::start(stub::Behavior::Ok).unwrap();
-/// let missing = stub::Stub::start(stub::Behavior::Status(404)).unwrap();
-/// let targets: Vec<Target> = [ok.target(), missing.target(), ok.target()]
-///     .iter()
-///     .map(|t| t.parse().unwrap())
-///     .collect();
-/// let mut results: Vec<(usize, u16)> = fetch_many(targets, &Options::default(), 2)
-///     .map(|f| (f.index, f.result.unwrap().head.status))
-///     .collect()
-///     .await;
-/// results.sort();
-/// assert_eq!(results, [(0, 200), (1, 404), (2, 200)]);
-/// # });
-/// ```
-pub fn fetch_many<I>(targets: I, options: &Options, concurrency: usize) -> FetchMany
-where
-    I: IntoIterator<Item = Target>,
-    I::IntoIter: Send + 'static,
-{
-    fetch_many_until(
-        targets,
-        options,
-        concurrency,
-        Arc::new(AtomicBool::new(false)),
-    )
-}
-
-/// Like [`fetch_many`], but no new fetch starts once `stop` is set (e.g. by a Ctrl-C handler):
-/// those in flight finish and are yielded, then the stream ends. Targets are taken from the
-/// iterator one at a time as slots free up, so it may be lazy (lines of stdin, say).
-pub fn fetch_many_until<I>(
-    targets: I,
-    options: &Options,
-    concurrency: usize,
-    stop: Arc<AtomicBool>,
-) -> FetchMany
-where
-    I: IntoIterator<Item = Target>,
-    I::IntoIter: Send + 'static,
-{
-    fetch_many_on(targets, options, concurrency, stop, None)
-}
-
-/// Like [`fetch_many_until`], with the number of threads chosen: `Some(1)` keeps every fetch on
-/// the polling thread; `None` picks one per core (at most [`MAX_THREADS`], and at least 64
-/// connections per thread).
-pub fn fetch_many_on<I>(
-    targets: I,
-    options: &Options,
-    concurrency: usize,
-    stop: Arc<AtomicBool>,
-    threads: Option<usize>,
-) -> FetchMany
-where
-    I: IntoIterator<Item = Target>,
-    I::IntoIter: Send + 'static,
-{
-    let targets = targets.into_iter();
-    let mut n = concurrency.max(1);
-    if let Some(upper) = targets.size_hint().1 {
-        n = n.min(upper.max(1));
-    }
-    if let Some(budget) = fd_budget() {
-        n = n.min(budget);
-    }
-    let threads = threads.unwrap_or_else(|| default_threads(n)).clamp(1, n);
-    let source = Arc::new(Mutex::new(Source {
-        targets: Box::new(targets),
-        next_index: 0,
-    }));
-    let options = Arc::new(options.clone());
-    let outbox = Arc::new(Outbox::default());
-    let cancel = Arc::new(AtomicBool::new(false));
-    // The polling thread takes the remainder of the split.
-    let share = n / threads;
-    let helpers = (1..threads)
-        .map(|k| {
-            let shard = Shard::new(source.clone(), options.clone(), stop.clone(), share);
-            let ready = shard.ready.clone();
-            outbox.live.fetch_add(1, Ordering::AcqRel);
-            let (to, cancelled) = (outbox.clone(), cancel.clone());
-            let thread = std::thread::Builder::new()
-                .name(format!("fetch-{k}"))
-                .spawn(move || run_helper(shard, to, cancelled));
-            match thread {
-                Ok(thread) => Some(Helper {
-                    thread: Some(thread),
-                    ready,
-                }),
-                Err(_) => {
-                    // No thread: its share goes to the polling thread.
-                    outbox.live.fetch_sub(1, Ordering::AcqRel);
-                    None
-                }
-            }
-        })
-        .collect::<Vec<_>>();
-    let helpers: Vec<Helper> = helpers.into_iter().flatten().collect();
-    let local = Shard::new(source, options, stop.clone(), n - share * helpers.len());
-    FetchMany {
-        local,
-        local_done: false,
-        helpers,
-        outbox,
-        stop,
-        cancel,
-        concurrency: n,
-    }
+    cores.min(concurrency / MIN_CONCURRENCY_PER_THREAD).max(1)
 }

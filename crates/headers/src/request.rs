@@ -13,7 +13,7 @@ use crate::target::{Target, describe_char};
 /// The request method: only the two that ask for a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Method {
-    /// `GET`, the seed's method (the body is never read either way).
+    /// `GET`, the default (the body is never read either way).
     #[default]
     Get,
     /// `HEAD`: the server sends no body.
@@ -36,8 +36,24 @@ impl fmt::Display for Method {
     }
 }
 
+/// A method other than `GET` or `HEAD`; the message names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodError(String);
+
+impl fmt::Display for MethodError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unsupported method \"{}\" (GET or HEAD)",
+            escape_str(&self.0)
+        )
+    }
+}
+
+impl std::error::Error for MethodError {}
+
 impl FromStr for Method {
-    type Err = String;
+    type Err = MethodError;
 
     /// Case-insensitive `GET` or `HEAD`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -46,10 +62,7 @@ impl FromStr for Method {
         } else if s.eq_ignore_ascii_case("HEAD") {
             Ok(Method::Head)
         } else {
-            Err(format!(
-                "unsupported method \"{}\" (GET or HEAD)",
-                escape_str(s)
-            ))
+            Err(MethodError(s.to_owned()))
         }
     }
 }
@@ -57,7 +70,7 @@ impl FromStr for Method {
 /// An HTTP/1.x version, of a request or of a received head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub enum Version {
-    /// `HTTP/1.0`, the default request version (the seed's): the server closes after replying.
+    /// `HTTP/1.0`, the default request version: the server closes after replying.
     #[default]
     Http10,
     /// `HTTP/1.1`; requests then carry `Connection: close`.
@@ -287,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn builds_the_seed_request_by_default() {
+    fn builds_a_plain_get_by_default() {
         let t: Target = "www.sina.com.cn".parse().unwrap();
         assert_eq!(
             build_request(&t, &Options::default()),
@@ -321,9 +334,7 @@ mod tests {
     fn methods_parse_case_insensitively() {
         assert_eq!("head".parse::<Method>(), Ok(Method::Head));
         assert_eq!("GET".parse::<Method>(), Ok(Method::Get));
-        assert_eq!(
-            "POST".parse::<Method>(),
-            Err("unsupported method \"POST\" (GET or HEAD)".to_owned())
-        );
+        let err = "POST".parse::<Method>().unwrap_err();
+        assert_eq!(err.to_string(), "unsupported method \"POST\" (GET or HEAD)");
     }
 }

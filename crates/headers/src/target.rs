@@ -4,6 +4,7 @@
 //! that could smuggle bytes into the request line or the `Host` header is rejected here, so the
 //! request builder never has to escape anything.
 
+#[cfg(feature = "redirects")]
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -146,6 +147,9 @@ impl Target {
         if let Some(i) = rest.find("://") {
             let name = &rest[..i];
             if name.eq_ignore_ascii_case("https") {
+                if !cfg!(feature = "tls") {
+                    return Err(err("https needs tulip-headers' \"tls\" feature".to_owned()));
+                }
                 scheme = Scheme::Https;
             } else if !name.eq_ignore_ascii_case("http") {
                 if let Some(c) = first_forbidden(name) {
@@ -252,6 +256,7 @@ impl Target {
     /// let err = t.join("ftp://example.com/").unwrap_err();
     /// assert_eq!(err.to_string(), r#"invalid target "ftp://example.com/": unsupported scheme "ftp" (http or https)"#);
     /// ```
+    #[cfg(feature = "redirects")]
     pub fn join(&self, location: &str) -> Result<Target, TargetError> {
         let err = |e: url::ParseError| TargetError::new(location, e.to_string());
         let base = url::Url::parse(&self.url()).map_err(err)?;
@@ -297,6 +302,7 @@ impl fmt::Display for Target {
 /// there are no slashes: `http:user:pw@host` and `user:pw@host/` are read from their start
 /// (`http:***@host`, `user:***@host/`). (A `/`, `?` or `#` inside a would-be password ends the
 /// authority for every parser, so that text is no user info and is shown.)
+#[cfg(feature = "redirects")]
 pub(crate) fn redact_password(url: &str) -> Cow<'_, str> {
     let is_scheme = |s: &str| {
         s.starts_with(|c: char| c.is_ascii_alphabetic())

@@ -1,12 +1,12 @@
 //! Following redirects in the library: one deadline for the whole chain (the hops fetched before
-//! it struck are kept), the cap, and `fetch_many` following chains for many targets at once.
+//! it struck are kept), the cap, and `Many` following chains for many targets at once.
 
 use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use futures_lite::future::block_on;
-use tulip_headers::{FetchError, Options, Phase, Target, fetch_chain, fetch_many};
 use stub::{Behavior, Stub};
+use tulip_headers::{FetchError, Many, Options, Phase, RedirectError, Target, fetch};
 
 #[test]
 fn one_deadline_covers_the_whole_chain_and_keeps_the_hops() {
@@ -16,10 +16,11 @@ fn one_deadline_covers_the_whole_chain_and_keeps_the_hops() {
     let target: Target = first.target().parse().unwrap();
     let options = Options {
         timeout: Duration::from_millis(800),
+        max_redirects: Some(10),
         ..Options::default()
     };
     let started = Instant::now();
-    let chain = block_on(fetch_chain(&target, &options));
+    let chain = block_on(fetch(&target, &options));
     assert_eq!(chain.result, Err(FetchError::Timeout(Phase::Read)));
     let statuses: Vec<u16> = chain
         .redirects
@@ -48,8 +49,11 @@ fn the_cap_counts_redirects_followed() {
             max_redirects: Some(limit),
             ..Options::default()
         };
-        let chain = block_on(fetch_chain(&target, &options));
-        assert_eq!(chain.result, Err(FetchError::TooManyRedirects { limit }));
+        let chain = block_on(fetch(&target, &options));
+        assert_eq!(
+            chain.result,
+            Err(FetchError::Redirect(RedirectError::TooMany { limit }))
+        );
         // The cap's worth of redirects followed, plus the one that went past it.
         assert_eq!(chain.redirects.len(), limit + 1);
         let next = chain.redirected_to.unwrap();
@@ -72,7 +76,7 @@ fn fetch_many_follows_each_targets_chain() {
         max_redirects: Some(5),
         ..Options::default()
     };
-    let mut results: Vec<_> = block_on(fetch_many(targets, &options, 8).collect());
+    let mut results: Vec<_> = block_on(Many::new(&options).concurrency(8).fetch(targets).collect());
     results.sort_by_key(|f| f.index);
     assert_eq!(results.len(), 30);
     for fetched in results {
@@ -143,7 +147,7 @@ fn credentials_go_only_to_the_input_targets_origin() {
     // Same origin: every hop carries them.
     let (url, server) = recording_server(2);
     let target: Target = url.parse().unwrap();
-    let chain = block_on(fetch_chain(&target, &options));
+    let chain = block_on(fetch(&target, &options));
     assert_eq!(chain.result.unwrap().head.status, 200);
     let requests = server.join().unwrap();
     assert_eq!(requests.len(), 2);
@@ -160,7 +164,7 @@ fn credentials_go_only_to_the_input_targets_origin() {
     let (url, server) = recording_server(2);
     let moved = Stub::start(Behavior::Moved(307, url)).unwrap();
     let target: Target = moved.target().parse().unwrap();
-    let chain = block_on(fetch_chain(&target, &options));
+    let chain = block_on(fetch(&target, &options));
     assert_eq!(chain.result.unwrap().head.status, 200);
     assert_eq!(chain.redirects.len(), 2);
     for request in server.join().unwrap() {
@@ -183,10 +187,12 @@ fn a_loop_back_to_the_input_target_written_another_way_is_seen_at_once() {
         format!("HTTP://127.0.0.1:{}/./", looping.port()),
     ] {
         let target: Target = input.parse().unwrap();
-        let chain = block_on(fetch_chain(&target, &options));
+        let chain = block_on(fetch(&target, &options));
         assert_eq!(
             chain.result,
-            Err(FetchError::RedirectLoop { url: looping.url() }),
+            Err(FetchError::Redirect(RedirectError::Loop {
+                url: looping.url()
+            })),
             "{input}"
         );
         assert_eq!(chain.redirects.len(), 1, "{input}");
@@ -209,7 +215,7 @@ fn a_location_with_bytes_outside_printable_ascii_is_refused_not_mangled() {
         reply.extend_from_slice(b"\r\n\r\n");
         let server = Stub::start(Behavior::Raw(reply)).unwrap();
         let target: Target = server.target().parse().unwrap();
-        let chain = block_on(fetch_chain(&target, &options));
+        let chain = block_on(fetch(&target, &options));
         let err = chain.result.unwrap_err();
         assert_eq!(err.kind(), "bad-redirect", "{shown}");
         assert!(err.to_string().contains(shown), "{err}");
@@ -263,7 +269,7 @@ fn hops_each_within_the_timeout_cannot_stretch_the_chain_past_it() {
         max_redirects: Some(10),
         ..Options::default()
     };
-    let chain = block_on(fetch_chain(&target, &options));
+    let chain = block_on(fetch(&target, &options));
     // Five hops of 400 ms each: one deadline of 1 s for the chain strikes before the end (a
     // deadline per hop would let the chain reach its 200). A slower machine only strikes sooner.
     assert!(
@@ -312,7 +318,7 @@ fn a_location_with_credentials_is_not_followed_and_its_password_is_not_repeated(
     ] {
         let server = Stub::start(Behavior::Moved(302, location.clone())).unwrap();
         let target: Target = server.target().parse().unwrap();
-        let chain = block_on(fetch_chain(&target, &options));
+        let chain = block_on(fetch(&target, &options));
         let err = chain.result.unwrap_err();
         assert_eq!(err.kind(), "bad-redirect", "{location}");
         let message = err.to_string();

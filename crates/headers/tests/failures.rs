@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use tulip_headers::{FetchError, Options, Phase, Response, Target, Version, fetch_head};
 use stub::{Behavior, Stub};
+use tulip_headers::{FetchError, HeadError, Options, Phase, Response, Target, Version, fetch_head};
 
 fn fetch_with(target: &str, options: &Options) -> Result<Response, FetchError> {
     let target: Target = target.parse().unwrap();
@@ -146,7 +146,7 @@ fn not_http() {
     let err = fetch(Behavior::SshBanner).unwrap_err();
     assert_eq!(
         err,
-        FetchError::NotHttp("SSH-2.0-OpenSSH_9.6p1 Debian-4".into())
+        FetchError::Head(HeadError::NotHttp("SSH-2.0-OpenSSH_9.6p1 Debian-4".into()))
     );
     assert_eq!(
         err.to_string(),
@@ -156,7 +156,9 @@ fn not_http() {
     assert_eq!(err.kind(), "not-http");
     assert_eq!(
         err,
-        FetchError::NotHttp(r"\x00\x01\x02\xff\xfe garbage \x1b[2J".into())
+        FetchError::Head(HeadError::NotHttp(
+            r"\x00\x01\x02\xff\xfe garbage \x1b[2J".into()
+        ))
     );
 }
 
@@ -177,7 +179,10 @@ fn truncated() {
 #[test]
 fn too_large() {
     let err = fetch(Behavior::HugeHead(100_000)).unwrap_err();
-    assert_eq!(err, FetchError::TooLarge { limit: 64 * 1024 });
+    assert_eq!(
+        err,
+        FetchError::Head(HeadError::TooLarge { limit: 64 * 1024 })
+    );
     // A smaller cap applies too, and a head just under it is fine.
     let server = Stub::start(Behavior::HugeHead(1000)).unwrap();
     let small = |max_head_size| Options {
@@ -186,7 +191,7 @@ fn too_large() {
     };
     assert_eq!(
         fetch_with(&server.target(), &small(512)).unwrap_err(),
-        FetchError::TooLarge { limit: 512 }
+        FetchError::Head(HeadError::TooLarge { limit: 512 })
     );
     assert!(fetch_with(&server.target(), &small(2048)).is_ok());
 }
@@ -194,7 +199,10 @@ fn too_large() {
 #[test]
 fn too_many_headers() {
     let err = fetch(Behavior::ManyHeaders(150)).unwrap_err();
-    assert_eq!(err, FetchError::TooManyHeaders { limit: 100 });
+    assert_eq!(
+        err,
+        FetchError::Head(HeadError::TooManyHeaders { limit: 100 })
+    );
     assert_eq!(err.to_string(), "more than 100 headers");
     // 99 plus Content-Length: exactly at the cap.
     let r = fetch(Behavior::ManyHeaders(99)).unwrap();
@@ -204,7 +212,10 @@ fn too_many_headers() {
 #[test]
 fn invalid_head() {
     let err = fetch(Behavior::Invalid).unwrap_err();
-    assert_eq!(err, FetchError::InvalidHead("invalid status".into()));
+    assert_eq!(
+        err,
+        FetchError::Head(HeadError::Invalid("invalid status".into()))
+    );
     assert_eq!(err.to_string(), "invalid head: invalid status");
 }
 
@@ -282,9 +293,12 @@ fn a_flood_of_interim_heads_meets_the_size_cap_and_the_deadline() {
     // Sent at once: the cap counts the interim heads.
     let flood = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(4000);
     let err = fetch(Behavior::Raw(flood)).unwrap_err();
-    assert_eq!(err, FetchError::TooLarge { limit: 64 * 1024 });
+    assert_eq!(
+        err,
+        FetchError::Head(HeadError::TooLarge { limit: 64 * 1024 })
+    );
 
-    // Dripped: the deadline strikes, in fetch_head and in fetch_many alike.
+    // Dripped: the deadline strikes, in fetch_head and in Many alike.
     let options = Options {
         timeout: Duration::from_millis(500),
         ..Options::default()
@@ -296,7 +310,9 @@ fn a_flood_of_interim_heads_meets_the_size_cap_and_the_deadline() {
 
     let (target, server) = continue_flood(Duration::from_millis(20));
     let targets = vec![target.parse::<Target>().unwrap()];
-    let stream = tulip_headers::fetch_many(targets, &options, 1);
+    let stream = tulip_headers::Many::new(&options)
+        .concurrency(1)
+        .fetch(targets);
     let results: Vec<_> = smol::block_on(futures_lite::StreamExt::collect(stream));
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].result, Err(FetchError::Timeout(Phase::Read)));
@@ -325,5 +341,5 @@ fn a_head_of_exactly_the_cap_is_accepted_and_one_byte_more_is_not() {
     );
     let server = Stub::start(Behavior::Raw(head(3001))).unwrap();
     let err = fetch_with(&server.target(), &options).unwrap_err();
-    assert_eq!(err, FetchError::TooLarge { limit: 3000 });
+    assert_eq!(err, FetchError::Head(HeadError::TooLarge { limit: 3000 }));
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use tulip_headers::{Options, Target, fetch_head, fetch_many};
 use stub::{Behavior, Stub};
+use tulip_headers::{Many, Options, Target, fetch_head};
 
 #[cfg(unix)]
 #[test]
@@ -51,7 +51,9 @@ fn waits_for_a_free_descriptor_instead_of_failing() {
     // 2. Concurrency far above the limit, with the server in the same process using descriptors
     // too: every target still succeeds.
     let targets: Vec<Target> = (0..600).map(|_| target.clone()).collect();
-    let stream = fetch_many(targets, &Options::default(), 5000);
+    let stream = Many::new(&Options::default())
+        .concurrency(5000)
+        .fetch(targets);
     assert!(stream.concurrency() < LIMIT as usize);
     let results: Vec<_> = smol::block_on(stream.collect());
     assert_eq!(results.len(), 600);

@@ -2,25 +2,23 @@
 //! the others, and stopping starts nothing new.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use tulip_headers::{FetchError, Options, Phase, Target, fetch_many, fetch_many_on, fetch_many_until};
 use stub::{Behavior, Stub};
+use tulip_headers::{FetchError, Many, Options, Phase, Target};
 
 #[test]
 fn results_carry_their_index_and_failures_stay_with_their_target() {
-    mixed_targets_on(Some(1));
+    mixed_targets_on(1);
 }
 
 #[test]
 fn results_carry_their_index_on_several_threads_too() {
-    mixed_targets_on(Some(3));
+    mixed_targets_on(3);
 }
 
-fn mixed_targets_on(threads: Option<usize>) {
+fn mixed_targets_on(threads: usize) {
     let ok = Stub::start(Behavior::Ok).unwrap();
     let missing = Stub::start(Behavior::Status(404)).unwrap();
     let silent = Stub::start(Behavior::Silent).unwrap();
@@ -43,8 +41,11 @@ fn mixed_targets_on(threads: Option<usize>) {
         timeout: Duration::from_secs(1),
         ..Options::default()
     };
-    let stream = fetch_many_on(targets, &options, 32, Arc::default(), threads);
-    assert_eq!(Some(stream.threads()), threads);
+    let stream = Many::new(&options)
+        .concurrency(32)
+        .threads(threads)
+        .fetch(targets);
+    assert_eq!(stream.threads(), threads);
     let results: Vec<(usize, String)> = smol::block_on(
         stream
             .map(|f| {
@@ -71,14 +72,16 @@ fn stopping_starts_nothing_new() {
     let targets: Vec<Target> = (0..50).map(|_| server.target().parse().unwrap()).collect();
 
     // Stopped before the start: nothing is fetched.
-    let stop = Arc::new(AtomicBool::new(true));
-    let none: Vec<_> = smol::block_on(
-        fetch_many_until(targets.clone(), &Options::default(), 2, stop).collect::<Vec<_>>(),
-    );
+    let stream = Many::new(&Options::default())
+        .concurrency(2)
+        .fetch(targets.clone());
+    stream.stop();
+    let none: Vec<_> = smol::block_on(stream.collect::<Vec<_>>());
     assert!(none.is_empty());
+    assert_eq!(server.accepted(), 0);
 
     // Stopped after the first result: the ones in flight finish, no more start.
-    let mut stream = fetch_many(targets, &Options::default(), 2);
+    let mut stream = Many::new(&Options::default()).concurrency(2).fetch(targets);
     assert_eq!(stream.concurrency(), 2);
     let first = smol::block_on(stream.next()).unwrap();
     assert_eq!(first.result.unwrap().head.status, 200);
@@ -87,6 +90,7 @@ fn stopping_starts_nothing_new() {
     // At most: the other result of the batch the first came in, and the two fetches that
     // refilled the slots (started before the stop). Not the 49 left.
     assert!(rest.len() <= 3, "{} more after stop", rest.len());
+    assert!(server.accepted() <= 4, "{} fetched", server.accepted());
     assert!(rest.iter().all(|f| f.result.is_ok()));
 }
 
@@ -103,13 +107,10 @@ fn dropping_the_stream_cancels_the_helpers_fetches_too() {
 fn dropping_cancels_on(threads: usize) {
     let silent = Stub::start(Behavior::Silent).unwrap();
     let targets: Vec<Target> = (0..4).map(|_| silent.target().parse().unwrap()).collect();
-    let mut stream = fetch_many_on(
-        targets,
-        &Options::default(),
-        4,
-        Arc::default(),
-        Some(threads),
-    );
+    let mut stream = Many::new(&Options::default())
+        .concurrency(4)
+        .threads(threads)
+        .fetch(targets);
     assert_eq!(stream.threads(), threads);
     // The stream is lazy: one poll starts the four connections (none can finish).
     let first = smol::block_on(futures_lite::future::poll_once(stream.next()));
@@ -133,7 +134,10 @@ fn dropping_cancels_on(threads: usize) {
 fn stopping_stops_the_helpers_too() {
     let server = Stub::start(Behavior::Slow(Duration::from_millis(20))).unwrap();
     let targets: Vec<Target> = (0..200).map(|_| server.target().parse().unwrap()).collect();
-    let mut stream = fetch_many_on(targets, &Options::default(), 4, Arc::default(), Some(2));
+    let mut stream = Many::new(&Options::default())
+        .concurrency(4)
+        .threads(2)
+        .fetch(targets);
     let first = smol::block_on(stream.next()).unwrap();
     assert!(first.result.is_ok());
     stream.stop();
@@ -147,7 +151,9 @@ fn stopping_stops_the_helpers_too() {
 fn concurrency_is_lowered_to_the_number_of_targets() {
     let server = Stub::start(Behavior::Ok).unwrap();
     let targets: Vec<Target> = (0..3).map(|_| server.target().parse().unwrap()).collect();
-    let stream = fetch_many(targets, &Options::default(), 1000);
+    let stream = Many::new(&Options::default())
+        .concurrency(1000)
+        .fetch(targets);
     assert_eq!(stream.concurrency(), 3);
     let n = smol::block_on(stream.count());
     assert_eq!(n, 3);
@@ -177,7 +183,10 @@ fn one_result_each_on(threads: usize) {
         timeout: Duration::from_millis(400),
         ..Options::default()
     };
-    let stream = fetch_many_on(targets, &options, 3, Arc::default(), Some(threads));
+    let stream = Many::new(&options)
+        .concurrency(3)
+        .threads(threads)
+        .fetch(targets);
     let mut results = smol::block_on(stream.collect::<Vec<_>>());
     results.sort_by_key(|f| f.index);
     let got: Vec<(usize, Result<u16, FetchError>)> = results
@@ -195,4 +204,98 @@ fn one_result_each_on(threads: usize) {
     // A deadline never strikes early.
     assert!(results[1].elapsed >= Duration::from_millis(400));
     assert!(results[2].elapsed >= Duration::from_millis(400));
+}
+
+#[test]
+fn a_slow_consumer_turns_no_fast_fetch_into_a_timeout_on_one_thread() {
+    slow_consumer_on(1);
+}
+
+#[test]
+fn a_slow_consumer_turns_no_fast_fetch_into_a_timeout_on_several_threads() {
+    slow_consumer_on(2);
+}
+
+/// Servers answering within 30 ms, a deadline of 300 ms, and a consumer that spends 20 ms on
+/// each outcome (2 s for all): the outcomes are the servers', not the consumer's.
+fn slow_consumer_on(threads: usize) {
+    let server = Stub::start(Behavior::Slow(Duration::from_millis(30))).unwrap();
+    let targets: Vec<Target> = (0..100).map(|_| server.target().parse().unwrap()).collect();
+    let options = Options {
+        timeout: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let mut stream = Many::new(&options)
+        .concurrency(64)
+        .threads(threads)
+        .fetch(targets);
+    let outcomes = smol::block_on(async {
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = stream.next().await {
+            async_io::Timer::after(Duration::from_millis(20)).await;
+            outcomes.push(outcome);
+        }
+        outcomes
+    });
+    assert_eq!(outcomes.len(), 100);
+    for outcome in &outcomes {
+        assert!(
+            outcome.result.is_ok(),
+            "target {}: {:?} after {:?}",
+            outcome.index,
+            outcome.result,
+            outcome.elapsed
+        );
+        // Its real time, not the time it waited to be read.
+        assert!(outcome.elapsed < Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn nothing_new_starts_while_outcomes_wait_unread() {
+    let server = Stub::start(Behavior::Ok).unwrap();
+    let targets: Vec<Target> = (0..1000)
+        .map(|_| server.target().parse().unwrap())
+        .collect();
+    let mut stream = Many::new(&Options::default())
+        .concurrency(8)
+        .threads(2)
+        .fetch(targets);
+    let first = smol::block_on(stream.next()).unwrap();
+    assert!(first.result.is_ok());
+    // Unread for a while: the fetches in flight and the inbox's lookahead finish, no more.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = server.accepted();
+    assert!(
+        started <= 8 * 3,
+        "{started} fetches started while nothing was read"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.accepted(), started, "still starting fetches");
+    let rest = smol::block_on(stream.count());
+    assert_eq!(rest, 999);
+}
+
+#[test]
+fn targets_may_come_from_an_async_stream() {
+    let server = Stub::start(Behavior::Ok).unwrap();
+    let target: Target = server.target().parse().unwrap();
+    let (send, receive) = async_channel::bounded::<Target>(1);
+    let producer = std::thread::spawn(move || {
+        for _ in 0..20 {
+            send.send_blocking(target.clone()).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let outcomes: Vec<_> = smol::block_on(
+        Many::new(&Options::default())
+            .concurrency(4)
+            .fetch_stream(receive)
+            .collect(),
+    );
+    producer.join().unwrap();
+    let mut indices: Vec<usize> = outcomes.iter().map(|o| o.index).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..20).collect::<Vec<_>>());
+    assert!(outcomes.iter().all(|o| o.result.is_ok()));
 }

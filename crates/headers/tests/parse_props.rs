@@ -1,8 +1,8 @@
 //! Property tests of the head parser: the answer does not depend on how the bytes were split
 //! across reads, and no input makes it panic.
 
-use tulip_headers::{HeadParser, Limits, parse_head};
 use proptest::prelude::*;
+use tulip_headers::{HeadParser, Limits, parse_head};
 
 /// Feeds `bytes` to an incremental parser in the chunks that `cuts` describe and returns the
 /// first answer that is not "need more", or "need more" if none was.
@@ -18,10 +18,23 @@ fn incremental(
     for end in ends {
         match parser.parse(&bytes[..end]) {
             Ok(None) => {}
-            done => return done,
+            done => return same_kind(done),
         }
     }
     Ok(None)
+}
+
+/// The answer, without the quoted start of a reply that is not HTTP: that quote is whatever
+/// had arrived when the parser saw it was not HTTP.
+fn same_kind(
+    answer: Result<Option<tulip_headers::Parsed>, tulip_headers::HeadError>,
+) -> Result<Option<tulip_headers::Parsed>, tulip_headers::HeadError> {
+    match answer {
+        Err(tulip_headers::HeadError::NotHttp(_)) => {
+            Err(tulip_headers::HeadError::NotHttp(String::new()))
+        }
+        other => other,
+    }
 }
 
 /// Lines a real or sloppy server might send.
@@ -84,7 +97,7 @@ proptest! {
         cuts in proptest::collection::vec(any::<usize>(), 0..8),
         limits in limits(),
     ) {
-        let whole = parse_head(&bytes, &limits);
+        let whole = same_kind(parse_head(&bytes, &limits));
         prop_assert_eq!(incremental(&bytes, &cuts, &limits), whole.clone());
         // One byte at a time, the slowest drip.
         let every: Vec<usize> = (0..bytes.len()).collect();
@@ -108,7 +121,7 @@ proptest! {
         // The empty lines before a head are skipped once, not tried as its end: the answer
         // must still not depend on the split, and clean ones must not change the head.
         let bytes = [blanks.concat(), head.clone()].concat();
-        let whole = parse_head(&bytes, &limits);
+        let whole = same_kind(parse_head(&bytes, &limits));
         prop_assert_eq!(incremental(&bytes, &cuts, &limits), whole.clone());
         let every: Vec<usize> = (0..bytes.len()).collect();
         prop_assert_eq!(incremental(&bytes, &every, &limits), whole.clone());
@@ -124,7 +137,7 @@ proptest! {
         cuts in proptest::collection::vec(any::<usize>(), 0..8),
         limits in limits(),
     ) {
-        let whole = parse_head(&bytes, &limits);
+        let whole = same_kind(parse_head(&bytes, &limits));
         prop_assert_eq!(incremental(&bytes, &cuts, &limits), whole);
     }
 
@@ -135,7 +148,7 @@ proptest! {
     ) {
         let bytes = [b"HTTP/1.1 ".as_slice(), &tail].concat();
         let limits = Limits::default();
-        let whole = parse_head(&bytes, &limits);
+        let whole = same_kind(parse_head(&bytes, &limits));
         prop_assert_eq!(incremental(&bytes, &cuts, &limits), whole);
     }
 }
