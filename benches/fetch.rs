@@ -25,6 +25,10 @@
 //! `curl --parallel --parallel-max 128 -k`; `--tls-targets N` changes the count.
 //!
 //! A peer that is not installed is skipped with a line that says what to `apt-get install`.
+//!
+//! `--baseline PATH` adds another fetch-headers binary (an older build, say) as a contender in
+//! every round of every part, run right after ours: the "no loss" check of a change is then the
+//! ratio of ours to it, under the same load, interleaved.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -40,6 +44,19 @@ const OURS: &str = env!("CARGO_BIN_EXE_fetch-headers");
 /// Set in the environment of a re-executed copy of this program that serves slow hosts:
 /// `FIRST,COUNT,DELAY_MS,PORT` (hosts number FIRST.. FIRST+COUNT-1, see [`host_address`]).
 const SERVE_ENV: &str = "TULIP_FETCH_BENCH_SERVE";
+
+/// `--baseline PATH`: another fetch-headers binary run after ours in every round.
+static BASELINE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Ours over the baseline within each round: the median of the per-round ratios.
+fn baseline_ratio(rates: &Rates, ours: &str, baseline: &str) -> Option<f64> {
+    let (ours, base) = (rates.get(ours)?, rates.get(baseline)?);
+    let ratios: Vec<f64> = ours
+        .iter()
+        .filter_map(|(round, o)| Some(o / base.get(round)?))
+        .collect();
+    (!ratios.is_empty()).then(|| median(&ratios))
+}
 
 fn main() {
     if let Ok(spec) = std::env::var(SERVE_ENV) {
@@ -58,10 +75,19 @@ fn main() {
             "--runs" => runs = number(args.next(), "--runs"),
             "--targets" => targets = number(args.next(), "--targets"),
             "--tls-targets" => tls_targets = number(args.next(), "--tls-targets"),
+            "--baseline" => match args.next() {
+                Some(path) if Path::new(&path).is_file() => {
+                    let _ = BASELINE.set(path.into());
+                }
+                _ => {
+                    eprintln!("--baseline needs the path of a fetch-headers binary");
+                    std::process::exit(2);
+                }
+            },
             "nginx" | "slow" | "tls" => parts.push(arg),
             other => {
                 eprintln!(
-                    "usage: fetch [nginx] [slow] [tls] [--runs N] [--targets N] [--tls-targets N] (got {other:?})"
+                    "usage: fetch [nginx] [slow] [tls] [--runs N] [--targets N] [--tls-targets N] [--baseline PATH] (got {other:?})"
                 );
                 std::process::exit(2);
             }
@@ -143,6 +169,10 @@ fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
         std::io::stdout().flush().ok();
         let ours = timed(Command::new(OURS).args(["-c", "256", "-i"]).arg(&list));
         record(&mut rates, round, "fetch-headers", targets, ours);
+        if let Some(base) = BASELINE.get() {
+            let run = timed(Command::new(base).args(["-c", "256", "-i"]).arg(&list));
+            record(&mut rates, round, "baseline", targets, run);
+        }
         if let Some(wrk) = &wrk {
             let out = Command::new(wrk)
                 .args(["-t2", "-c256", "-d2s", "-H", "Connection: close"])
@@ -229,6 +259,16 @@ fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
         }
         println!("{line}");
     }
+    if let (Some(b), Some(m), Some(r)) = (
+        best("baseline"),
+        median_rate("baseline"),
+        baseline_ratio(&rates, "fetch-headers", "baseline"),
+    ) {
+        println!(
+            "  {:<16} {b:>10.0}/s {m:>10.0}/s   ours/baseline {r:.3}x",
+            "baseline"
+        );
+    }
     println!("  (wrk runs for 2 s per round; the others fetch the {targets} targets once)");
 }
 
@@ -299,6 +339,16 @@ fn tls_part(scratch: &Scratch, targets: usize, runs: usize) {
                 .arg(&list),
         );
         record(&mut rates, round, "fetch-headers -k", targets, insecure);
+        if let Some(base) = BASELINE.get() {
+            let run = timed(
+                Command::new(base)
+                    .args(["-c", CONCURRENCY, "--cacert"])
+                    .arg(&cacert)
+                    .arg("-i")
+                    .arg(&list),
+            );
+            record(&mut rates, round, "baseline", targets, run);
+        }
         if let Some(curl) = &curl {
             let run = timed(
                 Command::new(curl)
@@ -346,6 +396,15 @@ fn tls_part(scratch: &Scratch, targets: usize, runs: usize) {
             .unwrap();
         }
         println!("{line}");
+    }
+    if let Some(r) = baseline_ratio(&rates, "fetch-headers", "baseline") {
+        let values: Vec<f64> = rates["baseline"].values().cloned().collect();
+        let best = values.iter().cloned().fold(0.0, f64::max);
+        println!(
+            "  {:<20} {best:>10.0}/s {:>10.0}/s   ours/baseline (--cacert) {r:.3}x",
+            "baseline",
+            median(&values)
+        );
     }
     println!("  (fetch-headers verifies the certificate with --cacert; -k and curl -k do not)");
 }
@@ -494,6 +553,7 @@ fn slow_part(scratch: &Scratch, runs: usize) {
         let text: String = servers.hosts.iter().map(|h| format!("{h}\n")).collect();
         std::fs::write(&list, text).unwrap();
         let mut walls = Vec::new();
+        let mut base_walls = Vec::new();
         let mut rss = Vec::new();
         for _ in 0..runs {
             let rss_file = scratch.path.join("rss.txt");
@@ -521,6 +581,13 @@ fn slow_part(scratch: &Scratch, runs: usize) {
                     rss.push(kib / 1024.0);
                 }
             }
+            if let Some(base) = BASELINE.get() {
+                let c = hosts.to_string();
+                let run = timed(Command::new(base).args(["-c", &c, "-i"]).arg(&list));
+                if run.status.as_ref().is_ok_and(|s| s.success()) && run.all_ok(hosts) {
+                    base_walls.push(run.wall.as_secs_f64());
+                }
+            }
         }
         if walls.is_empty() {
             continue;
@@ -539,6 +606,13 @@ fn slow_part(scratch: &Scratch, runs: usize) {
             }
         }
         println!("{line}");
+        if !base_walls.is_empty() {
+            println!(
+                "         baseline, same hosts: best {:.3} s, median {:.3} s",
+                base_walls.iter().cloned().fold(f64::INFINITY, f64::min),
+                median(&base_walls)
+            );
+        }
         // The seed's fetcher on the same hosts, once, for scale (no goal).
         if let Some(python) = find_tool("python3", &[]) {
             let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/seed_fetch.py");

@@ -3,13 +3,13 @@
 //! target that does not parse) ends here with clap's `error: ...` and exit status 2, naming the
 //! bad input and, for files, its line.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueEnum};
-use headers::{Header, Method, Target, TlsConfig};
+use headers::{Header, LineProblem, Method, Target, TargetLines, TlsConfig};
 
 /// Fetch the HTTP response heads of many hosts at once, the way the classic asyncio `wget(host)`
 /// example does:
@@ -225,45 +225,16 @@ pub fn targets(args: &Args) -> Vec<Target> {
                 Err(e) => cannot_read(&name, &e),
             }
         };
-        // A line at a time, each at most MAX_LINE bytes: `-i /dev/zero` (or any file without
-        // line breaks) is an error after a megabyte, not a buffer that grows until the machine
-        // runs out of memory.
-        let mut line = Vec::new();
-        // u64, not the i32 a bare `1..` infers: `yes '#' | fetch-headers -i -` passes 2^31 lines
-        // in under a minute, after which the count overflowed (a panic in debug builds, negative
-        // line numbers in release).
-        for number in 1u64.. {
-            line.clear();
-            let limit = MAX_LINE as u64 + 1;
-            match (&mut reader).take(limit).read_until(b'\n', &mut line) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => cannot_read(&name, &e),
-            }
-            let at = || format!("{name} line {number}");
-            if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
-                usage_error(format_args!(
-                    "{}: longer than 1 MiB (not a list of targets?)",
-                    at()
-                ));
-            }
-            // A UTF-8 byte order mark (Windows editors write one) is not part of the first
-            // target.
-            let mut bytes = &line[..];
-            if number == 1 {
-                bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-            }
-            let Ok(text) = std::str::from_utf8(bytes) else {
-                usage_error(format_args!("{}: not UTF-8 text", at()));
-            };
-            // Surrounding blanks (and the CR of a CRLF file) are not part of the target.
-            let text = text.trim_matches([' ', '\t', '\r', '\n']);
-            if text.is_empty() || text.starts_with('#') {
-                continue;
-            }
-            match Target::parse(text) {
+        for read in TargetLines::new(&mut reader) {
+            match read {
                 Ok(t) => targets.push(t),
-                Err(e) => usage_error(format_args!("{e} ({})", at())),
+                Err(e) => match e.problem() {
+                    LineProblem::BadTarget(bad) => {
+                        usage_error(format_args!("{bad} ({name} line {})", e.line()))
+                    }
+                    LineProblem::Io(io) => cannot_read(&name, io),
+                    problem => usage_error(format_args!("{name} line {}: {problem}", e.line())),
+                },
             }
         }
     }
@@ -279,9 +250,6 @@ pub fn targets(args: &Args) -> Vec<Target> {
     }
     targets
 }
-
-/// The longest line of a `-i` file, line break included.
-const MAX_LINE: usize = 1 << 20;
 
 /// Exits with the usage error for an input that cannot be read.
 fn cannot_read(name: &str, e: &std::io::Error) -> ! {

@@ -64,6 +64,7 @@ mod escape;
 mod fd;
 mod fetch;
 mod head;
+mod lines;
 mod many;
 mod outcome;
 mod request;
@@ -81,6 +82,7 @@ pub use head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
     parse_head,
 };
+pub use lines::{LineError, LineProblem, MAX_LINE, TargetLines};
 pub use many::{DEFAULT_CONCURRENCY, FetchMany, Many};
 #[cfg(feature = "redirects")]
 pub use outcome::Hop;
