@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 
-use headers::{FetchError, Head, Outcome, Response, TlsInfo};
+use headers::{FetchError, Head, JsonOptions, JsonRecord, Outcome, Response};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 
 use crate::cli::Order;
 
@@ -190,139 +189,15 @@ fn render_text(block: &mut String, host: &str, response: &Response, interim: boo
     }
 }
 
-/// One `--json` line: every field present for every target, `null` (or empty) where it does not
-/// apply, in this order.
-#[derive(Serialize)]
-struct JsonLine<'a> {
-    target: &'a str,
-    host: &'a str,
-    port: u16,
-    path: &'a str,
-    /// The address connected to.
-    peer: Option<String>,
-    status: Option<u16>,
-    version: Option<&'static str>,
-    reason: Option<&'a str>,
-    headers: Vec<JsonHeader<'a>>,
-    lines: &'a [String],
-    /// `TLSv1.3` or `TLSv1.2` for https targets.
-    tls_version: Option<&'static str>,
-    /// The ALPN protocol the server chose.
-    alpn: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    interim: Option<Vec<JsonHead<'a>>>,
-    /// With -L: the redirects followed, each with its URL and head, before the final one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    redirects: Option<Vec<JsonHop<'a>>>,
-    /// With -L: the URL the status (or the error) is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<&'a str>,
-    error: Option<JsonError>,
-    elapsed_ms: f64,
-}
-
-/// One redirect hop in `--json -L` output.
-#[derive(Serialize)]
-struct JsonHop<'a> {
-    url: &'a str,
-    peer: String,
-    status: u16,
-    version: &'static str,
-    reason: &'a str,
-    headers: Vec<JsonHeader<'a>>,
-    lines: &'a [String],
-    tls_version: Option<&'static str>,
-    alpn: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct JsonHeader<'a> {
-    name: &'a str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
-struct JsonHead<'a> {
-    status: u16,
-    version: &'static str,
-    reason: &'a str,
-    headers: Vec<JsonHeader<'a>>,
-    lines: &'a [String],
-}
-
-#[derive(Serialize)]
-struct JsonError {
-    kind: &'static str,
-    message: String,
-}
-
-fn json_headers(head: &Head) -> Vec<JsonHeader<'_>> {
-    let pairs = head.headers.iter();
-    pairs
-        .map(|(name, value)| JsonHeader { name, value })
-        .collect()
-}
-
-fn alpn(tls: &TlsInfo) -> Option<&'static str> {
-    tls.alpn
-}
-
 fn render_json(block: &mut String, outcome: &Outcome, interim: bool, following: bool) {
-    let target = &outcome.target;
-    let response = outcome.result.as_ref().ok();
-    let head = response.map(|r| &r.head);
-    let line = JsonLine {
-        target: target.input(),
-        host: target.host(),
-        port: target.port(),
-        path: target.path(),
-        peer: response.map(|r| r.peer.to_string()),
-        status: head.map(|h| h.status),
-        version: head.map(|h| h.version.as_str()),
-        reason: head.map(|h| h.reason.as_str()),
-        headers: head.map(json_headers).unwrap_or_default(),
-        lines: head.map(|h| &h.lines[..]).unwrap_or_default(),
-        tls_version: response.and_then(|r| r.tls.as_ref()).map(|t| t.version),
-        alpn: response.and_then(|r| r.tls.as_ref()).and_then(alpn),
-        interim: response.filter(|_| interim).map(|r| {
-            let heads = r.interim.iter();
-            heads
-                .map(|h| JsonHead {
-                    status: h.status,
-                    version: h.version.as_str(),
-                    reason: &h.reason,
-                    headers: json_headers(h),
-                    lines: &h.lines,
-                })
-                .collect()
-        }),
-        redirects: following.then(|| {
-            let hops = outcome.redirects.iter();
-            hops.map(|hop| {
-                let (r, h) = (&hop.response, &hop.response.head);
-                JsonHop {
-                    url: hop.target.input(),
-                    peer: r.peer.to_string(),
-                    status: h.status,
-                    version: h.version.as_str(),
-                    reason: &h.reason,
-                    headers: json_headers(h),
-                    lines: &h.lines,
-                    tls_version: r.tls.as_ref().map(|t| t.version),
-                    alpn: r.tls.as_ref().and_then(alpn),
-                }
-            })
-            .collect()
-        }),
-        url: following.then(|| outcome.final_target().input()),
-        error: outcome.result.as_ref().err().map(|e| JsonError {
-            kind: e.kind(),
-            message: e.to_string(),
-        }),
-        // Microsecond precision, in milliseconds.
-        elapsed_ms: (outcome.elapsed.as_secs_f64() * 1e6).round() / 1e3,
-    };
-    let json = serde_json::to_string(&line).expect("plain data serializes");
+    let record = JsonRecord::new(
+        outcome,
+        JsonOptions {
+            interim,
+            redirects: following,
+        },
+    );
+    let json = serde_json::to_string(&record).expect("plain data serializes");
     block.push_str(&json);
     block.push('\n');
 }

@@ -64,6 +64,8 @@ mod escape;
 mod fd;
 mod fetch;
 mod head;
+#[cfg(feature = "json")]
+mod json;
 mod lines;
 mod many;
 mod outcome;
@@ -82,6 +84,8 @@ pub use head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
     parse_head,
 };
+#[cfg(feature = "json")]
+pub use json::{JsonOptions, JsonRecord};
 pub use lines::{LineError, LineProblem, MAX_LINE, TargetLines};
 pub use many::{DEFAULT_CONCURRENCY, FetchMany, Many};
 #[cfg(feature = "redirects")]
