@@ -767,3 +767,50 @@ fn no_writable_stream_is_still_no_panic() {
     let code = crate::fixture::stdout_full_stderr_closed(cmd("fetch-headers").arg(url(&ok, "ok")));
     assert_eq!(code, Some(1));
 }
+
+/// A reader that takes its time (`| (sleep 3; cat)`) must not turn fast hosts into timeouts:
+/// with stdout unread for longer than `--timeout`, far past what the pipe buffers, every
+/// target is still reported ok.
+#[test]
+fn a_stdout_blocked_longer_than_the_timeout_times_out_nothing() {
+    let server = start(Behavior::Ok);
+    let dir = TempDir::new("blocked-stdout");
+    let list = dir.path().join("targets.txt");
+    // About 150 bytes of output each: 2,000 fill a 64 KiB pipe several times over.
+    let lines: String = (0..2000)
+        .map(|i| format!("{}/{i}\n", url(&server, "t")))
+        .collect();
+    std::fs::write(&list, lines).unwrap();
+    let mut child = cmd("fetch-headers")
+        .args(["-c", "256", "--timeout", "1", "-i"])
+        .arg(&list)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("header > HTTP/1.1 200"))
+            .count(),
+        2000
+    );
+    assert!(stderr.contains("2000 targets: 2000 ok in"), "{stderr}");
+    assert!(status.success(), "{status}: {stderr}");
+}
