@@ -20,11 +20,24 @@
 //! ```
 //! use futures_lite::StreamExt;
 //! use tulip_headers::{fetch_head, Many, Options, Target};
+//! # fn serve(status: u16, connections: usize) -> String {
+//! #     use std::io::{Read, Write};
+//! #     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! #     let addr = listener.local_addr().unwrap().to_string();
+//! #     std::thread::spawn(move || {
+//! #         for conn in listener.incoming().take(connections) {
+//! #             let mut conn = conn.unwrap();
+//! #             let _ = conn.read(&mut [0; 1024]);
+//! #             let _ = write!(conn, "HTTP/1.1 {status} Status\r\nServer: doc\r\n\r\n");
+//! #         }
+//! #     });
+//! #     addr
+//! # }
 //! # futures_lite::future::block_on(async {
-//! // A loopback server answering `200 OK` (crates/stub).
-//! let server = stub::Stub::start(stub::Behavior::Ok).unwrap();
+//! // A loopback server answering `200`, twice.
+//! let server = serve(200, 2);
 //!
-//! let target: Target = server.target().parse().unwrap();
+//! let target: Target = server.parse().unwrap();
 //! let response = fetch_head(&target, &Options::default()).await.unwrap();
 //! for line in &response.head.lines {
 //!     println!("{} header > {line}", target.host());

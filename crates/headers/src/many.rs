@@ -47,10 +47,23 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// ```
 /// use futures_lite::StreamExt;
 /// use tulip_headers::{Many, Options, Target};
+/// # fn serve(status: u16, connections: usize) -> String {
+/// #     use std::io::{Read, Write};
+/// #     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// #     let addr = listener.local_addr().unwrap().to_string();
+/// #     std::thread::spawn(move || {
+/// #         for conn in listener.incoming().take(connections) {
+/// #             let mut conn = conn.unwrap();
+/// #             let _ = conn.read(&mut [0; 1024]);
+/// #             let _ = write!(conn, "HTTP/1.1 {status} Status\r\nServer: doc\r\n\r\n");
+/// #         }
+/// #     });
+/// #     addr
+/// # }
 /// # futures_lite::future::block_on(async {
-/// let ok = stub::Stub::start(stub::Behavior::Ok).unwrap();
-/// let missing = stub::Stub::start(stub::Behavior::Status(404)).unwrap();
-/// let targets: Vec<Target> = [ok.target(), missing.target(), ok.target()]
+/// // Loopback servers answering 200 and 404.
+/// let (ok, missing) = (serve(200, 2), serve(404, 1));
+/// let targets: Vec<Target> = [&ok, &missing, &ok]
 ///     .iter()
 ///     .map(|t| t.parse().unwrap())
 ///     .collect();
