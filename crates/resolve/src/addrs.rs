@@ -49,7 +49,9 @@ impl Addrs {
     /// [`Addrs::interleaved`] with `port`, ready to connect to.
     pub fn with_port(&self, port: u16) -> Vec<SocketAddr> {
         let ips = self.interleaved();
-        ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
+        ips.into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect()
     }
 }
 
@@ -67,9 +69,8 @@ pub fn interleave(addrs: &[IpAddr]) -> Vec<IpAddr> {
     let Some(first) = addrs.first() else {
         return Vec::new();
     };
-    let (mut lead, mut other): (Vec<IpAddr>, Vec<IpAddr>) = addrs
-        .iter()
-        .partition(|ip| ip.is_ipv6() == first.is_ipv6());
+    let (mut lead, mut other): (Vec<IpAddr>, Vec<IpAddr>) =
+        addrs.iter().partition(|ip| ip.is_ipv6() == first.is_ipv6());
     lead.reverse();
     other.reverse();
     let mut out = Vec::with_capacity(addrs.len());

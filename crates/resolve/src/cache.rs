@@ -128,7 +128,11 @@ struct Lead<'a> {
 }
 
 impl Lead<'_> {
-    fn finish(&mut self, result: Result<Timed, DnsError>, now: Instant) -> Result<Answer, DnsError> {
+    fn finish(
+        &mut self,
+        result: Result<Timed, DnsError>,
+        now: Instant,
+    ) -> Result<Answer, DnsError> {
         let shared = result.map(|(answer, ttl)| {
             let mut slots = lock(&self.cache.slots);
             match ttl.filter(|&t| t > 0) {

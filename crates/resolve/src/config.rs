@@ -158,7 +158,10 @@ impl FromStr for Pin {
         let addrs = addrs
             .split(',')
             .map(|a| {
-                let a = a.strip_prefix('[').and_then(|a| a.strip_suffix(']')).unwrap_or(a);
+                let a = a
+                    .strip_prefix('[')
+                    .and_then(|a| a.strip_suffix(']'))
+                    .unwrap_or(a);
                 a.parse::<IpAddr>()
                     .map_err(|_| PinError::new(input, "invalid address"))
             })

@@ -417,15 +417,15 @@ impl Builder {
         let mut conf = match &self.resolv_conf {
             Some(path) => {
                 let text = read(path)?;
-                let mut conf = ResolvConf::parse(&text).map_err(|(line, reason)| {
-                    ConfigError::Parse {
+                let mut conf =
+                    ResolvConf::parse(&text).map_err(|(line, reason)| ConfigError::Parse {
                         path: path.clone(),
                         line,
                         reason,
-                    }
-                })?;
+                    })?;
                 if conf.nameservers.is_empty() {
-                    conf.nameservers.push(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 53));
+                    conf.nameservers
+                        .push(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 53));
                 }
                 conf
             }
@@ -452,7 +452,9 @@ impl Builder {
         };
         let mut pins: HashMap<(String, u16), Vec<IpAddr>> = HashMap::new();
         for pin in self.pins {
-            pins.entry((pin.host, pin.port)).or_default().extend(pin.addrs);
+            pins.entry((pin.host, pin.port))
+                .or_default()
+                .extend(pin.addrs);
         }
         Ok(Resolver {
             inner: Arc::new(Inner {

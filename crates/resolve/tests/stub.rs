@@ -76,17 +76,29 @@ fn answers_both_families_ipv6_first() {
 #[test]
 fn ip_literals_and_hosts_need_no_query() {
     let stub = stub(vec![]);
-    let hosts = temp_file("hosts", "# comment\n10.9.8.7 MyHost.example alias\n::1 alias\nbogus line\n");
+    let hosts = temp_file(
+        "hosts",
+        "# comment\n10.9.8.7 MyHost.example alias\n::1 alias\nbogus line\n",
+    );
     let resolver = builder(&stub).hosts_file(&hosts).build().unwrap();
     block_on(async {
         let a = resolver.lookup("192.0.2.1", in_ms(2000)).await.unwrap();
         assert_eq!(a.ipv4(), [Ipv4Addr::new(192, 0, 2, 1)]);
         let a = resolver.lookup("[2001:db8::1]", in_ms(2000)).await.unwrap();
         assert_eq!(a.ipv6(), ["2001:db8::1".parse::<Ipv6Addr>().unwrap()]);
-        let a = resolver.lookup("myhost.EXAMPLE.", in_ms(2000)).await.unwrap();
+        let a = resolver
+            .lookup("myhost.EXAMPLE.", in_ms(2000))
+            .await
+            .unwrap();
         assert_eq!(a.ipv4(), [Ipv4Addr::new(10, 9, 8, 7)]);
         let a = resolver.lookup("alias", in_ms(2000)).await.unwrap();
-        assert_eq!(a.interleaved(), ["::1".parse::<IpAddr>().unwrap(), "10.9.8.7".parse().unwrap()]);
+        assert_eq!(
+            a.interleaved(),
+            [
+                "::1".parse::<IpAddr>().unwrap(),
+                "10.9.8.7".parse().unwrap()
+            ]
+        );
     });
     assert_eq!(stub.queries(), 0);
     assert_eq!(resolver.stats().queries, 0);
@@ -100,10 +112,16 @@ fn a_pin_answers_its_port_only() {
         .build()
         .unwrap();
     block_on(async {
-        let a = resolver.lookup_port("Pinned.test", 443, in_ms(2000)).await.unwrap();
+        let a = resolver
+            .lookup_port("Pinned.test", 443, in_ms(2000))
+            .await
+            .unwrap();
         assert_eq!(a.ipv4(), [Ipv4Addr::new(192, 0, 2, 9)]);
         assert_eq!(stub.queries(), 0);
-        let a = resolver.lookup_port("pinned.test", 80, in_ms(2000)).await.unwrap();
+        let a = resolver
+            .lookup_port("pinned.test", 80, in_ms(2000))
+            .await
+            .unwrap();
         assert_eq!(a.ipv4(), [V4]);
     });
     assert_eq!(stub.queries(), 2);
@@ -119,7 +137,11 @@ fn answers_are_cached_until_their_ttl_ends() {
     lookup();
     clock.advance(Duration::from_secs(59));
     lookup();
-    assert_eq!(stub.queries(), 2, "the second lookup is served from the cache");
+    assert_eq!(
+        stub.queries(),
+        2,
+        "the second lookup is served from the cache"
+    );
     assert_eq!(resolver.stats().cache_hits, 2);
     clock.advance(Duration::from_secs(2));
     lookup();
@@ -192,7 +214,11 @@ fn silence_times_out_after_every_attempt() {
 #[test]
 fn the_deadline_cuts_the_retries_short() {
     let stub = stub(vec![("dead.test", DnsBehavior::Never)]);
-    let resolver = builder(&stub).timeout(ms(1000)).attempts(3).build().unwrap();
+    let resolver = builder(&stub)
+        .timeout(ms(1000))
+        .attempts(3)
+        .build()
+        .unwrap();
     let err = block_on(resolver.lookup("dead.test", in_ms(150))).unwrap_err();
     assert!(matches!(err, DnsError::Timeout), "{err:?}");
     std::thread::sleep(ms(100));
@@ -225,8 +251,14 @@ fn decoy_replies_are_ignored() {
     let real = || Box::new(DnsBehavior::v4(V4, 60));
     let stub = stub(vec![
         ("id.test", DnsBehavior::Decoy(Decoy::WrongId, real())),
-        ("question.test", DnsBehavior::Decoy(Decoy::WrongQuestion, real())),
-        ("source.test", DnsBehavior::Decoy(Decoy::WrongSource, real())),
+        (
+            "question.test",
+            DnsBehavior::Decoy(Decoy::WrongQuestion, real()),
+        ),
+        (
+            "source.test",
+            DnsBehavior::Decoy(Decoy::WrongSource, real()),
+        ),
     ]);
     let resolver = builder(&stub).attempts(1).build().unwrap();
     for name in ["id.test", "question.test", "source.test"] {
@@ -282,7 +314,11 @@ fn a_waiter_takes_over_when_the_leader_is_dropped() {
         waiter.await
     });
     assert_eq!(addrs.unwrap().ipv4(), [V4]);
-    assert_eq!(stub.queries(), 4, "the leader's two queries, then the waiter's own");
+    assert_eq!(
+        stub.queries(),
+        4,
+        "the leader's two queries, then the waiter's own"
+    );
 }
 
 #[test]
@@ -305,7 +341,12 @@ fn dropping_a_lookup_stops_its_retries() {
 #[test]
 fn queries_in_flight_are_bounded() {
     let names: Vec<String> = (0..5).map(|i| format!("dead{i}.test")).collect();
-    let stub = stub(names.iter().map(|n| (n.as_str(), DnsBehavior::Never)).collect());
+    let stub = stub(
+        names
+            .iter()
+            .map(|n| (n.as_str(), DnsBehavior::Never))
+            .collect(),
+    );
     let resolver = builder(&stub)
         .timeout(ms(1000))
         .attempts(1)
@@ -330,7 +371,11 @@ fn queries_in_flight_are_bounded() {
     for result in results {
         assert!(matches!(result, Err(DnsError::Timeout)), "{result:?}");
     }
-    assert_eq!(stub.queries(), 2, "two permits, held until the shared deadline");
+    assert_eq!(
+        stub.queries(),
+        2,
+        "two permits, held until the shared deadline"
+    );
 }
 
 #[test]
@@ -338,15 +383,24 @@ fn the_search_list_and_ndots_choose_the_names_asked() {
     let stub = stub(vec![
         ("www.corp.test", DnsBehavior::v4(V4, 60)),
         ("a.b", DnsBehavior::v4(V4, 60)),
-        ("a.b.corp.test", DnsBehavior::v4(Ipv4Addr::new(10, 0, 0, 2), 60)),
+        (
+            "a.b.corp.test",
+            DnsBehavior::v4(Ipv4Addr::new(10, 0, 0, 2), 60),
+        ),
     ]);
     let search = builder(&stub).search(["other.test", "corp.test"]);
     let resolver = search.clone().ndots(1).build().unwrap();
     block_on(async {
         // No dot: the search list first (other.test gives NXDOMAIN), the bare name never needed.
-        assert_eq!(resolver.lookup("www", in_ms(2000)).await.unwrap().ipv4(), [V4]);
+        assert_eq!(
+            resolver.lookup("www", in_ms(2000)).await.unwrap().ipv4(),
+            [V4]
+        );
         // One dot, ndots 1: as given first.
-        assert_eq!(resolver.lookup("a.b", in_ms(2000)).await.unwrap().ipv4(), [V4]);
+        assert_eq!(
+            resolver.lookup("a.b", in_ms(2000)).await.unwrap().ipv4(),
+            [V4]
+        );
     });
     assert_eq!(stub.queries_for("www.other.test"), 2);
     assert_eq!(stub.queries_for("www"), 0);
@@ -354,7 +408,11 @@ fn the_search_list_and_ndots_choose_the_names_asked() {
 
     let resolver = search.ndots(2).build().unwrap();
     let addrs = block_on(resolver.lookup("a.b", in_ms(2000))).unwrap();
-    assert_eq!(addrs.ipv4(), [Ipv4Addr::new(10, 0, 0, 2)], "ndots 2: search list first");
+    assert_eq!(
+        addrs.ipv4(),
+        [Ipv4Addr::new(10, 0, 0, 2)],
+        "ndots 2: search list first"
+    );
     // A final dot: as given only.
     let err = block_on(resolver.lookup("www.", in_ms(2000))).unwrap_err();
     assert!(matches!(err, DnsError::NoSuchHost), "{err:?}");
@@ -395,7 +453,8 @@ fn temp_file(stem: &str, text: &str) -> std::path::PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("tulip-resolve-{}-{n}-{stem}", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("tulip-resolve-{}-{n}-{stem}", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -140,7 +140,12 @@ impl DnsStub {
                     // The stop channel closes when the DnsStub is dropped.
                     let _ = stopped.recv().await;
                 };
-                async_io::block_on(ex.run(future::or(async { serve.await; }, stopped)));
+                async_io::block_on(ex.run(future::or(
+                    async {
+                        serve.await;
+                    },
+                    stopped,
+                )));
             })?;
         Ok(DnsStub {
             addr,
@@ -167,7 +172,11 @@ impl DnsStub {
 
     /// How many queries (of any type, over either transport) named `name`.
     pub fn queries_for(&self, name: &str) -> usize {
-        let by_name = self.counts.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        let by_name = self
+            .counts
+            .by_name
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         by_name.get(&normalize(name)).copied().unwrap_or(0)
     }
 }
