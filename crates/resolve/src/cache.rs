@@ -3,7 +3,9 @@
 //! A key's slot is either a cached answer with its expiry or a query in flight. The first
 //! lookup to miss leads the query; later ones wait for its result. If the leader's future is
 //! dropped, its guard empties the slot and wakes the waiters, and one of them leads anew, so a
-//! cancelled lookup never strands the others.
+//! cancelled lookup never strands the others. A waiter whose deadline is later than the
+//! leader's sets no timer of its own, because the leader's query ends by its deadline: this
+//! holds as long as the leader's future is polled or dropped, not left aside unpolled.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -28,8 +30,10 @@ enum Slot {
 }
 
 /// A query in flight: its result, once there is one, and the event that announces it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Flight {
+    /// The leader's deadline, by which its query ends (or its guard wakes the waiters).
+    deadline: Instant,
     done: Event,
     result: Mutex<Option<Result<Answer, DnsError>>>,
 }
@@ -61,23 +65,29 @@ impl Cache {
     ) -> Result<Answer, DnsError> {
         let key = (name.clone(), rtype);
         let flight = loop {
-            match self.claim(&key, inner.clock.now()) {
+            match self.claim(&key, inner.clock.now(), deadline) {
                 Claim::Hit(answer) => {
                     inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(answer);
                 }
                 Claim::Lead(flight) => break flight,
                 Claim::Wait(flight, listener) => {
-                    let woken = async {
+                    if deadline >= flight.deadline {
+                        // The flight ends first: no timer of our own (a thousand waiters on
+                        // one name would otherwise each set one).
                         listener.await;
-                        true
-                    };
-                    let expired = async {
-                        Timer::at(deadline).await;
-                        false
-                    };
-                    if !woken.or(expired).await {
-                        return Err(DnsError::Timeout);
+                    } else {
+                        let woken = async {
+                            listener.await;
+                            true
+                        };
+                        let expired = async {
+                            Timer::at(deadline).await;
+                            false
+                        };
+                        if !woken.or(expired).await {
+                            return Err(DnsError::Timeout);
+                        }
                     }
                     let result = lock(&flight.result).clone();
                     match result {
@@ -103,14 +113,18 @@ impl Cache {
         guard.finish(result, inner.clock.now())
     }
 
-    fn claim(&self, key: &Key, now: Instant) -> Claim {
+    fn claim(&self, key: &Key, now: Instant, deadline: Instant) -> Claim {
         let mut slots = lock(&self.slots);
         match slots.get(key) {
             Some(Slot::Ready(answer, expires)) if *expires > now => Claim::Hit(answer.clone()),
             // The listener is made under the lock, so the leader's notice cannot slip past it.
             Some(Slot::Flight(flight)) => Claim::Wait(flight.clone(), flight.done.listen()),
             _ => {
-                let flight = Arc::new(Flight::default());
+                let flight = Arc::new(Flight {
+                    deadline,
+                    done: Event::new(),
+                    result: Mutex::new(None),
+                });
                 slots.insert(key.clone(), Slot::Flight(flight.clone()));
                 Claim::Lead(flight)
             }

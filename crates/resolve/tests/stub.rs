@@ -295,6 +295,27 @@ fn concurrent_lookups_of_one_name_share_one_query() {
 }
 
 #[test]
+fn a_waiter_with_an_earlier_deadline_gives_up_before_the_leader() {
+    let stub = stub(vec![("dead.test", DnsBehavior::Never)]);
+    let resolver = builder(&stub).timeout(ms(800)).attempts(1).build().unwrap();
+    let order = std::sync::atomic::AtomicUsize::new(0);
+    let finish = |r: Result<tulip_resolve::Addrs, DnsError>| {
+        (r, order.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    };
+    let ((leader, leader_done), (waiter, waiter_done)) = block_on(future::zip(
+        async { finish(resolver.lookup("dead.test", in_ms(2000)).await) },
+        async { finish(resolver.lookup("dead.test", in_ms(100)).await) },
+    ));
+    assert!(matches!(leader, Err(DnsError::Timeout)), "{leader:?}");
+    assert!(matches!(waiter, Err(DnsError::Timeout)), "{waiter:?}");
+    assert!(
+        waiter_done < leader_done,
+        "the waiter kept its own deadline"
+    );
+    assert_eq!(stub.queries(), 2, "one query per type, shared");
+}
+
+#[test]
 fn a_waiter_takes_over_when_the_leader_is_dropped() {
     // Slow enough that the leader cannot finish before it is dropped, even on a busy machine.
     let slow = DnsBehavior::After(ms(300), Box::new(DnsBehavior::v4(V4, 60)));
