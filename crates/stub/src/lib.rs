@@ -30,11 +30,18 @@
 //!
 //! Not a real HTTP server: it answers every request (for a path) the same way, one request per
 //! connection, and closes.
+//!
+//! [`DnsStub`] (module [`dns`]) is a loopback DNS server in the same spirit: each name gets a
+//! chosen [`DnsBehavior`] (answers, late answers, none, NXDOMAIN, SERVFAIL, truncation, decoy
+//! replies), and it counts the queries it receives.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod dns;
 mod tls;
+
+pub use dns::{Decoy, DnsBehavior, DnsStub};
 
 pub use tls::{Identity, TestCa};
 

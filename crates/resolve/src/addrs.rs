@@ -1,0 +1,82 @@
+//! A lookup's result, both families, and the address order for Happy Eyeballs (RFC 8305).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The addresses of a name: IPv6 and IPv4 apart, each in the order the source gave them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addrs {
+    v6: Vec<Ipv6Addr>,
+    v4: Vec<Ipv4Addr>,
+}
+
+impl Addrs {
+    /// Splits `ips` by family, keeping the order within each and dropping repeats.
+    pub fn from_ips(ips: impl IntoIterator<Item = IpAddr>) -> Addrs {
+        let mut addrs = Addrs::default();
+        for ip in ips {
+            match ip {
+                IpAddr::V6(ip) if !addrs.v6.contains(&ip) => addrs.v6.push(ip),
+                IpAddr::V4(ip) if !addrs.v4.contains(&ip) => addrs.v4.push(ip),
+                _ => {}
+            }
+        }
+        addrs
+    }
+
+    /// The IPv4 addresses.
+    pub fn ipv4(&self) -> &[Ipv4Addr] {
+        &self.v4
+    }
+
+    /// The IPv6 addresses.
+    pub fn ipv6(&self) -> &[Ipv6Addr] {
+        &self.v6
+    }
+
+    /// Whether there is no address at all.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// Every address, in the order to try them: IPv6 first (the default policy of RFC 6724
+    /// prefers it over IPv4), then alternating families, as RFC 8305 section 4 asks.
+    pub fn interleaved(&self) -> Vec<IpAddr> {
+        let v6 = self.v6.iter().map(|&ip| IpAddr::V6(ip));
+        let v4 = self.v4.iter().map(|&ip| IpAddr::V4(ip));
+        interleave(&v6.chain(v4).collect::<Vec<_>>())
+    }
+
+    /// [`Addrs::interleaved`] with `port`, ready to connect to.
+    pub fn with_port(&self, port: u16) -> Vec<SocketAddr> {
+        let ips = self.interleaved();
+        ips.into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect()
+    }
+}
+
+/// `addrs` (in order of preference) reordered to alternate address families, starting with the
+/// family of the first one, each family keeping its own order (RFC 8305 section 4, with a
+/// "first address family count" of one).
+///
+/// ```
+/// use std::net::IpAddr;
+/// let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+/// let order = tulip_resolve::interleave(&[ip("::1"), ip("::2"), ip("10.0.0.1"), ip("10.0.0.2"), ip("::3")]);
+/// assert_eq!(order, [ip("::1"), ip("10.0.0.1"), ip("::2"), ip("10.0.0.2"), ip("::3")]);
+/// ```
+pub fn interleave(addrs: &[IpAddr]) -> Vec<IpAddr> {
+    let Some(first) = addrs.first() else {
+        return Vec::new();
+    };
+    let (mut lead, mut other): (Vec<IpAddr>, Vec<IpAddr>) =
+        addrs.iter().partition(|ip| ip.is_ipv6() == first.is_ipv6());
+    lead.reverse();
+    other.reverse();
+    let mut out = Vec::with_capacity(addrs.len());
+    while !lead.is_empty() || !other.is_empty() {
+        out.extend(lead.pop());
+        out.extend(other.pop());
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! The answer cache, which also makes concurrent lookups of one name and type share one query.
+//!
+//! A key's slot is either a cached answer with its expiry or a query in flight. The first
+//! lookup to miss leads the query; later ones wait for its result. If the leader's future is
+//! dropped, its guard empties the slot and wakes the waiters, and one of them leads anew, so a
+//! cancelled lookup never strands the others. A waiter whose deadline is later than the
+//! leader's sets no timer of its own, because the leader's query ends by its deadline: this
+//! holds as long as the leader's future is polled or dropped, not left aside unpolled.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use event_listener::{Event, EventListener};
+use futures_lite::FutureExt;
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::Inner;
+use crate::error::DnsError;
+use crate::wire::{Answer, Timed};
+
+type Key = (Name, RecordType);
+
+#[derive(Debug)]
+enum Slot {
+    Ready(Answer, Instant),
+    Flight(Arc<Flight>),
+}
+
+/// A query in flight: its result, once there is one, and the event that announces it.
+#[derive(Debug)]
+struct Flight {
+    /// The leader's deadline, by which its query ends (or its guard wakes the waiters).
+    deadline: Instant,
+    done: Event,
+    result: Mutex<Option<Result<Answer, DnsError>>>,
+}
+
+/// Answers by name and type, for the resolver's life.
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    slots: Mutex<HashMap<Key, Slot>>,
+}
+
+enum Claim {
+    Hit(Answer),
+    Wait(Arc<Flight>, EventListener),
+    Lead(Arc<Flight>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Cache {
+    /// The answer for `name` and `rtype`: cached, shared with a query in flight, or asked.
+    pub(crate) async fn get(
+        &self,
+        inner: &Inner,
+        name: &Name,
+        rtype: RecordType,
+        deadline: Instant,
+    ) -> Result<Answer, DnsError> {
+        let key = (name.clone(), rtype);
+        let flight = loop {
+            match self.claim(&key, inner.clock.now(), deadline) {
+                Claim::Hit(answer) => {
+                    inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(answer);
+                }
+                Claim::Lead(flight) => break flight,
+                Claim::Wait(flight, listener) => {
+                    if deadline >= flight.deadline {
+                        // The flight ends first: no timer of our own (a thousand waiters on
+                        // one name would otherwise each set one).
+                        listener.await;
+                    } else {
+                        let woken = async {
+                            listener.await;
+                            true
+                        };
+                        let expired = async {
+                            Timer::at(deadline).await;
+                            false
+                        };
+                        if !woken.or(expired).await {
+                            return Err(DnsError::Timeout);
+                        }
+                    }
+                    let result = lock(&flight.result).clone();
+                    match result {
+                        // The leader ran out of its own time; this lookup may have more.
+                        Some(Err(DnsError::Timeout)) if Instant::now() < deadline => {}
+                        Some(result) => {
+                            inner.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                            return result;
+                        }
+                        // The leader was dropped before it had a result.
+                        None => {}
+                    }
+                }
+            }
+        };
+        let mut guard = Lead {
+            cache: self,
+            key,
+            flight,
+            finished: false,
+        };
+        let result = crate::ask(inner, name, rtype, deadline).await;
+        guard.finish(result, inner.clock.now())
+    }
+
+    fn claim(&self, key: &Key, now: Instant, deadline: Instant) -> Claim {
+        let mut slots = lock(&self.slots);
+        match slots.get(key) {
+            Some(Slot::Ready(answer, expires)) if *expires > now => Claim::Hit(answer.clone()),
+            // The listener is made under the lock, so the leader's notice cannot slip past it.
+            Some(Slot::Flight(flight)) => Claim::Wait(flight.clone(), flight.done.listen()),
+            _ => {
+                let flight = Arc::new(Flight {
+                    deadline,
+                    done: Event::new(),
+                    result: Mutex::new(None),
+                });
+                slots.insert(key.clone(), Slot::Flight(flight.clone()));
+                Claim::Lead(flight)
+            }
+        }
+    }
+}
+
+/// The leader's hold on a slot in flight; dropped unfinished (its lookup cancelled), it frees
+/// the slot and wakes the waiters so that one of them takes over.
+struct Lead<'a> {
+    cache: &'a Cache,
+    key: Key,
+    flight: Arc<Flight>,
+    finished: bool,
+}
+
+impl Lead<'_> {
+    fn finish(
+        &mut self,
+        result: Result<Timed, DnsError>,
+        now: Instant,
+    ) -> Result<Answer, DnsError> {
+        let shared = result.map(|(answer, ttl)| {
+            let mut slots = lock(&self.cache.slots);
+            match ttl.filter(|&t| t > 0) {
+                Some(ttl) => {
+                    let expires = now + Duration::from_secs(ttl.into());
+                    slots.insert(self.key.clone(), Slot::Ready(answer.clone(), expires));
+                }
+                None => {
+                    slots.remove(&self.key);
+                }
+            }
+            answer
+        });
+        *lock(&self.flight.result) = Some(shared.clone());
+        if shared.is_err() {
+            lock(&self.cache.slots).remove(&self.key);
+        }
+        self.finished = true;
+        self.flight.done.notify(usize::MAX);
+        shared
+    }
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            lock(&self.cache.slots).remove(&self.key);
+            self.flight.done.notify(usize::MAX);
+        }
+    }
+}
