@@ -62,9 +62,17 @@ fn main() -> ExitCode {
         }
         None => (cli::targets(&args), tls),
     };
+    let resolver = match cli::resolver(&args) {
+        Ok(resolver) => resolver,
+        Err(message) => {
+            let _ = writeln!(io::stderr(), "fetch-headers: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let options = Options {
         method: args.method,
         headers,
+        resolver,
         timeout: args.timeout,
         connect_timeout: args.connect_timeout.unwrap_or(args.timeout),
         tls,

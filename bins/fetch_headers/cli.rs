@@ -4,12 +4,14 @@
 //! bad input and, for files, its line.
 
 use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueEnum};
-use headers::{Header, LineProblem, Method, Target, TargetLines, TlsConfig};
+use headers::resolve::Pin;
+use headers::{Header, LineProblem, Method, Resolver, Target, TargetLines, TlsConfig};
 
 /// Fetch the HTTP response heads of many hosts at once, the way the classic asyncio `wget(host)`
 /// example does:
@@ -57,6 +59,16 @@ pub struct Args {
     // and LF included.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = utf8())]
     pub headers: Vec<String>,
+
+    /// Ask only this DNS server (ADDR or ADDR:PORT, port 53 by default), never the system's.
+    /// Repeatable: asked in turn.
+    #[arg(long = "resolver", value_name = "ADDR[:PORT]", value_parser = nameserver)]
+    pub resolvers: Vec<SocketAddr>,
+
+    /// Answer HOST with ADDR for connections to PORT, without DNS (curl's syntax; several
+    /// addresses separated by commas, IPv6 in brackets). Repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR", value_parser = pin)]
+    pub pins: Vec<Pin>,
 
     /// Follow redirects (301, 302, 303, 307, 308), printing each hop's head under its own URL.
     #[arg(short = 'L', long)]
@@ -160,6 +172,55 @@ fn seconds(s: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(_) => Err(format!("{s} seconds is too long")),
     }
+}
+
+/// `ADDR` or `ADDR:PORT` (`[v6]:PORT`), port 53 by default.
+fn nameserver(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(s);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, 53)),
+        Err(_) => Err(format!(
+            "\"{}\" is not an IP address with an optional port",
+            headers::escape_bytes(s.as_bytes())
+        )),
+    }
+}
+
+fn pin(s: &str) -> Result<Pin, String> {
+    s.parse()
+        .map_err(|e: headers::resolve::PinError| e.to_string())
+}
+
+/// The resolver of the run: the system's configuration (/etc/resolv.conf, /etc/hosts) with
+/// `--resolver` servers instead of its own, the `--resolve` pins, and room for a query of each
+/// kind per connection (dead names hold theirs until their deadline). A configuration that
+/// cannot be read is an error naming the file.
+pub fn resolver(args: &Args) -> Result<Resolver, String> {
+    let mut builder = Resolver::builder()
+        .hosts_file_if_present(headers::resolve::HOSTS)
+        .max_in_flight(args.concurrency.get().saturating_mul(2).max(256));
+    let conf = std::path::Path::new(headers::resolve::RESOLV_CONF);
+    if conf.exists() {
+        builder = builder.resolv_conf(conf);
+    } else if args.resolvers.is_empty() {
+        // No resolv.conf (a container, say): the C library's fallback.
+        builder = builder.nameserver(SocketAddr::from(([127, 0, 0, 1], 53)));
+    }
+    for server in &args.resolvers {
+        builder = builder.nameserver(*server);
+    }
+    for pin in &args.pins {
+        builder = builder.pin_parsed(pin.clone());
+    }
+    builder
+        .build()
+        .map_err(|e| format!("dns configuration: {e}"))
 }
 
 fn method(s: &str) -> Result<Method, String> {

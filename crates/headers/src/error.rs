@@ -6,6 +6,8 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+pub use resolve::DnsError;
+
 use crate::head::HeadError;
 #[cfg(feature = "tls")]
 use crate::tls::TlsError;
@@ -50,7 +52,8 @@ impl fmt::Display for Phase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FetchError {
-    /// The host name did not resolve.
+    /// The host name did not resolve: no such host, no address, a server failure ... (a lookup
+    /// that ran out of time is a [`FetchError::Timeout`] in [`Phase::Dns`]).
     Dns(DnsError),
     /// The connection was refused: nothing listens on that port.
     Refused,
@@ -116,7 +119,7 @@ impl FetchError {
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FetchError::Dns(e) => e.fmt(f),
+            FetchError::Dns(e) => write!(f, "dns: {e}"),
             FetchError::Refused => f.write_str("connection refused"),
             FetchError::Reset => f.write_str("connection reset"),
             FetchError::Timeout(phase) => write!(f, "timeout ({phase})"),
@@ -145,6 +148,15 @@ impl std::error::Error for FetchError {
             FetchError::Redirect(e) => Some(e),
             FetchError::Io(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl From<DnsError> for FetchError {
+    fn from(e: DnsError) -> Self {
+        match e {
+            DnsError::Timeout => FetchError::Timeout(Phase::Dns),
+            e => FetchError::Dns(e),
         }
     }
 }
@@ -207,56 +219,6 @@ impl fmt::Display for IoError {
 impl std::error::Error for IoError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.error)
-    }
-}
-
-/// Why a host name did not resolve.
-#[derive(Debug, Clone)]
-pub struct DnsError {
-    message: String,
-    error: Option<Arc<io::Error>>,
-}
-
-impl DnsError {
-    /// A lookup that succeeded with no address.
-    pub(crate) fn no_address() -> DnsError {
-        DnsError {
-            message: "no addresses".to_owned(),
-            error: None,
-        }
-    }
-
-    /// The system resolver's error.
-    pub(crate) fn from_io(e: io::Error) -> DnsError {
-        let message = e.to_string();
-        let message = message
-            .strip_prefix("failed to lookup address information: ")
-            .unwrap_or(&message)
-            .to_lowercase();
-        DnsError {
-            message,
-            error: Some(Arc::new(e)),
-        }
-    }
-}
-
-impl PartialEq for DnsError {
-    fn eq(&self, other: &Self) -> bool {
-        self.message == other.message
-    }
-}
-
-impl Eq for DnsError {}
-
-impl fmt::Display for DnsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "dns lookup failed: {}", self.message)
-    }
-}
-
-impl std::error::Error for DnsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.error.as_deref().map(|e| e as _)
     }
 }
 

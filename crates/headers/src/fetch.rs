@@ -21,6 +21,8 @@ use async_io::Async;
 use async_io::Timer;
 use futures_lite::{AsyncWriteExt, future};
 
+use resolve::Resolver;
+
 use crate::error::{DnsError, FetchError, Phase};
 use crate::fd;
 use crate::head::{DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadParser, Limits, Parsed};
@@ -49,6 +51,10 @@ pub struct Options {
     pub max_head_size: usize,
     /// Cap on the number of headers in one head (default 100).
     pub max_headers: usize,
+    /// Resolves host names (default: the system's configuration, /etc/resolv.conf and
+    /// /etc/hosts, one resolver shared by the process). Clones share the cache: give every
+    /// fetch of a run the same one, or your own to choose servers or pin names.
+    pub resolver: Resolver,
     /// How `https://` targets are verified (default: Mozilla's roots). Built once and shared.
     #[cfg(feature = "tls")]
     pub tls: TlsConfig,
@@ -68,6 +74,7 @@ impl Default for Options {
             method: Method::Get,
             version: Version::Http10,
             headers: Vec::new(),
+            resolver: system_resolver(),
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             max_head_size: DEFAULT_MAX_HEAD_SIZE,
@@ -78,6 +85,23 @@ impl Default for Options {
             max_redirects: None,
         }
     }
+}
+
+/// The system's resolver, made once per process. Without a readable /etc/resolv.conf, the
+/// C library's fallback: a nameserver on 127.0.0.1.
+fn system_resolver() -> Resolver {
+    static SYSTEM: std::sync::OnceLock<Resolver> = std::sync::OnceLock::new();
+    SYSTEM
+        .get_or_init(|| {
+            Resolver::system().unwrap_or_else(|_| {
+                Resolver::builder()
+                    .nameserver(SocketAddr::from(([127, 0, 0, 1], 53)))
+                    .hosts_file_if_present(resolve::HOSTS)
+                    .build()
+                    .expect("a resolver with one nameserver")
+            })
+        })
+        .clone()
 }
 
 impl Options {
@@ -291,7 +315,7 @@ pub(crate) async fn exchange(
         Some(ip) => vec![SocketAddr::new(ip, target.port())],
         None => {
             progress.enter(Phase::Dns);
-            resolve(target).await?
+            resolve(target, options, deadline).await?
         }
     };
 
@@ -302,7 +326,7 @@ pub(crate) async fn exchange(
     let connect_deadline = Instant::now()
         .checked_add(options.connect_timeout)
         .filter(|c| deadline.is_none_or(|d| *c < d));
-    let mut last = FetchError::Dns(DnsError::no_address());
+    let mut last = FetchError::Dns(DnsError::NoAddress);
     let mut connected = None;
     for addr in addrs {
         progress.enter(Phase::Connect);
@@ -490,11 +514,21 @@ async fn read_head(conn: &mut Connection, limits: Limits) -> Result<Parsed, Fetc
     }
 }
 
-/// Resolves the target's host on async-net's blocking pool.
-async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, FetchError> {
-    match async_net::resolve((target.host(), target.port())).await {
-        Ok(addrs) if addrs.is_empty() => Err(FetchError::Dns(DnsError::no_address())),
-        Ok(addrs) => Ok(addrs),
-        Err(e) => Err(FetchError::Dns(DnsError::from_io(e))),
+/// The addresses of the target's host, from the options' resolver (a pinned name, the hosts
+/// file, its cache or DNS), IPv6 and IPv4 alternating (RFC 8305), before `deadline`.
+async fn resolve(
+    target: &Target,
+    options: &Options,
+    deadline: Option<Instant>,
+) -> Result<Vec<SocketAddr>, FetchError> {
+    // No deadline at all: a day is as good as none for one lookup.
+    let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+    let addrs = options
+        .resolver
+        .lookup_port(target.host(), target.port(), deadline)
+        .await?;
+    if addrs.is_empty() {
+        return Err(FetchError::Dns(DnsError::NoAddress));
     }
+    Ok(addrs.with_port(target.port()))
 }

@@ -3,7 +3,8 @@
 //! This is the library behind `fetch-headers`: it connects to each target, sends
 //! `GET / HTTP/1.0` with a `Host` header (or `HEAD`, or HTTP/1.1, plus extra headers), reads
 //! until the head is complete, and never reads the body. It is built for pointing at ten
-//! thousand hosts: one small buffer per connection, DNS only for names (IP literals skip it),
+//! thousand hosts: one small buffer per connection, DNS only for names (IP literals skip it)
+//! through an async resolver ([`Resolver`], tulip-resolve) whose lookups end with their fetch,
 //! one deadline per exchange that a slow server cannot stretch, caps on head size and header
 //! count, a typed error for every failure, and a concurrency cap that respects the open-file
 //! limit.
@@ -105,6 +106,9 @@ pub use many::{DEFAULT_CONCURRENCY, FetchMany, Many};
 pub use outcome::Hop;
 pub use outcome::Outcome;
 pub use request::{Header, HeaderError, Method, MethodError, Version, build_request};
+/// The resolver crate (tulip-resolve): its configuration, pins and errors.
+pub use resolve;
+pub use resolve::Resolver;
 pub use target::{Scheme, Target, TargetError};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsConfigError, TlsError, TlsInfo};

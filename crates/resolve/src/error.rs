@@ -39,6 +39,18 @@ impl fmt::Display for DnsError {
     }
 }
 
+impl PartialEq for DnsError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (DnsError::InvalidName(a), DnsError::InvalidName(b)) => a == b,
+            (DnsError::Io(a), DnsError::Io(b)) => a.kind() == b.kind(),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl Eq for DnsError {}
+
 impl std::error::Error for DnsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

@@ -135,6 +135,15 @@ struct Inner {
     stats: Counters,
 }
 
+/// The same resolver: clones of one another (they share the cache).
+impl PartialEq for Resolver {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Resolver {}
+
 /// The system's resolver configuration file.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// The system's hosts file.
