@@ -422,7 +422,7 @@ fn report_text(demo: &Demo) -> String {
         plural(demo.iterations, "iteration"),
         demo.most_holders.get()
     );
-    out.push_str(&report);
+    let _ = writeln!(out, "{report}");
     out
 }
 

@@ -181,7 +181,7 @@ fn recording_off_records_nothing_and_can_be_switched_on() {
     assert_eq!(m.report(), nothing);
     assert_eq!(
         m.report().to_string(),
-        "recording is off: nothing recorded\n"
+        "recording is off: nothing recorded"
     );
 
     m.set_recording(Recording::Every);
@@ -245,6 +245,8 @@ fn report_text_names_every_figure() {
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
+    // `println!("{report}")` must not print a blank line after it.
+    assert!(!text.ends_with('\n'), "{text:?}");
 }
 
 #[test]
@@ -297,6 +299,7 @@ fn rwlock_readers_share_and_writers_wait() {
     let text = report.to_string();
     assert!(text.starts_with("readers:\n  acquisitions   3\n"), "{text}");
     assert!(text.contains("writers:\n  acquisitions   2\n"), "{text}");
+    assert!(!text.ends_with('\n'), "{text:?}");
 }
 
 #[test]
