@@ -118,21 +118,21 @@ mod acquire;
 mod clock;
 mod histogram;
 mod mutex;
-mod rwlock;
-mod semaphore;
 mod recorder;
 mod report;
+mod rwlock;
+mod semaphore;
 
 pub use histogram::Histogram;
 pub use mutex::{Lock, LockArc, Mutex, MutexGuard, MutexGuardArc};
+pub use recorder::{EXACT_FIRST, ONE_IN, Recording};
+pub use report::{Report, SiteReport};
 pub use rwlock::{
     Read, ReadArc, RwLock, RwLockReadGuard, RwLockReadGuardArc, RwLockReport,
     RwLockUpgradableReadGuard, RwLockWriteGuard, RwLockWriteGuardArc, UpgradableRead, Upgrade,
     Write, WriteArc,
 };
 pub use semaphore::{Acquire, AcquireArc, Semaphore, SemaphoreGuard, SemaphoreGuardArc};
-pub use recorder::{EXACT_FIRST, ONE_IN, Recording};
-pub use report::{Report, SiteReport};
 
 #[cfg(test)]
 mod tests;

@@ -222,7 +222,7 @@ pub struct MutexGuard<'a, T: ?Sized> {
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// The mutex this guard holds.
     pub fn source(guard: &MutexGuard<'a, T>) -> &'a Mutex<T> {
-        *guard.hold.recorder()
+        guard.hold.recorder()
     }
 }
 

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::{EXACT_FIRST, ONE_IN, Recording};
 
-
 /// What a lock recorded, as plain data for programs; its [`Display`](fmt::Display) is the
 /// readable text.
 ///

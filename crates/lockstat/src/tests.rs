@@ -179,10 +179,7 @@ fn recording_off_records_nothing_and_can_be_switched_on() {
         ..Default::default()
     };
     assert_eq!(m.report(), nothing);
-    assert_eq!(
-        m.report().to_string(),
-        "recording is off: nothing recorded"
-    );
+    assert_eq!(m.report().to_string(), "recording is off: nothing recorded");
 
     m.set_recording(Recording::Every);
     *block_on(m.lock()) += 1;

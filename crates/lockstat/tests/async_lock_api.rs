@@ -138,5 +138,8 @@ fn blocking_waits_are_recorded() {
     let report = m.report();
     assert_eq!((report.acquisitions, report.contended), (2, 1));
     let site = report.sites[0].location.as_deref().unwrap();
-    assert!(site.starts_with("crates/lockstat/tests/async_lock_api.rs:"), "{site}");
+    assert!(
+        site.starts_with("crates/lockstat/tests/async_lock_api.rs:"),
+        "{site}"
+    );
 }
