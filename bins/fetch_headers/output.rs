@@ -13,6 +13,7 @@ use std::time::Duration;
 use headers::{FetchError, Head, Hop, Response, Target, TlsInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use support::stdout_error;
 
 use crate::cli::Order;
 
@@ -192,12 +193,6 @@ impl<'t> Printer<'t> {
         };
         Ok(())
     }
-}
-
-/// A failed write to stdout, saying which stream it was (the kind kept: a closed pipe ends the
-/// run quietly).
-fn stdout_error(e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
 }
 
 /// The seed's format: `HOST header > LINE` for each line of the head, as received; for https,
@@ -410,7 +405,7 @@ impl Summary {
                 self.total
             );
         }
-        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let plural = |n: usize, word: &str| support::plural(n as u64, word);
         let _ = write!(s, "{}: {} ok", plural(self.finished(), "target"), self.ok);
         if self.client_errors > 0 {
             let _ = write!(s, ", {} HTTP 4xx", self.client_errors);
