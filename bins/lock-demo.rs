@@ -17,7 +17,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -25,6 +24,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, ValueEnum, error::ErrorKind};
 use futures_lite::future;
 use smol::LocalExecutor;
+use support::{plural, print};
 
 /// Tasks sharing a lock: the seed's asyncio.Lock demo, with a contention report.
 #[derive(Parser, Debug)]
@@ -35,15 +35,16 @@ With --no-lock, the tasks increment a shared counter across a yield point, first
 lock (updates get lost), then with it.")]
 struct Args {
     /// How many tasks share the lock.
-    #[arg(long, default_value_t = 2, value_parser = task_count)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=MAX_TASKS))]
     tasks: u32,
 
     /// How many times each task takes the lock.
-    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     iterations: u32,
 
-    /// How long each holder holds the lock, in milliseconds (0: across one yield point).
-    #[arg(long, default_value_t = 1000, value_parser = hold_ms)]
+    /// How long each holder holds the lock, in milliseconds (0: across one yield point; at most
+    /// a minute).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(..=60_000))]
     hold_ms: u64,
 
     /// Which lock the tasks share.
@@ -51,7 +52,7 @@ struct Args {
     kind: Kind,
 
     /// Permits of the semaphore (only with --kind semaphore) [default: 2].
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     permits: Option<u32>,
 
     /// Print only the contention report.
@@ -380,25 +381,6 @@ fn report(demo: &Demo) {
     print(&report_text(demo));
 }
 
-/// Writes `text` to stdout now. When that fails, no one can see the rest of the run, so it ends
-/// here: quietly with success when the reader went away (`lock-demo | head -1`), as
-/// socketpair-reader does; otherwise (a full disk) with an error that says so (not with
-/// `eprintln!`, which panics if stderr cannot be written either).
-fn print(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let written = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
-    match written {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot write to stdout: {e}");
-            std::process::exit(1);
-        }
-    }
-}
-
 /// The text [`report`] prints.
 fn report_text(demo: &Demo) -> String {
     let (name, limit, report) = match &demo.shared {
@@ -422,46 +404,12 @@ fn report_text(demo: &Demo) -> String {
         plural(demo.iterations, "iteration"),
         demo.most_holders.get()
     );
-    out.push_str(&report);
+    let _ = writeln!(out, "{report}");
     out
 }
 
-/// Parses a count that must be positive (tasks, iterations, permits).
-fn at_least_one(arg: &str) -> Result<u32, String> {
-    match arg.parse::<u32>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("not a count: {e}")),
-    }
-}
-
-/// Parses `--tasks`: each task is a spawned future, so the count is kept to what fits in memory.
-fn task_count(arg: &str) -> Result<u32, String> {
-    match at_least_one(arg)? {
-        n if n > MAX_TASKS => Err(format!("at most {MAX_TASKS}")),
-        n => Ok(n),
-    }
-}
-
-const MAX_TASKS: u32 = 1_000_000;
-
-/// Parses `--hold-ms`: up to a minute per hold.
-fn hold_ms(arg: &str) -> Result<u64, String> {
-    match arg.parse::<u64>() {
-        Ok(ms) if ms > 60_000 => Err("at most 60000 (a minute)".into()),
-        Ok(ms) => Ok(ms),
-        Err(e) => Err(format!("not a number of milliseconds: {e}")),
-    }
-}
-
-/// `1 task`, `2 tasks`.
-fn plural(n: u32, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
+/// Each task is a spawned future, so `--tasks` is kept to what fits in memory.
+const MAX_TASKS: i64 = 1_000_000;
 
 /// `--no-lock`: the tasks increment a counter across a yield point without the lock, then with
 /// it, and the lost updates are counted.

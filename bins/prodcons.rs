@@ -16,28 +16,33 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Parser, ValueEnum};
 use queue::{Fifo, Kind, Lifo, Priority, Queue, TryPutError};
 use smol::{LocalExecutor, Timer};
+use support::plural;
 
 /// Producers and consumers over a bounded async queue (the asyncio.Queue demo).
 #[derive(Parser, Debug)]
 #[command(name = "prodcons", version, allow_negative_numbers = true)]
 struct Args {
     /// Items to produce, numbered 1..=N.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = item_count)]
+    #[arg(long, default_value_t = 10, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(..=MAX_ITEMS))]
     items: u64,
     /// Producer tasks; the items are split between them in consecutive runs.
-    #[arg(long, default_value_t = 1, value_name = "P", value_parser = task_count)]
+    #[arg(long, default_value_t = 1, value_name = "P", value_parser = task_count())]
     producers: usize,
     /// Consumer tasks.
-    #[arg(long, default_value_t = 1, value_name = "C", value_parser = task_count)]
+    #[arg(long, default_value_t = 1, value_name = "C", value_parser = task_count())]
     consumers: usize,
     /// The most items the queue holds; producers wait while it is full.
-    #[arg(long, default_value_t = 8, value_name = "K", value_parser = at_least_one)]
+    #[arg(long, default_value_t = 8, value_name = "K",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     capacity: usize,
     /// Each producer sleeps up to this long before each put, each consumer after each get.
-    #[arg(long, default_value_t = 150, value_name = "MS", value_parser = delay_ms)]
+    #[arg(long, default_value_t = 150, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(..=MAX_DELAY_MS))]
     max_delay_ms: u64,
     /// Seed of the random delays.
     #[arg(long, default_value_t = 0, value_name = "S")]
@@ -63,41 +68,17 @@ enum KindArg {
 /// Bounded so that the exactly-once check (one bit per item) fits in memory.
 const MAX_ITEMS: u64 = 1 << 32;
 
-fn item_count(s: &str) -> Result<u64, String> {
-    let n: u64 = s.parse().map_err(|e| format!("{e}"))?;
-    if n > MAX_ITEMS {
-        return Err(format!("must be at most {MAX_ITEMS}"));
-    }
-    Ok(n)
-}
-
-fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>().map_err(|e| format!("{e}"))? {
-        0 => Err("must be at least 1".into()),
-        n => Ok(n),
-    }
-}
-
 /// Each task is spawned up front (its handle kept in a list), so an absurd count would only
 /// end in a failed allocation that aborts the process.
 const MAX_TASKS: usize = 100_000;
 
-fn task_count(s: &str) -> Result<usize, String> {
-    match at_least_one(s)? {
-        n if n > MAX_TASKS => Err(format!("must be at most {MAX_TASKS}")),
-        n => Ok(n),
-    }
+/// `--producers` and `--consumers`: 1 to [`MAX_TASKS`].
+fn task_count() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..=MAX_TASKS as u64)
 }
 
 /// A longer delay is no demo; a huge one would make the timer never fire and the run hang.
 const MAX_DELAY_MS: u64 = 60_000;
-
-fn delay_ms(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>().map_err(|e| format!("{e}"))? {
-        n if n > MAX_DELAY_MS => Err(format!("must be at most {MAX_DELAY_MS} (one minute)")),
-        n => Ok(n),
-    }
-}
 
 /// What a run did.
 struct Summary {
@@ -130,7 +111,7 @@ fn main() -> ExitCode {
         ),
     };
     if let Err(e) = print_summary(&args, &summary) {
-        return ExitCode::from(stdout_failed(e));
+        return ExitCode::from(support::exit_status(&support::stdout_error(e)));
     }
     if summary.duplicates > 0 || summary.missing > 0 {
         let _ = writeln!(
@@ -238,7 +219,7 @@ impl Role {
         };
         // No one can see the rest of the run: end it here, from inside the task.
         if let Err(e) = written {
-            std::process::exit(stdout_failed(e).into());
+            std::process::exit(support::exit_status(&support::stdout_error(e)).into());
         }
     }
 }
@@ -348,18 +329,6 @@ impl Bitset {
     }
 }
 
-/// What a failed write to stdout ends the run with: quietly with success when the reader went
-/// away (`prodcons | head -1`), as socketpair-reader does; otherwise (a full disk) an error
-/// that says so (not with `eprintln!`, which panics if stderr cannot be written either).
-/// Returns the exit status.
-fn stdout_failed(e: io::Error) -> u8 {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        return 0;
-    }
-    let _ = writeln!(io::stderr(), "error: cannot write to stdout: {e}");
-    1
-}
-
 fn print_summary(args: &Args, s: &Summary) -> io::Result<()> {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -377,8 +346,8 @@ fn print_summary(args: &Args, s: &Summary) -> io::Result<()> {
         out,
         "{kind} queue of capacity {}, {}, {}",
         args.capacity,
-        plural(args.producers, "producer"),
-        plural(args.consumers, "consumer")
+        plural(args.producers as u64, "producer"),
+        plural(args.consumers as u64, "consumer")
     )?;
     writeln!(
         out,
@@ -389,16 +358,8 @@ fn print_summary(args: &Args, s: &Summary) -> io::Result<()> {
     writeln!(
         out,
         "producers waited on a full queue: {}",
-        plural(s.full_waits as usize, "time")
+        plural(s.full_waits, "time")
     )?;
     writeln!(out, "elapsed: {:.3}ms, {rate} items/s", secs * 1000.0)?;
     out.flush()
-}
-
-fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }

@@ -11,7 +11,6 @@
 //! ```
 
 use std::cell::RefCell;
-use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -21,6 +20,7 @@ use std::rc::Rc;
 use clap::Parser;
 use clap::builder::TypedValueParser;
 use fdwatch::{EventLoop, Readiness};
+use support::{Utf8, stdout_error};
 
 /// Watch one end of a socketpair for readability and print what arrives (asyncio's add_reader
 /// demo).
@@ -50,21 +50,13 @@ struct Args {
     message: String,
 
     /// Send N messages, `TEXT 1` to `TEXT N`, each received and printed before the next is sent.
-    #[arg(long, value_name = "N", value_parser = positive)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
 
     /// Benchmark: bounce one byte N times between the two ends; print round trips, time, rate.
-    #[arg(long, value_name = "N", value_parser = positive, conflicts_with_all = ["message", "count"])]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with_all = ["message", "count"])]
     pingpong: Option<u64>,
-}
-
-/// Parses a count: a whole number of at least 1.
-fn positive(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".to_string()),
-        Ok(n) => Ok(n),
-        Err(_) => Err("must be a whole number of at least 1".to_string()),
-    }
 }
 
 /// Parses a message: an empty one would never make the read end readable.
@@ -73,34 +65,6 @@ fn non_empty(s: String) -> Result<String, String> {
         Err("the message must not be empty (nothing would ever arrive)".to_string())
     } else {
         Ok(s)
-    }
-}
-
-/// Parses text: one that is not UTF-8 is named (clap's own message says neither which argument
-/// nor where).
-#[derive(Debug, Clone, Copy)]
-struct Utf8;
-
-impl TypedValueParser for Utf8 {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<String, clap::Error> {
-        // A raw error, not `try_map`'s: clap would put the value in its `invalid value '...'`
-        // as it is, line breaks and escape sequences included.
-        value.to_str().map(str::to_owned).ok_or_else(|| {
-            let name = arg.map_or_else(|| "argument".to_owned(), |a| format!("'{a}'"));
-            let message = format!(
-                "invalid value for {name}: {:?} is not UTF-8 text",
-                value.display()
-            );
-            cmd.clone()
-                .error(clap::error::ErrorKind::InvalidUtf8, message)
-        })
     }
 }
 
@@ -116,13 +80,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // The reader of our output went away (`| head -1`): nothing is left to tell anyone.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            // Not `eprintln!`, which panics if stderr cannot be written either.
-            let _ = writeln!(io::stderr(), "error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => ExitCode::from(support::exit_status(&e)),
     }
 }
 
@@ -130,19 +88,13 @@ fn main() -> ExitCode {
 fn pingpong(rounds: u64) -> io::Result<()> {
     let elapsed = fdwatch::pingpong::run(rounds)?;
     let secs = elapsed.as_secs_f64();
-    let trips = if rounds == 1 { "trip" } else { "trips" };
     writeln!(
         io::stdout(),
-        "{rounds} round {trips} in {secs:.3}s: {:.0} round trips/s",
+        "{} in {secs:.3}s: {:.0} round trips/s",
+        support::plural(rounds, "round trip"),
         rounds as f64 / secs.max(1e-9)
     )
     .map_err(stdout_error)
-}
-
-/// A failed write to stdout, saying which stream it was (the kind kept: a closed pipe ends the
-/// run quietly).
-fn stdout_error(e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
 }
 
 /// The messages to send, made one at a time (a large `--count` must not fill the memory).

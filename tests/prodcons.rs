@@ -215,7 +215,7 @@ fn too_many_tasks_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("'--producers <P>': must be at most 100000"),
+        stderr.contains("'--producers <P>': 100000000000 is not in 1..=100000"),
         "{stderr}"
     );
 }
@@ -230,7 +230,7 @@ fn too_long_a_delay_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("'--max-delay-ms <MS>': must be at most 60000"),
+        stderr.contains("'--max-delay-ms <MS>': 18446744073709551615 is not in 0..=60000"),
         "{stderr}"
     );
 }

@@ -9,9 +9,11 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{RangedU64ValueParser, TypedValueParser as _};
 use clap::{CommandFactory, Parser, ValueEnum};
 use headers::resolve::Pin;
 use headers::{Header, LineProblem, Method, Resolver, Target, TargetLines, TlsConfig};
+use support::Utf8;
 
 /// Fetch the HTTP response heads of many hosts at once, the way the classic asyncio `wget(host)`
 /// example does:
@@ -26,7 +28,7 @@ use headers::{Header, LineProblem, Method, Resolver, Target, TargetLines, TlsCon
 pub struct Args {
     /// Targets: host, host:port, http://host[:port][/path], https://host[:port][/path] or
     /// [::1]:8080 (port 80, or 443 for https; path /).
-    #[arg(value_name = "TARGET", value_parser = utf8())]
+    #[arg(value_name = "TARGET", value_parser = Utf8)]
     pub targets: Vec<String>,
 
     /// Read targets from FILE too, one a line (`-` for stdin); blank lines and `#` comments are
@@ -39,7 +41,7 @@ pub struct Args {
     // any value that starts with a hyphen: clap's idea of a negative number leaves out `-.5`
     // and `-1e-3`, which `.5` and `1e-3` next to them make likely.
     /// How many targets are fetched at once.
-    #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency, allow_negative_numbers = true)]
+    #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency(), allow_negative_numbers = true)]
     pub concurrency: NonZeroUsize,
 
     /// Deadline for a target's whole exchange (connect, send, read the head), in seconds.
@@ -57,7 +59,7 @@ pub struct Args {
     /// An extra request header, 'Name: value'. Repeatable.
     // Checked after parsing, in `headers()`: clap's own message would echo a bad value raw, CR
     // and LF included.
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = utf8())]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = Utf8)]
     pub headers: Vec<String>,
 
     /// Ask only this DNS server (ADDR or ADDR:PORT, port 53 by default), never the system's.
@@ -124,41 +126,6 @@ pub enum Order {
     Input,
 }
 
-/// Text arguments: one that is not UTF-8 is named with its option (clap's own message, "invalid
-/// UTF-8 was detected in one or more arguments", says neither which nor where).
-fn utf8() -> Utf8 {
-    Utf8
-}
-
-/// The value parser [`utf8`] returns. Not `try_map`: clap would put the value raw in its
-/// `invalid value '...'`, CR, LF and escape sequences included; this error shows it escaped
-/// only.
-#[derive(Debug, Clone, Copy)]
-struct Utf8;
-
-impl clap::builder::TypedValueParser for Utf8 {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        match value.to_str() {
-            Some(text) => Ok(text.to_owned()),
-            None => {
-                let name = arg.map_or_else(|| "argument".to_owned(), |a| format!("'{a}'"));
-                let escaped = headers::escape_bytes(value.as_encoded_bytes());
-                let message = format!("invalid value for {name}: \"{escaped}\" is not UTF-8 text");
-                Err(cmd
-                    .clone()
-                    .error(clap::error::ErrorKind::InvalidUtf8, message))
-            }
-        }
-    }
-}
-
 fn seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
@@ -187,7 +154,7 @@ fn nameserver(s: &str) -> Result<SocketAddr, String> {
         Ok(ip) => Ok(SocketAddr::new(ip, 53)),
         Err(_) => Err(format!(
             "\"{}\" is not an IP address with an optional port",
-            headers::escape_bytes(s.as_bytes())
+            support::escape_bytes(s.as_bytes())
         )),
     }
 }
@@ -227,11 +194,12 @@ fn method(s: &str) -> Result<Method, String> {
     s.parse().map_err(|e: headers::MethodError| e.to_string())
 }
 
-fn concurrency(s: &str) -> Result<NonZeroUsize, String> {
-    match s.parse::<usize>() {
-        Ok(n) => NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_owned()),
-        Err(_) => Err(format!("{s:?} is not a whole number")),
-    }
+/// `--concurrency`: at least 1.
+fn concurrency() -> impl clap::builder::TypedValueParser<Value = NonZeroUsize> {
+    // The range rules out 0, so the conversion cannot fail.
+    RangedU64ValueParser::<usize>::new()
+        .range(1..)
+        .try_map(NonZeroUsize::try_from)
 }
 
 /// How https targets are verified (built once for the whole run); an unreadable or empty

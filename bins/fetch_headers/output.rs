@@ -11,6 +11,7 @@ use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 
 use headers::{FetchError, Head, JsonOptions, JsonRecord, Outcome, Response};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use support::stdout_error;
 
 use crate::cli::Order;
 
@@ -168,12 +169,6 @@ impl Printer {
     }
 }
 
-/// A failed write to stdout, saying which stream it was (the kind kept: a closed pipe ends the
-/// run quietly).
-fn stdout_error(e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
-}
-
 /// The seed's format: `HOST header > LINE` for each line of the head, as received; for https,
 /// first `HOST tls > TLSv1.3, alpn http/1.1` (`alpn none` when the server chose none).
 fn render_text(block: &mut String, host: &str, response: &Response, interim: bool) {
@@ -260,7 +255,7 @@ impl Summary {
                 self.total
             );
         }
-        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let plural = |n: usize, word: &str| support::plural(n as u64, word);
         let _ = write!(s, "{}: {} ok", plural(self.finished(), "target"), self.ok);
         if self.client_errors > 0 {
             let _ = write!(s, ", {} HTTP 4xx", self.client_errors);

@@ -3,11 +3,7 @@
 //! ring the bell or break a terminal, and the text still shows exactly which bytes arrived.
 
 /// Escapes `bytes` to printable ASCII: bytes 0x20-0x7E are kept, others become `\xNN`.
-///
-/// ```
-/// assert_eq!(tulip_headers::escape_bytes(b"caf\xc3\xa9\t\x1b[2J"), r"caf\xc3\xa9\x09\x1b[2J");
-/// ```
-pub fn escape_bytes(bytes: &[u8]) -> String {
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     push_escaped(&mut out, bytes);
     out

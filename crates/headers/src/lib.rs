@@ -91,7 +91,6 @@ mod tls;
 #[cfg(feature = "redirects")]
 pub use chain::{DEFAULT_MAX_REDIRECTS, redirect_location};
 pub use error::{DnsError, FetchError, IoError, Phase, RedirectError};
-pub use escape::escape_bytes;
 pub use fd::{fd_budget, raise_fd_limit};
 pub use fetch::{Options, Response, fetch, fetch_head};
 pub use head::{

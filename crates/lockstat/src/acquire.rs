@@ -6,7 +6,7 @@
 use std::panic::Location;
 use std::task::Poll;
 
-use crate::stats::{Arrival, HoldStart, Stats};
+use crate::recorder::{Arrival, HoldStart, Stats};
 
 /// Where an acquisition stands.
 #[derive(Debug)]
@@ -60,13 +60,13 @@ impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> WaitOn<S, EXCLUSIVE> {
     /// that is pending makes this a waiter, which takes its ticket and arrival time now.
     ///
     /// Inlined into the caller's `poll`, which is inlined into the task like async-lock's own:
-    /// an out-of-line `poll` cost a prologue and epilogue on every poll.
+    /// an out-of-line `poll` costs a prologue and epilogue on every poll.
     #[inline(always)]
     pub(crate) fn on_poll<G>(&mut self, polled: Poll<G>) -> Poll<(G, HoldOn<S, EXCLUSIVE>)> {
         match polled {
             Poll::Ready(guard) => {
-                // Matching on a copy and writing only `Done` back: `mem::replace` copied the
-                // whole state twice per acquisition.
+                // Matching on a copy and writing only `Done` back keeps the state from being
+                // copied twice per acquisition, as `mem::replace` would.
                 let start = match self.state {
                     State::Fresh => self.stats.stats().acquired_at_once(),
                     State::Waiting(arrival) => {
@@ -121,6 +121,11 @@ impl<S: Recorder<EXCLUSIVE>, const EXCLUSIVE: bool> HoldOn<S, EXCLUSIVE> {
     pub(crate) fn at_once(stats: S) -> Self {
         let start = stats.stats().acquired_at_once();
         HoldOn { stats, start }
+    }
+
+    /// The way to the recorder, which for a mutex's guards is the mutex itself.
+    pub(crate) fn recorder(&self) -> &S {
+        &self.stats
     }
 }
 

@@ -1,10 +1,10 @@
 //! Timestamps cheap enough to take on every contended acquisition.
 //!
-//! `std::time::Instant::now` costs about 20-25 ns (a vDSO call with a serialising counter read);
-//! a contended acquisition takes three timestamps (arrival, acquisition, release), which would
-//! cost more than the lock itself. [`quanta`] reads the CPU's time-stamp counter directly (a few
-//! ns) and calibrates it once against the monotonic clock, so stored values are raw ticks and are
-//! turned into durations only when a report is built.
+//! A contended acquisition takes three timestamps (arrival, acquisition, release), and
+//! `std::time::Instant::now` (a vDSO call with a serialising counter read) would cost more than
+//! the lock itself. [`quanta`] reads the CPU's time-stamp counter directly and calibrates it once
+//! against the monotonic clock, so stored values are raw ticks and are turned into durations only
+//! when a report is built.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -66,16 +66,6 @@
 //! [`Mutex::with_recording`] or switch at run time with [`Mutex::set_recording`] (likewise for
 //! the other locks).
 //!
-//! On the lock benchmark (100 tasks on one thread, 1,000,000 acquisitions held across a yield
-//! point, nearly all contended, so each acquisition costs only ~200 ns; `cargo bench --bench
-//! lock`), a bare `async_lock::Mutex` acquisition runs about 2,100 instructions; lockstat adds
-//! 40 with recording off, 176 sampled and 273 timing every acquisition (counted with callgrind,
-//! which repeats exactly). In time (medians of 7 interleaved rounds, six runs on a shared 2-core
-//! machine): off 0.89-1.03x a bare mutex, sampled 0.74-0.90x, timing every acquisition
-//! 0.79-0.85x. Timing everything is not the default because of the clock: three reads of the
-//! time-stamp counter per acquisition at ~10 ns each (measured on the benchmark's machine) are
-//! a tenth of an acquisition by themselves. When the lock guards real work the share is smaller.
-//!
 //! Where the cost goes: an acquisition that succeeds at once updates two counters; a waiter
 //! takes its ticket with one atomic increment. Updates made while an exclusive lock is held use
 //! plain stores, since the lock orders them; shared modes (readers, semaphore permits) use
@@ -83,6 +73,7 @@
 //! per read, calibrated once per process, which takes a few milliseconds when the first
 //! recording lock is built). Percentiles come from a log-linear [`Histogram`] of atomic
 //! counters: no allocation per acquisition, no lock of its own.
+//! Measured costs are in the repository's `benches/README.md` (`cargo bench --bench lock`).
 //!
 //! # When not to use it
 //!
@@ -94,11 +85,31 @@
 //!   waits on anything that is not one of these locks (channels, I/O).
 //! - Counts across threads are exact, but the queue length is computed from two counters read
 //!   at different moments, so with many threads contending it can be off by a few.
-//! - There are owned guards (`lock_arc`, `read_arc`, `write_arc`, `acquire_arc`) but no owned
-//!   upgradable reads and no blocking variants (`lock_blocking`): use `async_lock` directly
-//!   where you need those.
 //! - For readers of an [`RwLock`] and permits of a [`Semaphore`], several holders can hold at
 //!   once, so "overtakes" only means a later arrival was served first, not that it was unfair.
+//!
+//! # What differs from `async_lock`
+//!
+//! The same names and signatures as `async_lock` 3, the guards' `source` and the `*_blocking`
+//! variants included (these block on the async acquisition and are recorded like it), with
+//! these exceptions:
+//!
+//! - **`new` is not a `const fn`**, so a lock cannot be built in a `static` initialiser: use
+//!   `static M: LazyLock<Mutex<T>> = LazyLock::new(|| Mutex::new(..))`. Each lock keeps
+//!   `async_lock`'s lock in an `Arc` of its own, because the owned guards (`lock_arc`,
+//!   `read_arc`, `write_arc`, `acquire_arc`) are `async_lock`'s owned guards, which need that
+//!   `Arc`; `Arc::new` is not `const`, and holding the lock inline instead would need a
+//!   self-referential guard, which takes `unsafe` code (this crate has none).
+//! - **No unsized values**: `Arc<Mutex<[u8; 3]>>` does not coerce to `Arc<Mutex<[u8]>>`, and
+//!   `Mutex<dyn Trait>` cannot be made, since the value sits behind that inner `Arc`. Use
+//!   `Mutex<Vec<u8>>`, `Mutex<Box<[u8]>>` or `Mutex<Box<dyn Trait>>`.
+//! - **[`RwLock`] has no owned upgradable reads** (`upgradable_read_arc` and its `try_` and
+//!   `_blocking` forms, `RwLockUpgradableReadGuardArc`, `UpgradeArc`) and no `downgrade` or
+//!   `downgrade_to_upgradable` on its guards; owned guards need `T: Sized`.
+//! - **The futures are this crate's types** ([`Lock`], [`Read`], [`Acquire`], ...), exported
+//!   at the crate root rather than in a `futures` module; the guards' `source` returns this
+//!   crate's lock.
+//! - **`Debug` of a lock** shows the recorder's counts next to the inner lock.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -107,19 +118,21 @@ mod acquire;
 mod clock;
 mod histogram;
 mod mutex;
+mod recorder;
+mod report;
 mod rwlock;
 mod semaphore;
-mod stats;
 
 pub use histogram::Histogram;
 pub use mutex::{Lock, LockArc, Mutex, MutexGuard, MutexGuardArc};
+pub use recorder::{EXACT_FIRST, ONE_IN, Recording};
+pub use report::{Report, SiteReport};
 pub use rwlock::{
     Read, ReadArc, RwLock, RwLockReadGuard, RwLockReadGuardArc, RwLockReport,
     RwLockUpgradableReadGuard, RwLockWriteGuard, RwLockWriteGuardArc, UpgradableRead, Upgrade,
     Write, WriteArc,
 };
 pub use semaphore::{Acquire, AcquireArc, Semaphore, SemaphoreGuard, SemaphoreGuardArc};
-pub use stats::{EXACT_FIRST, ONE_IN, Recording, Report, SiteReport};
 
 #[cfg(test)]
 mod tests;

@@ -8,14 +8,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::acquire::{Hold, HoldOn, Recorder, Wait, WaitOn};
-use crate::stats::Stats;
+use crate::acquire::{HoldOn, Recorder, WaitOn};
+use crate::recorder::Stats;
 use crate::{Recording, Report};
 
 /// An async mutex that records its contention: [`async_lock::Mutex`] plus a recorder.
 ///
-/// The API follows `async_lock::Mutex` (`lock`, `try_lock`, `lock_arc`, `try_lock_arc`,
-/// `get_mut`, `into_inner`); the guards deref to the value. [`report`](Mutex::report) says what was recorded.
+/// The API follows `async_lock::Mutex` (`lock`, `lock_blocking`, `try_lock`, `lock_arc`,
+/// `lock_arc_blocking`, `try_lock_arc`, `get_mut`, `into_inner`, `From<T>`, the guards'
+/// `source`; the crate doc lists what differs); the guards deref to the value.
+/// [`report`](Mutex::report) says what was recorded.
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
@@ -68,8 +70,17 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
             inner: self.inner.lock(),
-            wait: Wait::new(&self.stats, Location::caller()),
+            wait: WaitOn::new(self, Location::caller()),
         }
+    }
+
+    /// Acquires the mutex, blocking the thread while it is held. Recorded like
+    /// [`lock`](Mutex::lock).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
+        futures_lite::future::block_on(self.lock())
     }
 
     /// Acquires the mutex if it is free right now. A success counts as an acquisition that did
@@ -78,7 +89,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         let inner = self.inner.try_lock()?;
         Some(MutexGuard {
-            hold: Hold::at_once(&self.stats),
+            hold: HoldOn::at_once(self),
             inner,
         })
     }
@@ -100,6 +111,15 @@ impl<T: ?Sized> Mutex<T> {
             inner: self.inner.lock_arc(),
             wait: WaitOn::new(Owner(self.clone()), Location::caller()),
         }
+    }
+
+    /// Acquires the mutex through an `Arc`, blocking the thread while it is held. Recorded like
+    /// [`lock`](Mutex::lock).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn lock_arc_blocking(self: &Arc<Self>) -> MutexGuardArc<T> {
+        futures_lite::future::block_on(self.lock_arc())
     }
 
     /// Acquires the mutex through an `Arc` if it is free right now.
@@ -140,6 +160,12 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Mutex<T> {
+        Mutex::new(value)
+    }
+}
+
 impl<T: Default> Default for Mutex<T> {
     fn default() -> Self {
         Mutex::new(T::default())
@@ -161,7 +187,7 @@ pin_project_lite::pin_project! {
     pub struct Lock<'a, T: ?Sized> {
         #[pin]
         inner: async_lock::futures::Lock<'a, T>,
-        wait: Wait<'a, true>,
+        wait: WaitOn<&'a Mutex<T>, true>,
     }
 }
 
@@ -189,9 +215,24 @@ impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
 #[clippy::has_significant_drop]
 pub struct MutexGuard<'a, T: ?Sized> {
     // Declared first so that it is dropped first, while the mutex is still held.
-    #[allow(dead_code, reason = "only its Drop reads it")]
-    hold: Hold<'a, true>,
+    hold: HoldOn<&'a Mutex<T>, true>,
     inner: async_lock::MutexGuard<'a, T>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard holds.
+    pub fn source(guard: &MutexGuard<'a, T>) -> &'a Mutex<T> {
+        guard.hold.recorder()
+    }
+}
+
+/// Borrowed guards reach the recorder through the mutex they borrow, which is also their
+/// [`source`](MutexGuard::source).
+impl<T: ?Sized> Recorder<true> for &Mutex<T> {
+    #[inline]
+    fn stats(&self) -> &Stats<true> {
+        &self.stats
+    }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
@@ -275,9 +316,15 @@ impl<T: ?Sized> fmt::Debug for LockArc<T> {
 #[clippy::has_significant_drop]
 pub struct MutexGuardArc<T: ?Sized> {
     // Declared first so that it is dropped first, while the mutex is still held.
-    #[allow(dead_code, reason = "only its Drop reads it")]
     hold: HoldOn<Owner<T>, true>,
     inner: async_lock::MutexGuardArc<T>,
+}
+
+impl<T: ?Sized> MutexGuardArc<T> {
+    /// The mutex this guard holds.
+    pub fn source(guard: &MutexGuardArc<T>) -> &Arc<Mutex<T>> {
+        &guard.hold.recorder().0
+    }
 }
 
 impl<T: ?Sized> Deref for MutexGuardArc<T> {

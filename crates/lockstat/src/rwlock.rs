@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::acquire::{Hold, HoldOn, Recorder, Wait, WaitOn};
-use crate::stats::Stats;
+use crate::recorder::Stats;
 use crate::{Recording, Report};
 
 /// An async reader-writer lock that records its contention: [`async_lock::RwLock`] plus two
@@ -49,10 +49,17 @@ pub struct RwLockReport {
 
 impl fmt::Display for RwLockReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, report) in [("readers", &self.reads), ("writers", &self.writes)] {
-            writeln!(f, "{name}:")?;
+        // Each report indented under its heading; no line break after the last line.
+        for (i, (name, report)) in [("readers", &self.reads), ("writers", &self.writes)]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{name}:")?;
             for line in report.to_string().lines() {
-                writeln!(f, "  {line}")?;
+                write!(f, "\n  {line}")?;
             }
         }
         Ok(())
@@ -95,6 +102,15 @@ impl<T> RwLock<T> {
         }
     }
 
+    /// Acquires a read lock through an `Arc`, blocking the thread while a writer holds or waits
+    /// for the lock. Recorded like [`read`](RwLock::read).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn read_arc_blocking(self: &Arc<Self>) -> RwLockReadGuardArc<T> {
+        futures_lite::future::block_on(self.read_arc())
+    }
+
     /// Acquires a read lock through an `Arc` if possible right now.
     #[inline]
     pub fn try_read_arc(self: &Arc<Self>) -> Option<RwLockReadGuardArc<T>> {
@@ -114,6 +130,15 @@ impl<T> RwLock<T> {
             inner: self.inner.write_arc(),
             wait: WaitOn::new(WriteOwner(self.clone()), Location::caller()),
         }
+    }
+
+    /// Acquires the write lock through an `Arc`, blocking the thread while others hold it.
+    /// Recorded like [`write`](RwLock::write).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn write_arc_blocking(self: &Arc<Self>) -> RwLockWriteGuardArc<T> {
+        futures_lite::future::block_on(self.write_arc())
     }
 
     /// Acquires the write lock through an `Arc` if possible right now.
@@ -138,6 +163,15 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
+    /// Acquires a read lock, blocking the thread while a writer holds or waits for the lock.
+    /// Recorded like [`read`](RwLock::read).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
+        futures_lite::future::block_on(self.read())
+    }
+
     /// Acquires a read lock if possible right now.
     #[inline]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
@@ -156,6 +190,15 @@ impl<T: ?Sized> RwLock<T> {
             inner: self.inner.write(),
             wait: Wait::new(&self.writes, Location::caller()),
         }
+    }
+
+    /// Acquires the write lock, blocking the thread while others hold it. Recorded like
+    /// [`write`](RwLock::write).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
+        futures_lite::future::block_on(self.write())
     }
 
     /// Acquires the write lock if possible right now.
@@ -177,6 +220,15 @@ impl<T: ?Sized> RwLock<T> {
             inner: self.inner.upgradable_read(),
             wait: Wait::new(&self.writes, Location::caller()),
         }
+    }
+
+    /// Acquires an upgradable read lock, blocking the thread while a writer or another
+    /// upgradable reader holds it. Recorded with the writers.
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
+        futures_lite::future::block_on(self.upgradable_read())
     }
 
     /// Acquires an upgradable read lock if possible right now.
@@ -221,6 +273,18 @@ impl<T: ?Sized> RwLock<T> {
     pub fn reset_report(&self) {
         self.reads.reset();
         self.writes.reset();
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(value: T) -> RwLock<T> {
+        RwLock::new(value)
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        RwLock::new(T::default())
     }
 }
 
@@ -314,6 +378,14 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
             inner: async_lock::RwLockUpgradableReadGuard::upgrade(inner),
             hold: Some(hold),
         }
+    }
+
+    /// Upgrades to a write lock, blocking the thread while readers hold the lock. Recorded like
+    /// [`upgrade`](RwLockUpgradableReadGuard::upgrade).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    pub fn upgrade_blocking(guard: Self) -> RwLockWriteGuard<'a, T> {
+        futures_lite::future::block_on(Self::upgrade(guard))
     }
 
     /// Upgrades to a write lock if no reader holds the lock right now.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::acquire::{Hold, HoldOn, Recorder, Wait, WaitOn};
-use crate::stats::Stats;
+use crate::recorder::Stats;
 use crate::{Recording, Report};
 
 /// A counter of permits that records its contention: [`async_lock::Semaphore`] plus a
@@ -55,6 +55,14 @@ impl Semaphore {
         }
     }
 
+    /// Waits for a permit, blocking the thread. Recorded like [`acquire`](Semaphore::acquire).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn acquire_blocking(&self) -> SemaphoreGuard<'_> {
+        futures_lite::future::block_on(self.acquire())
+    }
+
     /// Takes a permit if one is free right now.
     #[inline]
     pub fn try_acquire(&self) -> Option<SemaphoreGuard<'_>> {
@@ -74,6 +82,15 @@ impl Semaphore {
             inner: self.inner.acquire_arc(),
             wait: WaitOn::new(Owner(self.clone()), Location::caller()),
         }
+    }
+
+    /// Waits for a permit through an `Arc`, blocking the thread. Recorded like
+    /// [`acquire`](Semaphore::acquire).
+    ///
+    /// Not for async code: blocking an executor's thread can deadlock it.
+    #[track_caller]
+    pub fn acquire_arc_blocking(self: &Arc<Self>) -> SemaphoreGuardArc {
+        futures_lite::future::block_on(self.acquire_arc())
     }
 
     /// Takes a permit through an `Arc` if one is free right now.

@@ -179,10 +179,7 @@ fn recording_off_records_nothing_and_can_be_switched_on() {
         ..Default::default()
     };
     assert_eq!(m.report(), nothing);
-    assert_eq!(
-        m.report().to_string(),
-        "recording is off: nothing recorded\n"
-    );
+    assert_eq!(m.report().to_string(), "recording is off: nothing recorded");
 
     m.set_recording(Recording::Every);
     *block_on(m.lock()) += 1;
@@ -245,6 +242,8 @@ fn report_text_names_every_figure() {
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
+    // `println!("{report}")` must not print a blank line after it.
+    assert!(!text.ends_with('\n'), "{text:?}");
 }
 
 #[test]
@@ -297,6 +296,7 @@ fn rwlock_readers_share_and_writers_wait() {
     let text = report.to_string();
     assert!(text.starts_with("readers:\n  acquisitions   3\n"), "{text}");
     assert!(text.contains("writers:\n  acquisitions   2\n"), "{text}");
+    assert!(!text.ends_with('\n'), "{text:?}");
 }
 
 #[test]
