@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use tulip_fdwatch::{EventLoop, LoopHandle, Readiness, Watch, WatchError};
 use futures_lite::{StreamExt, future};
+use tulip_fdwatch::{EventLoop, LoopHandle, Readiness, Watch, WatchError};
 
 /// Runs `test` on its own thread and fails if it does not finish in a minute, so that a watch
 /// that never fires fails the test instead of hanging the suite.
@@ -191,7 +191,7 @@ fn a_watch_added_again_during_a_batch_waits_for_the_next_turn() {
         // Both fds are readable, so one turn collects both events. Whichever callback runs first
         // removes the other watch and adds a new one for the same fd: the event collected for
         // the removed watch must not reach the new one; the new one fires on the next turn
-        // (level-triggered: the data is still unread), after this turn's call_soon callbacks.
+        // (level-triggered: the data is still unread), after the callback queued with it.
         let (a, mut a_peer) = pair();
         let (b, mut b_peer) = pair();
         a_peer.write_all(b"x").unwrap();
@@ -838,21 +838,22 @@ fn timers_scheduled_by_callbacks_wait_for_a_later_turn() {
         });
         ev.run().unwrap();
         let log = log.borrow();
-        // Turn 1: the readiness callback, then `call_soon` callbacks, then timers. The first
-        // timer runs in turn 1 (it was due when the loop started); the timers that turn 1's
-        // callbacks schedule for "now" run in turn 2, after its `call_soon` callbacks, by
-        // deadline ("past" first), then in the order they were scheduled.
+        // Turn 1 as asyncio's: the queued callbacks, then the readiness callback, then the
+        // timers. The first timer runs in turn 1 (it was due when the loop started); the timers
+        // that turn 1's callbacks schedule for "now" run in turn 2, after its queued and
+        // readiness callbacks, by deadline ("past" first), then in the order they were
+        // scheduled ("from soon" before "from writer").
         assert_eq!(
             *log,
             [
-                "turn 1",
                 "soon 1",
+                "turn 1",
                 "first timer in turn 1",
-                "turn 2",
                 "soon",
+                "turn 2",
                 "past",
-                "from writer",
                 "from soon",
+                "from writer",
                 "now",
                 "turn 3",
             ],
