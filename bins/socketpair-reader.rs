@@ -22,6 +22,9 @@ use clap::Parser;
 use clap::builder::TypedValueParser;
 use fdwatch::{EventLoop, Readiness};
 
+#[path = "socketpair_reader/pingpong.rs"]
+mod pingpong;
+
 /// Watch one end of a socketpair for readability and print what arrives (asyncio's add_reader
 /// demo).
 #[derive(Debug, Parser)]
@@ -128,7 +131,7 @@ fn main() -> ExitCode {
 
 /// Runs the ping-pong benchmark and prints its summary line.
 fn pingpong(rounds: u64) -> io::Result<()> {
-    let elapsed = fdwatch::pingpong::run(rounds)?;
+    let elapsed = pingpong::run(rounds)?;
     let secs = elapsed.as_secs_f64();
     let trips = if rounds == 1 { "trip" } else { "trips" };
     writeln!(

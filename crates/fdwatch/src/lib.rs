@@ -151,7 +151,6 @@
 mod error;
 mod event_loop;
 mod handle;
-pub mod pingpong;
 mod readiness;
 mod sys;
 mod timer;
