@@ -1,12 +1,11 @@
 //! fdwatch's `EventLoop` against asyncio itself: the scripts of `tests/asyncio/scripts.txt`
 //! (watches, sends, peer closes, `call_soon`, timers, `stop`, one iteration at a time) run on
 //! CPython 3.13's `SelectorEventLoop` through `tests/asyncio/driver.py` and here on
-//! `EventLoop`, and the two traces must be equal line for line.
+//! `EventLoop`, and the two traces must be equal line for line (`scripts.txt` describes the
+//! script language).
 //!
 //! Python is found through `TULIP_PYTHON`, then `python3.13` on `PATH`, then pyenv's 3.13. Without
 //! one the test prints why and passes, except under `CI=true`, where it fails.
-
-#![cfg(unix)]
 
 use std::cell::RefCell;
 use std::collections::HashMap;
