@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+// The binary's workload, run here in-process too.
+#[path = "../bins/socketpair_reader/pingpong.rs"]
+mod pingpong;
+
 fn main() {
     let rounds = env_number("PINGPONG_ROUNDS", 200_000);
     let repeats = env_number("PINGPONG_REPEATS", 5).max(1);
@@ -29,7 +33,7 @@ fn main() {
     let mut have_python = true;
     for run in 1..=repeats {
         let cpu = thread_cpu();
-        let wall = fdwatch::pingpong::run(rounds).expect("fdwatch ping-pong");
+        let wall = pingpong::run(rounds).expect("fdwatch ping-pong");
         lib.record(rounds, wall, since(cpu));
 
         let wall = binary(rounds).expect("socketpair-reader --pingpong");

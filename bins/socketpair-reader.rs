@@ -22,6 +22,9 @@ use clap::builder::TypedValueParser;
 use fdwatch::{EventLoop, Readiness};
 use support::{Utf8, stdout_error};
 
+#[path = "socketpair_reader/pingpong.rs"]
+mod pingpong;
+
 /// Watch one end of a socketpair for readability and print what arrives (asyncio's add_reader
 /// demo).
 #[derive(Debug, Parser)]
@@ -86,7 +89,7 @@ fn main() -> ExitCode {
 
 /// Runs the ping-pong benchmark and prints its summary line.
 fn pingpong(rounds: u64) -> io::Result<()> {
-    let elapsed = fdwatch::pingpong::run(rounds)?;
+    let elapsed = pingpong::run(rounds)?;
     let secs = elapsed.as_secs_f64();
     writeln!(
         io::stdout(),

@@ -18,3 +18,6 @@ mod prodcons;
 
 // lock-demo over crates/lockstat.
 mod lock_demo;
+
+// spinner over crates/fdwatch's timers and LoopHandle.
+mod spinner;

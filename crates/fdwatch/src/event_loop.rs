@@ -77,29 +77,53 @@ impl Handler {
     }
 }
 
+/// One direction's watch of an fd.
+struct Side {
+    handler: Handler,
+    /// The turn of the loop in which this callback was set (added, replaced, or its fd
+    /// registered afresh). Events collected in that same turn predate it, so they are not
+    /// delivered to it: as in asyncio, a watch waits for the first poll made after it exists.
+    added_in: u64,
+}
+
+impl Side {
+    fn empty() -> Self {
+        Side {
+            handler: Handler::Empty,
+            added_in: 0,
+        }
+    }
+
+    /// Whether this side's callback is at rest and existed before the events of `turn`.
+    #[inline]
+    fn fires(&self, turn: u64) -> bool {
+        matches!(self.handler, Handler::Set(_)) && self.added_in < turn
+    }
+}
+
 /// The watches on one fd: the kernel sees one registration per fd, with both directions.
 struct Slot {
-    /// The turn of the loop in which this fd was (re)registered. Events collected in that same
-    /// turn predate the registration (they were for a watch since removed), so they are not
-    /// delivered to it.
-    added_in: u64,
-    reader: Handler,
-    writer: Handler,
+    reader: Side,
+    writer: Side,
 }
 
 impl Slot {
     fn interest(&self) -> Interest {
         Interest {
-            read: self.reader.is_watched(),
-            write: self.writer.is_watched(),
+            read: self.reader.handler.is_watched(),
+            write: self.writer.handler.is_watched(),
         }
     }
 
-    fn handler(&mut self, dir: Dir) -> &mut Handler {
+    fn side(&mut self, dir: Dir) -> &mut Side {
         match dir {
             Dir::Read => &mut self.reader,
             Dir::Write => &mut self.writer,
         }
+    }
+
+    fn handler(&mut self, dir: Dir) -> &mut Handler {
+        &mut self.side(dir).handler
     }
 }
 
@@ -155,7 +179,7 @@ pub struct EventLoop {
     soon: VecDeque<SoonFn>,
     /// How many fds have at least one watch.
     watched: usize,
-    /// Counts the loop's waits for events; see [`Slot::added_in`].
+    /// Counts the loop's waits for events; see [`Side::added_in`].
     turn: u64,
     stopping: bool,
     running: bool,
@@ -230,8 +254,9 @@ impl EventLoop {
         self.remove(fd.raw_fd(), Dir::Write)
     }
 
-    /// Schedules `callback` to run on the next turn of the loop, after the readiness callbacks of
-    /// that turn, in the order of the `call_soon` calls.
+    /// Schedules `callback` to run on the next turn of the loop, before the readiness callbacks
+    /// of that turn, in the order of the `call_soon` calls. Called from a callback, that is the
+    /// turn after the current one.
     pub fn call_soon<F>(&mut self, callback: F)
     where
         F: FnOnce(&mut EventLoop) + 'static,
@@ -314,8 +339,9 @@ impl EventLoop {
         Ok(LoopHandle::new(shared))
     }
 
-    /// Makes [`run`](Self::run) return once the current batch of callbacks has run. Called
-    /// before `run`, the next `run` does one turn and returns.
+    /// Makes [`run`](Self::run) return once the current turn has run all its callbacks (queued,
+    /// readiness and timers; those they schedule wait for the next `run`). Called before `run`,
+    /// the next `run` does one turn and returns, as asyncio's `run_forever` after `stop`.
     pub fn stop(&mut self) {
         self.stopping = true;
     }
@@ -323,7 +349,10 @@ impl EventLoop {
     /// Whether `fd` has a reader (the first flag) and a writer (the second).
     pub fn is_watched(&self, fd: impl Source) -> (bool, bool) {
         match self.slot(fd.raw_fd()) {
-            Some(slot) => (slot.reader.is_watched(), slot.writer.is_watched()),
+            Some(slot) => (
+                slot.reader.handler.is_watched(),
+                slot.writer.handler.is_watched(),
+            ),
             None => (false, false),
         }
     }
@@ -333,12 +362,15 @@ impl EventLoop {
     /// (asyncio would wait forever then). Pending timers alone keep it running: it sleeps until
     /// the next one is due.
     ///
-    /// Each turn waits for readiness (not at all if callbacks are scheduled; at most until the
-    /// next timer is due), runs the readiness callbacks, then the [`call_soon`](Self::call_soon)
-    /// callbacks scheduled so far (those sent by handles included), then the timers due by the
-    /// end of the wait; callbacks and timers that these schedule wait for the next turn, so a
-    /// callback rescheduling itself cannot starve the watches. Fails if the loop is already
-    /// running (a callback called `run`) or if waiting for events fails.
+    /// Each turn is asyncio's `_run_once`: it waits for readiness (not at all if callbacks are
+    /// queued; at most until the next timer is due), takes the timers due at the end of the
+    /// wait, then runs the [`call_soon`](Self::call_soon) callbacks queued before the turn
+    /// (those sent by handles included), then the readiness callbacks of that wait, then the
+    /// due timers. Callbacks and timers that these schedule wait for the next turn, so a
+    /// callback rescheduling itself cannot starve the watches; a watch added or replaced during
+    /// the turn waits for the next wait's events. A watch removed or a timer cancelled by an
+    /// earlier callback of the turn does not run. Fails if the loop is already running (a
+    /// callback called `run`) or if waiting for events fails.
     ///
     /// A panic in a callback propagates out of `run`; drop the loop afterwards, as the panicking
     /// watch (or the timers due in the same turn) is left half-dispatched: a later `run` on it
@@ -354,6 +386,10 @@ impl EventLoop {
         result
     }
 
+    /// asyncio's `_run_once`, turn after turn: wait for events; take the timers due now; run
+    /// the callbacks queued before this point, then the readiness callbacks, then the due
+    /// timers. Whatever these schedule waits for the next turn, so a callback rescheduling
+    /// itself cannot starve the watches.
     fn turns(&mut self) -> io::Result<()> {
         loop {
             if self.watched == 0 && self.soon.is_empty() && !self.stopping && self.idle() {
@@ -366,15 +402,37 @@ impl EventLoop {
             } else {
                 self.timers.timeout(Instant::now())
             };
-            self.poll(timeout)?;
-            // Only the callbacks scheduled so far: one scheduled by a callback of this batch
-            // waits for the next turn, so readiness is not starved by a self-rescheduling
-            // callback.
+            // The buffer is moved out so that callbacks can borrow the loop; it goes back with
+            // its capacity. (It is missing only if a callback panicked during an earlier turn.)
+            let mut events = self
+                .events
+                .take()
+                .unwrap_or_else(|| Events::with_capacity(EVENTS_PER_TURN));
+            self.turn += 1;
+            if let Err(e) = self.poller.wait(&mut events, timeout) {
+                self.events = Some(events);
+                return Err(e);
+            }
+            if !self.timers.is_empty() {
+                // The timers due now, taken before any callback of this turn runs, so that a
+                // timer one of them schedules for "now" waits for the next turn.
+                self.timers.collect_due(Instant::now(), &mut self.due);
+            }
+            if let Some(shared) = &self.shared
+                && (0..events.len()).any(|i| events.get(i).0 == WAKE_KEY)
+            {
+                // Calls sent by handles so far join the queue, ahead of this turn's readiness
+                // callbacks, as asyncio's `call_soon_threadsafe` appends to its ready queue.
+                let shared = Arc::clone(shared);
+                self.take_inbox(&shared);
+            }
             for _ in 0..self.soon.len() {
                 if let Some(callback) = self.soon.pop_front() {
                     callback(self);
                 }
             }
+            self.dispatch_events(&events);
+            self.events = Some(events);
             if !self.due.is_empty() {
                 self.run_due();
             }
@@ -428,65 +486,47 @@ impl EventLoop {
         self.due = due;
     }
 
-    /// Waits for (or collects) kernel events, at most `timeout` (`None`: no limit), and runs
-    /// their callbacks.
-    fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        // The buffer is moved out so that callbacks can borrow the loop; it goes back with its
-        // capacity. (It is missing only if a callback panicked during an earlier turn.)
-        let mut events = self
-            .events
-            .take()
-            .unwrap_or_else(|| Events::with_capacity(EVENTS_PER_TURN));
-        self.turn += 1;
-        let result = self.poller.wait(&mut events, timeout);
-        if result.is_ok() {
-            if !self.timers.is_empty() {
-                // The timers due now, taken before any callback of this turn runs, so that a
-                // timer one of them schedules for "now" waits for the next turn (as in asyncio).
-                self.timers.collect_due(Instant::now(), &mut self.due);
+    /// Runs the readiness callbacks of this turn's kernel events, skipping the watches removed
+    /// since the wait and those set after it.
+    fn dispatch_events(&mut self, events: &Events) {
+        let turn = self.turn;
+        for i in 0..events.len() {
+            let (key, bits) = events.get(i);
+            let fd = key as u32 as RawFd;
+            // No slot: removed by an earlier callback of this turn, or the handles' wake-up fd.
+            let Some(slot) = self.slot_mut(fd) else {
+                continue;
+            };
+            let wants_write = slot.writer.fires(turn);
+            if slot.reader.fires(turn)
+                && let Some(r) = bits.for_reader(|| sys::pending_bytes(fd))
+            {
+                self.dispatch(fd, Dir::Read, r);
             }
-            for i in 0..events.len() {
-                let (key, bits) = events.get(i);
-                let fd = key as u32 as RawFd;
-                let Some(slot) = self.current_slot(fd) else {
-                    // Removed by an earlier callback of this batch, or the handles' wake-up
-                    // fd (looked for only here, off the path of watched fds).
-                    if key == WAKE_KEY
-                        && let Some(shared) = self.shared.clone()
-                    {
-                        self.take_inbox(&shared);
-                    }
-                    continue;
-                };
-                let wants_read = slot.reader.is_watched();
-                if wants_read && let Some(r) = bits.for_reader(|| sys::pending_bytes(fd)) {
-                    self.dispatch(fd, Dir::Read, r);
-                }
-                if let Some(r) = bits.for_writer() {
-                    self.dispatch(fd, Dir::Write, r);
-                }
+            if wants_write && let Some(r) = bits.for_writer() {
+                self.dispatch(fd, Dir::Write, r);
             }
         }
-        self.events = Some(events);
-        result
     }
 
-    /// Runs one direction's callback of `fd`, if its watch still stands.
+    /// Runs one direction's callback of `fd`, if its watch still stands and predates this
+    /// turn's events.
     #[inline]
     fn dispatch(&mut self, fd: RawFd, dir: Dir, readiness: Readiness) {
-        let Some(slot) = self.current_slot(fd) else {
+        let turn = self.turn;
+        let Some(slot) = self.slot_mut(fd) else {
             return;
         };
-        let handler = slot.handler(dir);
-        if !matches!(handler, Handler::Set(_)) {
+        let side = slot.side(dir);
+        if !side.fires(turn) {
             return;
         }
-        let Handler::Set(mut callback) = mem::replace(handler, Handler::Running) else {
+        let Handler::Set(mut callback) = mem::replace(&mut side.handler, Handler::Running) else {
             unreachable!("checked just above");
         };
         callback(self, readiness);
         // Put the callback back unless it removed or replaced its own watch while it ran.
-        if let Some(slot) = self.current_slot(fd) {
+        if let Some(slot) = self.slot_mut(fd) {
             let handler = slot.handler(dir);
             if matches!(handler, Handler::Running) {
                 *handler = Handler::Set(callback);
@@ -508,30 +548,28 @@ impl EventLoop {
             .and_then(Option::as_mut)
     }
 
-    /// The watches of `fd` that were registered before this turn's events were collected.
-    #[inline]
-    fn current_slot(&mut self, fd: RawFd) -> Option<&mut Slot> {
-        let turn = self.turn;
-        self.slot_mut(fd).filter(|s| s.added_in < turn)
-    }
-
     fn add(&mut self, fd: RawFd, dir: Dir, callback: ReadyFn) -> Result<(), WatchError> {
         let Ok(index) = usize::try_from(fd) else {
             return Err(WatchError::BadFd(fd));
         };
+        let turn = self.turn;
         if let Some(slot) = self.slot_mut(fd) {
             // Already registered: replace the callback. The kernel is asked anyway, because the
             // fd may have been closed (the kernel then forgot it) and its number reused: a watch
             // kept only in our table would never fire.
-            let old = mem::replace(slot.handler(dir), Handler::Set(callback));
+            let new = Side {
+                handler: Handler::Set(callback),
+                added_in: turn,
+            };
+            let old = mem::replace(slot.side(dir), new);
             let interest = slot.interest();
             match self.poller.modify(fd, key(fd), interest) {
                 Ok(()) => Ok(()),
                 Err(e) if Poller::is_not_registered(&e) => {
                     // A new file under the old number: register it afresh, callbacks kept.
-                    let turn = self.turn;
                     if let Some(slot) = self.slot_mut(fd) {
-                        slot.added_in = turn;
+                        slot.reader.added_in = turn;
+                        slot.writer.added_in = turn;
                     }
                     self.poller.add(fd, key(fd), interest).map_err(|e| {
                         // The kernel has nothing under this number now: no watch stands.
@@ -541,18 +579,20 @@ impl EventLoop {
                 }
                 Err(e) => {
                     if let Some(slot) = self.slot_mut(fd) {
-                        *slot.handler(dir) = old;
+                        *slot.side(dir) = old;
                     }
                     Err(self.forget(fd, e))
                 }
             }
         } else {
             let mut slot = Slot {
-                added_in: self.turn,
-                reader: Handler::Empty,
-                writer: Handler::Empty,
+                reader: Side::empty(),
+                writer: Side::empty(),
             };
-            *slot.handler(dir) = Handler::Set(callback);
+            *slot.side(dir) = Side {
+                handler: Handler::Set(callback),
+                added_in: turn,
+            };
             self.poller
                 .add(fd, key(fd), slot.interest())
                 .map_err(|e| WatchError::from_io(fd, e))?;

@@ -97,6 +97,26 @@
 //! # std::io::Result::Ok(()) }).unwrap();
 //! ```
 //!
+//! # Where the loop differs from asyncio
+//!
+//! The [`EventLoop`]'s turns follow asyncio's `BaseEventLoop._run_once` (its `run` after
+//! [`stop`] does one turn, as `run_forever` after `stop` does): the callbacks queued before the
+//! turn run first, then the readiness callbacks of the wait, then the timers that were due when
+//! the wait ended; whatever these schedule, watches included, waits for the next turn. A test
+//! runs scripts on both loops and compares what they do. These differences are deliberate:
+//!
+//! - [`run`] returns once nothing is left that could ever run (no watch, queued callback,
+//!   pending timer or [`LoopHandle`]); asyncio's `run_forever` would wait forever then.
+//! - Timers due at the same instant run in the order they were scheduled; asyncio leaves their
+//!   order undefined (its heap compares deadlines only).
+//! - A timer never fires before its deadline (the wait is rounded up to the millisecond);
+//!   asyncio counts a timer due within the clock's resolution of its deadline.
+//! - Readiness callbacks are told what happened (a [`Readiness`]); asyncio's get no argument.
+//! - One turn takes at most 256 kernel events; more wait for the next turn, where asyncio
+//!   takes one per watched fd.
+//! - A panic in a callback propagates out of [`run`]; asyncio logs a callback's exception and
+//!   goes on.
+//!
 //! # What it does not do
 //!
 //! - The [`EventLoop`] is single-threaded: callbacks are `FnMut` without `Send`, and run on the
@@ -131,7 +151,6 @@
 mod error;
 mod event_loop;
 mod handle;
-pub mod pingpong;
 mod readiness;
 mod sys;
 mod timer;

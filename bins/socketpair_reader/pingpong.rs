@@ -1,5 +1,5 @@
-//! A readiness-driven ping-pong over a socketpair: the benchmark workload of `socketpair-reader
-//! --pingpong` and `benches/socketpair.rs`.
+//! A readiness-driven ping-pong over a socketpair: the workload of `socketpair-reader --pingpong`,
+//! which `benches/socketpair.rs` also runs in-process (it includes this file by path).
 //!
 //! Both ends are watched by one [`EventLoop`]; each reader callback answers the byte it reads, so
 //! every round trip is two readiness events, two reads and two writes.
@@ -11,18 +11,12 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::{EventLoop, Readiness};
+use fdwatch::{EventLoop, Readiness};
 
 /// Bounces one byte between the two ends of a socketpair `rounds` times, each end driven by its
 /// reader callback, and returns how long it took. Fails if either end fails, or if the loop
 /// ends before every round trip was made.
-///
-/// ```
-/// let elapsed = tulip_fdwatch::pingpong::run(1000)?;
-/// assert!(elapsed.as_nanos() > 0);
-/// # std::io::Result::Ok(())
-/// ```
-pub fn run(rounds: u64) -> io::Result<Duration> {
+pub(crate) fn run(rounds: u64) -> io::Result<Duration> {
     let (ping, pong) = UnixStream::pair()?;
     ping.set_nonblocking(true)?;
     pong.set_nonblocking(true)?;
@@ -111,4 +105,16 @@ fn bounce(io: &mut UnixStream, readiness: Readiness) -> io::Result<bool> {
         io.write_all(b"!")?;
     }
     Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn completes_the_requested_rounds() {
+        // `run` fails if the loop ends before every round trip was made. One round trip takes
+        // the path where the serving end only receives.
+        for rounds in [0, 1, 2, 2_000] {
+            super::run(rounds).unwrap();
+        }
+    }
 }
