@@ -16,8 +16,8 @@ use std::thread;
 use std::time::Duration;
 
 use futures_lite::future::{self, yield_now};
-use tulip_queue::{Kind, Queue};
 use smol::Executor;
+use tulip_queue::{Kind, Queue};
 
 const THREADS: usize = 4;
 /// Generous: a loaded 2-core machine must never trip it; only a hang does.
