@@ -16,6 +16,7 @@ pub fn cmd(bin: &str) -> Command {
         "fetch-headers" => env!("CARGO_BIN_EXE_fetch-headers"),
         "prodcons" => env!("CARGO_BIN_EXE_prodcons"),
         "lock-demo" => env!("CARGO_BIN_EXE_lock-demo"),
+        "taxi" => env!("CARGO_BIN_EXE_taxi"),
         other => panic!("unknown binary {other}"),
     };
     let mut cmd = Command::new(path);

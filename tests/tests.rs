@@ -18,3 +18,6 @@ mod prodcons;
 
 // lock-demo over crates/lockstat.
 mod lock_demo;
+
+// taxi over crates/queue's priority order.
+mod taxi;
