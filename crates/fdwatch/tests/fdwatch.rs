@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use tulip_fdwatch::{EventLoop, LoopHandle, Readiness, Watch, WatchError};
 use futures_lite::{StreamExt, future};
+use tulip_fdwatch::{EventLoop, LoopHandle, Readiness, Watch, WatchError};
 
 /// Runs `test` on its own thread and fails if it does not finish in a minute, so that a watch
 /// that never fires fails the test instead of hanging the suite.

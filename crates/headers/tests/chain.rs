@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use futures_lite::future::block_on;
-use tulip_headers::{FetchError, Options, Phase, Target, fetch_chain, fetch_many};
 use stub::{Behavior, Stub};
+use tulip_headers::{FetchError, Options, Phase, Target, fetch_chain, fetch_many};
 
 #[test]
 fn one_deadline_covers_the_whole_chain_and_keeps_the_hops() {

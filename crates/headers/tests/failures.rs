@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use tulip_headers::{FetchError, Options, Phase, Response, Target, Version, fetch_head};
 use stub::{Behavior, Stub};
+use tulip_headers::{FetchError, Options, Phase, Response, Target, Version, fetch_head};
 
 fn fetch_with(target: &str, options: &Options) -> Result<Response, FetchError> {
     let target: Target = target.parse().unwrap();

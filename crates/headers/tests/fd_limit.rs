@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use tulip_headers::{Options, Target, fetch_head, fetch_many};
 use stub::{Behavior, Stub};
+use tulip_headers::{Options, Target, fetch_head, fetch_many};
 
 #[cfg(unix)]
 #[test]

@@ -7,8 +7,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use tulip_headers::{FetchError, Options, Phase, Target, fetch_many, fetch_many_on, fetch_many_until};
 use stub::{Behavior, Stub};
+use tulip_headers::{
+    FetchError, Options, Phase, Target, fetch_many, fetch_many_on, fetch_many_until,
+};
 
 #[test]
 fn results_carry_their_index_and_failures_stay_with_their_target() {

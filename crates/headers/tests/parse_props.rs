@@ -1,8 +1,8 @@
 //! Property tests of the head parser: the answer does not depend on how the bytes were split
 //! across reads, and no input makes it panic.
 
-use tulip_headers::{HeadParser, Limits, parse_head};
 use proptest::prelude::*;
+use tulip_headers::{HeadParser, Limits, parse_head};
 
 /// Feeds `bytes` to an incremental parser in the chunks that `cuts` describe and returns the
 /// first answer that is not "need more", or "need more" if none was.

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use futures_lite::future::block_on;
-use tulip_headers::{FetchError, Options, Phase, Target, TlsConfig, TlsError, fetch_head};
 use stub::{AlertDescription, Behavior, Stub, TestCa};
+use tulip_headers::{FetchError, Options, Phase, Target, TlsConfig, TlsError, fetch_head};
 
 fn trusting(ca: &TestCa) -> Options {
     Options {
