@@ -60,6 +60,25 @@
 //! assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
 //! ```
 //!
+//! The order holds for a getter that waited too: it takes the item that comes out next when it
+//! runs, not the one whose arrival woke it.
+//!
+//! ```
+//! use tulip_queue::Queue;
+//!
+//! # futures_lite::future::block_on(async {
+//! let q = Queue::priority(2);
+//! let (got, ()) = futures_lite::future::zip(q.get(), async {
+//!     // The getter waits on the empty queue; both items arrive before it runs again.
+//!     futures_lite::future::yield_now().await;
+//!     q.try_put(5).unwrap();
+//!     q.try_put(1).unwrap();
+//! })
+//! .await;
+//! assert_eq!(got, Ok(1));
+//! # });
+//! ```
+//!
 //! # Differences from asyncio
 //!
 //! Everything else behaves as asyncio's queues do (a test runs the same operations on both and
@@ -71,7 +90,8 @@
 //!   `len` counts it at once, and a shutdown or a dropped `put` right after does not undo it.
 //! - [`Queue::task_done`] fails once every item *taken* was marked done (asyncio's fails only
 //!   once it outnumbers the items put).
-//! - A capacity is at least 1: there is no unbounded queue (asyncio's `maxsize=0`).
+//! - A capacity is at least 1: there is no unbounded queue (asyncio's `maxsize=0`) and no
+//!   rendezvous; for those, use async-channel.
 //! - Cancelling is dropping the future, and it takes effect at once, not when the task next runs.
 //!
 //! # What it does not do
@@ -79,7 +99,6 @@
 //! - It does not close when handles are dropped: unlike a channel there is one kind of handle,
 //!   so a getter waits until an item comes or [`Queue::shutdown`] is called. End consumers with
 //!   `shutdown`, as Python 3.13 does.
-//! - It has no rendezvous (capacity 0) and no unbounded mode; for those, use async-channel.
 //! - It has no blocking (thread-parking) `put` / `get`; drive the futures with an executor or
 //!   `block_on`.
 //! - `join` counts items, not the tasks processing them: an item taken but never marked done

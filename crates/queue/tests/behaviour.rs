@@ -145,6 +145,43 @@ fn join_waits_for_every_item_to_be_done() {
 }
 
 #[test]
+fn join_returns_once_the_count_reached_zero_though_items_came_again() {
+    let q = Queue::bounded(4);
+    q.try_put(1).unwrap();
+    q.try_get().unwrap();
+    let (waker, woken) = counting_waker();
+    let mut join = q.join();
+    assert!(poll(&mut join, &waker).is_pending());
+    // The count reaches zero and goes up again before the joiner runs.
+    q.task_done().unwrap();
+    q.try_put(2).unwrap();
+    assert_eq!(woken.count(), 1);
+    assert_eq!(poll(&mut join, &waker), Poll::Ready(()));
+    // A joiner that began after that zero waits for the next one.
+    let mut late = q.join();
+    assert!(poll(&mut late, &waker).is_pending());
+    q.try_get().unwrap();
+    q.task_done().unwrap();
+    assert_eq!(poll(&mut late, &waker), Poll::Ready(()));
+}
+
+#[test]
+fn a_waiting_getter_takes_the_item_the_order_puts_first_when_it_runs() {
+    fn served<K: tulip_queue::Kind<u8>>(q: Queue<u8, K>) -> Poll<Result<u8, GetError>> {
+        let mut g = q.get();
+        assert!(poll_noop(&mut g).is_pending());
+        // 5 serves the getter; 1 and 3 arrive before it runs.
+        for x in [5, 1, 3] {
+            q.try_put(x).unwrap();
+        }
+        poll_noop(&mut g)
+    }
+    assert_eq!(served(Queue::bounded(3)), Poll::Ready(Ok(5)));
+    assert_eq!(served(Queue::lifo(3)), Poll::Ready(Ok(3)));
+    assert_eq!(served(Queue::priority(3)), Poll::Ready(Ok(1)));
+}
+
+#[test]
 fn graceful_shutdown_fails_waiting_putters_with_their_items() {
     let q = Queue::bounded(1);
     q.try_put(1).unwrap();
