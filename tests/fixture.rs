@@ -17,6 +17,7 @@ pub fn cmd(bin: &str) -> Command {
         "prodcons" => env!("CARGO_BIN_EXE_prodcons"),
         "lock-demo" => env!("CARGO_BIN_EXE_lock-demo"),
         "spinner" => env!("CARGO_BIN_EXE_spinner"),
+        "taxi" => env!("CARGO_BIN_EXE_taxi"),
         other => panic!("unknown binary {other}"),
     };
     let mut cmd = Command::new(path);

@@ -21,3 +21,6 @@ mod lock_demo;
 
 // spinner over crates/fdwatch's timers and LoopHandle.
 mod spinner;
+
+// taxi over crates/queue's priority order.
+mod taxi;

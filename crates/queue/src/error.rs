@@ -81,7 +81,7 @@ impl<T> Error for PutError<T> {}
 /// Why [`Queue::try_get`](crate::Queue::try_get) failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TryGetError {
-    /// The queue holds no item (or the items in it are promised to getters already waiting).
+    /// The queue holds no item (or the items in it are reserved for getters already served).
     Empty,
     /// The queue was shut down and every item left in it has been taken (or was discarded).
     ShutDown,
@@ -123,7 +123,10 @@ impl fmt::Display for GetError {
 impl Error for GetError {}
 
 /// Why [`Queue::task_done`](crate::Queue::task_done) failed: every item taken was already marked
-/// done (Python raises `ValueError` here).
+/// done.
+///
+/// This is stricter than asyncio, whose `task_done` raises `ValueError` only once the calls
+/// outnumber the items *put*: here an item must be taken before it is marked done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskDoneError;
 

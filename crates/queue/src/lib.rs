@@ -5,9 +5,9 @@
 //!
 //! It runs on any executor (it depends on no runtime) and across threads; a [`Queue`] is a cheap
 //! handle (an `Arc`) that is cloned for each task. Waiting putters and getters are served in the
-//! order they arrived, and every future is cancel-safe: a `get` dropped after an item was handed
-//! to it passes the item on to the next getter, and a `put` dropped while it waits never inserts
-//! its item.
+//! order they arrived, and every future is cancel-safe: a `get` dropped after it was served
+//! passes its turn on to the next getter (the item stays in the queue), and a `put` dropped while
+//! it waits never inserts its item.
 //!
 //! ```
 //! use tulip_queue::Queue;
@@ -60,20 +60,52 @@
 //! assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
 //! ```
 //!
+//! The order holds for a getter that waited too: it takes the item that comes out next when it
+//! runs, not the one whose arrival woke it.
+//!
+//! ```
+//! use tulip_queue::Queue;
+//!
+//! # futures_lite::future::block_on(async {
+//! let q = Queue::priority(2);
+//! let (got, ()) = futures_lite::future::zip(q.get(), async {
+//!     // The getter waits on the empty queue; both items arrive before it runs again.
+//!     futures_lite::future::yield_now().await;
+//!     q.try_put(5).unwrap();
+//!     q.try_put(1).unwrap();
+//! })
+//! .await;
+//! assert_eq!(got, Ok(1));
+//! # });
+//! ```
+//!
+//! # Differences from asyncio
+//!
+//! Everything else behaves as asyncio's queues do (a test runs the same operations on both and
+//! compares); these differences are deliberate:
+//!
+//! - A served getter keeps its turn: a newcomer's `get` or `try_get` cannot take an item reserved
+//!   for a getter woken before it (asyncio lets it, and sends the woken getter to the back).
+//! - A woken putter's item enters the queue the moment a place frees, not when the putter runs:
+//!   `len` counts it at once, and a shutdown or a dropped `put` right after does not undo it.
+//! - [`Queue::task_done`] fails once every item *taken* was marked done (asyncio's fails only
+//!   once it outnumbers the items put).
+//! - A capacity is at least 1: there is no unbounded queue (asyncio's `maxsize=0`) and no
+//!   rendezvous; for those, use async-channel.
+//! - Cancelling is dropping the future, and it takes effect at once, not when the task next runs.
+//!
 //! # What it does not do
 //!
 //! - It does not close when handles are dropped: unlike a channel there is one kind of handle,
 //!   so a getter waits until an item comes or [`Queue::shutdown`] is called. End consumers with
 //!   `shutdown`, as Python 3.13 does.
-//! - It is not unbounded and has no capacity 0 (rendezvous); for those, use async-channel.
 //! - It has no blocking (thread-parking) `put` / `get`; drive the futures with an executor or
 //!   `block_on`.
 //! - `join` counts items, not the tasks processing them: an item taken but never marked done
 //!   with [`Queue::task_done`] keeps `join` waiting, as in Python.
 //! - It does not reorder equal items in a priority queue by arrival; put `(priority, seq, item)`.
-//! - Every operation takes one short lock. Under heavy contention from many threads a lock-free
-//!   channel may scale better; on one executor thread it outpaces async-channel and flume
-//!   (`cargo bench --bench queue`).
+//! - Every operation takes one short lock: under heavy contention from many threads a lock-free
+//!   channel may scale better (`cargo bench --bench queue` compares them).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -83,7 +115,7 @@ mod kind;
 mod waiters;
 
 pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
-pub use kind::{Deque, Fifo, Kind, Lifo, Priority};
+pub use kind::{Fifo, Kind, Lifo, Priority};
 
 use std::fmt;
 use std::future::Future;
@@ -119,13 +151,12 @@ enum Shutdown {
 }
 
 /// A getter's slot.
-enum GetSlot<T> {
+enum GetSlot {
     /// In line for an item.
     Waiting,
-    /// An item was handed to it (it counts in the queue's length until the getter takes it),
-    /// with the item's age: the count of hand-overs before it, to keep items given back by
-    /// dropped getters in order.
-    Ready(u64, T),
+    /// One of the items in the queue is reserved for it: when it runs it takes the one that
+    /// comes out next then, so the queue's order holds for getters that waited.
+    Served,
     /// The queue was shut down with nothing for it.
     Failed,
 }
@@ -142,16 +173,17 @@ enum PutSlot<T> {
 /// Everything behind the lock.
 struct State<T, K: Kind<T>> {
     items: K::Store,
-    /// Items handed to getters that have not yet run to take them.
-    handed_over: usize,
-    /// How many items were ever handed to getters: the age of the next one.
-    hand_overs: u64,
-    getters: WaitList<GetSlot<T>>,
+    /// Items reserved for served getters that have not yet run to take them; never more than
+    /// the items stored, and while getters wait in line, every stored item is reserved.
+    reserved: usize,
+    getters: WaitList<GetSlot>,
     putters: WaitList<PutSlot<T>>,
     /// Items put and not yet marked done (asyncio's `_unfinished_tasks`).
     unfinished: usize,
     /// Items taken and not yet marked done: the limit of `task_done` calls.
     taken: usize,
+    /// How many times `unfinished` reached zero: a joiner returns once it changed.
+    zeros: u64,
     /// The largest length the queue reached.
     peak: usize,
     shutdown: Shutdown,
@@ -199,22 +231,28 @@ impl Drop for Wakeups {
 
 impl<T, K: Kind<T>> State<T, K> {
     fn len(&self) -> usize {
-        K::len(&self.items) + self.handed_over
+        K::len(&self.items)
     }
 
-    /// Places an item that is already counted as unfinished: straight into the hands of the
-    /// first waiting getter (so no newcomer can take it first), or into the store.
+    /// Stores an item that is already counted as unfinished, serving the first waiting getter:
+    /// one item is reserved for it, so no newcomer can take it first.
     fn place(&mut self, item: T, wake: &mut Wakeups) {
-        match self.getters.pop_front() {
-            Some(key) => {
-                let age = self.hand_overs;
-                self.hand_overs += 1;
-                let (_, waker) = self.getters.serve(key, GetSlot::Ready(age, item));
-                self.handed_over += 1;
-                wake.add(waker);
-            }
-            None => K::push(&mut self.items, item),
+        // Served before the item is stored: if the item's `Ord` panics while a priority queue
+        // stores it, the heap still keeps it, and the reservation is backed by an item.
+        if let Some(key) = self.getters.pop_front() {
+            let (_, waker) = self.getters.serve(key, GetSlot::Served);
+            self.reserved += 1;
+            wake.add(waker);
         }
+        K::push(&mut self.items, item);
+    }
+
+    /// Takes the next item for a getter; `reserved` already counts it out.
+    fn take(&mut self, wake: &mut Wakeups) -> Option<T> {
+        let item = K::pop(&mut self.items)?;
+        self.taken += 1;
+        self.admit_putter(wake);
+        Some(item)
     }
 
     /// One place in the queue came free: the first waiting putter's item takes it.
@@ -252,22 +290,37 @@ impl<T, K: Kind<T>> State<T, K> {
     }
 
     fn try_get(&mut self, wake: &mut Wakeups) -> Result<T, TryGetError> {
-        // While getters wait the store is empty (every item is handed to one of them), so a
-        // newcomer cannot take an item from under them.
-        match K::pop(&mut self.items) {
-            Some(item) => {
-                self.taken += 1;
-                self.admit_putter(wake);
-                Ok(item)
-            }
-            None if self.drained() => Err(TryGetError::ShutDown),
-            None => Err(TryGetError::Empty),
+        // Reserved items are not for newcomers.
+        if self.len() > self.reserved
+            && let Some(item) = self.take(wake)
+        {
+            return Ok(item);
+        }
+        if self.drained() {
+            Err(TryGetError::ShutDown)
+        } else {
+            Err(TryGetError::Empty)
         }
     }
 
+    /// Counts one unfinished item less; true if that was the last one.
+    fn finish_one(&mut self) -> bool {
+        self.unfinished -= 1;
+        self.zero_if_done()
+    }
+
+    /// Counts a zero of `unfinished` for the joiners waiting; true if it is zero.
+    fn zero_if_done(&mut self) -> bool {
+        let zero = self.unfinished == 0;
+        if zero {
+            self.zeros = self.zeros.wrapping_add(1);
+        }
+        zero
+    }
+
     /// Whether getters have nothing more to hope for: the queue is shut down and holds no item,
-    /// not even one handed to a getter that has not run yet. (Such an item comes back if its
-    /// getter is dropped, and then the getters still waiting must be there to take it.)
+    /// not even one reserved for a getter that has not run yet. (Its reservation passes on if
+    /// that getter is dropped, and then the getters still waiting must be there to take it.)
     fn drained(&self) -> bool {
         self.shutdown != Shutdown::Open && self.len() == 0
     }
@@ -327,12 +380,12 @@ impl<T, K: Kind<T>> Queue<T, K> {
         assert!(capacity > 0, "queue capacity must be at least 1");
         let state = State {
             items: K::with_capacity(capacity),
-            handed_over: 0,
-            hand_overs: 0,
+            reserved: 0,
             getters: WaitList::new(),
             putters: WaitList::new(),
             unfinished: 0,
             taken: 0,
+            zeros: 0,
             peak: 0,
             shutdown: Shutdown::Open,
         };
@@ -381,9 +434,10 @@ impl<T, K: Kind<T>> Queue<T, K> {
     /// Takes the next item, waiting while the queue is empty; fails once the queue is shut down
     /// and nothing is left in it.
     ///
-    /// Getters that wait are served in the order they called `get`. If the future is dropped
-    /// after an item was handed to it, the item goes to the next getter (or back to the head of
-    /// the queue): no item is lost.
+    /// Getters that wait are served in the order they called `get`; a served getter takes the
+    /// item that comes out next when it runs (the lowest one in a priority queue, the newest in a
+    /// LIFO queue). If the future is dropped after it was served, its turn goes to the next
+    /// getter in line: no item is lost.
     pub fn get(&self) -> Get<'_, T, K> {
         Get {
             queue: self,
@@ -408,8 +462,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
             return Err(TaskDoneError);
         }
         st.taken -= 1;
-        st.unfinished -= 1;
-        let all_done = st.unfinished == 0;
+        let all_done = st.finish_one();
         drop(st);
         if all_done {
             self.inner.all_done.notify(usize::MAX);
@@ -419,9 +472,14 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// Waits until every item put was taken and marked done with [`task_done`](Queue::task_done)
     /// (items discarded by [`shutdown_immediate`](Queue::shutdown_immediate) count as done).
+    ///
+    /// It returns at once if no item is unfinished when it is first polled; otherwise once the
+    /// count of unfinished items reached zero after that, even if items were put again before
+    /// the joiner ran (as asyncio's `join` does), so that a busy queue cannot starve it.
     pub fn join(&self) -> Join<'_, T, K> {
         Join {
             queue: self,
+            zeros: None,
             listener: None,
         }
     }
@@ -435,9 +493,9 @@ impl<T, K: Kind<T>> Queue<T, K> {
     /// putters waiting fail with their items, getters take what is left and then fail, and
     /// `join` returns once those items are marked done.
     ///
-    /// "What is left" includes items already handed to getters that have not run yet: until
-    /// they are taken, other getters keep waiting (and [`try_get`](Queue::try_get) says
-    /// `Empty`), so that an item given back by a dropped getter still finds a taker.
+    /// "What is left" includes items reserved for getters that have not run yet: until they are
+    /// taken, other getters keep waiting (and [`try_get`](Queue::try_get) says `Empty`), so that
+    /// the reservation of a dropped getter still finds a taker.
     pub fn shutdown(&self) {
         let mut wakers = Vec::new();
         let mut st = self.lock();
@@ -445,16 +503,16 @@ impl<T, K: Kind<T>> Queue<T, K> {
             st.shutdown = Shutdown::Graceful;
         }
         Self::fail_putters(&mut st, &mut wakers);
-        // Getters wait only while the store is empty. They fail now unless items are handed to
-        // getters that have not run yet: one of those may be dropped and give its item back,
-        // and then the next getter in line takes it (the last one taken fails the rest).
+        // Getters wait in line only while every stored item is reserved. They fail now unless
+        // such items are left: a served getter may be dropped and pass its reservation on to the
+        // next getter in line (the last item taken fails the rest).
         st.fail_getters_if_drained(&mut wakers);
         drop(st);
         wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Shuts the queue down at once (Python 3.13's `shutdown(immediate=True)`): the items left
-    /// (including those handed to getters that have not run yet) are discarded and counted as
+    /// (including those reserved for getters that have not run yet) are discarded and counted as
     /// done, puts and gets fail from now on, and `join` returns unless taken items still wait
     /// for their `task_done`.
     pub fn shutdown_immediate(&self) {
@@ -463,24 +521,22 @@ impl<T, K: Kind<T>> Queue<T, K> {
         let mut st = self.lock();
         st.shutdown = Shutdown::Immediate;
         Self::fail_putters(&mut st, &mut wakers);
-        // Every getter slot, in line or already handed an item, fails.
+        // Every getter, in line or served, fails.
         for key in st.getters.keys_in_use() {
-            if matches!(st.getters.state(key), GetSlot::Failed) {
-                continue;
+            match st.getters.state(key) {
+                GetSlot::Failed => continue,
+                GetSlot::Waiting => st.getters.unlink(key),
+                GetSlot::Served => {}
             }
-            st.getters.unlink(key);
-            let (old, waker) = st.getters.serve(key, GetSlot::Failed);
-            if let GetSlot::Ready(_, item) = old {
-                st.handed_over -= 1;
-                discarded.push(item);
-            }
+            let (_, waker) = st.getters.serve(key, GetSlot::Failed);
             wakers.extend(waker);
         }
+        st.reserved = 0;
         while let Some(item) = K::pop(&mut st.items) {
             discarded.push(item);
         }
         st.unfinished -= discarded.len();
-        let all_done = st.unfinished == 0;
+        let all_done = st.zero_if_done();
         drop(st);
         // Items are dropped without the lock: their `Drop` may use the queue.
         drop(discarded);
@@ -508,7 +564,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
         self.lock().shutdown != Shutdown::Open
     }
 
-    /// How many items the queue holds (counting those handed to getters that have not yet run).
+    /// How many items the queue holds (counting those reserved for getters that have not yet run).
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -556,7 +612,7 @@ impl<T, K: Kind<T>> fmt::Debug for Queue<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.lock();
         f.debug_struct("Queue")
-            .field("kind", &std::any::type_name::<K>())
+            .field("kind", &format_args!("{}", K::NAME))
             .field("len", &st.len())
             .field("capacity", &self.inner.capacity)
             .field("unfinished", &st.unfinished)
@@ -675,23 +731,25 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
                     st.getters.set_waker(key, cx.waker());
                     Poll::Pending
                 }
-                GetSlot::Ready(..) | GetSlot::Failed => {
+                GetSlot::Served => {
+                    // Out of line before the item is taken: if the item's `Ord` panics while
+                    // it is taken, the item is lost but the counts stay consistent.
                     this.key = None;
-                    match st.getters.free(key) {
-                        GetSlot::Ready(_, item) => {
-                            st.handed_over -= 1;
-                            st.taken += 1;
-                            // The item leaves the queue: its place goes to a waiting putter.
-                            st.admit_putter(&mut wake);
-                            // Shut down gracefully and that was the last item: the getters
-                            // that waited in case it came back fail now.
-                            if st.shutdown != Shutdown::Open {
-                                st.fail_getters_if_drained(&mut failed);
-                            }
-                            Poll::Ready(Ok(item))
-                        }
-                        _ => Poll::Ready(Err(GetError)),
+                    st.getters.free(key);
+                    st.reserved -= 1;
+                    // The best item now, not the one whose arrival served this getter.
+                    let item = st.take(&mut wake).expect("a reserved item is stored");
+                    // Shut down gracefully and that was the last item: the getters that waited
+                    // in case a reservation passed on to them fail now.
+                    if st.shutdown != Shutdown::Open {
+                        st.fail_getters_if_drained(&mut failed);
                     }
+                    Poll::Ready(Ok(item))
+                }
+                GetSlot::Failed => {
+                    this.key = None;
+                    st.getters.free(key);
+                    Poll::Ready(Err(GetError))
                 }
             },
         };
@@ -712,17 +770,15 @@ impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
             if matches!(st.getters.state(key), GetSlot::Waiting) {
                 st.getters.unlink(key);
             }
-            // An item handed to this getter goes to the next one in line (who is woken in its
-            // place) or back to the head of the queue.
-            if let GetSlot::Ready(age, item) = st.getters.free(key) {
-                st.handed_over -= 1;
+            // A reservation passes to the next getter in line (who is woken in its place) or
+            // lapses; the item stays in the queue either way.
+            if let GetSlot::Served = st.getters.free(key) {
                 match st.getters.pop_front() {
                     Some(next) => {
-                        let (_, waker) = st.getters.serve(next, GetSlot::Ready(age, item));
-                        st.handed_over += 1;
+                        let (_, waker) = st.getters.serve(next, GetSlot::Served);
                         wake.add(waker);
                     }
-                    None => K::push_returned(&mut st.items, item, age),
+                    None => st.reserved -= 1,
                 }
             }
             drop(st);
@@ -743,6 +799,8 @@ impl<T, K: Kind<T>> fmt::Debug for Get<'_, T, K> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Join<'a, T, K: Kind<T> = Fifo> {
     queue: &'a Queue<T, K>,
+    /// The queue's count of zeros when this began to wait.
+    zeros: Option<u64>,
     listener: Option<EventListener>,
 }
 
@@ -750,15 +808,26 @@ impl<T, K: Kind<T>> Future for Join<'_, T, K> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let queue = self.queue;
         loop {
-            if self.queue.lock().unfinished == 0 {
-                self.listener = None;
-                return Poll::Ready(());
+            {
+                let st = queue.lock();
+                match self.zeros {
+                    None if st.unfinished == 0 => return Poll::Ready(()),
+                    None => self.zeros = Some(st.zeros),
+                    // The count reached zero since: done, whatever it is now.
+                    Some(zeros) if zeros != st.zeros => {
+                        drop(st);
+                        self.listener = None;
+                        return Poll::Ready(());
+                    }
+                    Some(_) => {}
+                }
             }
             match self.listener.as_mut() {
                 // Listen, then look again: a notification between the first look and the
                 // listening would otherwise be missed.
-                None => self.listener = Some(self.queue.inner.all_done.listen()),
+                None => self.listener = Some(queue.inner.all_done.listen()),
                 Some(listener) => {
                     std::task::ready!(Pin::new(listener).poll(cx));
                     self.listener = None;

@@ -145,6 +145,43 @@ fn join_waits_for_every_item_to_be_done() {
 }
 
 #[test]
+fn join_returns_once_the_count_reached_zero_though_items_came_again() {
+    let q = Queue::bounded(4);
+    q.try_put(1).unwrap();
+    q.try_get().unwrap();
+    let (waker, woken) = counting_waker();
+    let mut join = q.join();
+    assert!(poll(&mut join, &waker).is_pending());
+    // The count reaches zero and goes up again before the joiner runs.
+    q.task_done().unwrap();
+    q.try_put(2).unwrap();
+    assert_eq!(woken.count(), 1);
+    assert_eq!(poll(&mut join, &waker), Poll::Ready(()));
+    // A joiner that began after that zero waits for the next one.
+    let mut late = q.join();
+    assert!(poll(&mut late, &waker).is_pending());
+    q.try_get().unwrap();
+    q.task_done().unwrap();
+    assert_eq!(poll(&mut late, &waker), Poll::Ready(()));
+}
+
+#[test]
+fn a_waiting_getter_takes_the_item_the_order_puts_first_when_it_runs() {
+    fn served<K: tulip_queue::Kind<u8>>(q: Queue<u8, K>) -> Poll<Result<u8, GetError>> {
+        let mut g = q.get();
+        assert!(poll_noop(&mut g).is_pending());
+        // 5 serves the getter; 1 and 3 arrive before it runs.
+        for x in [5, 1, 3] {
+            q.try_put(x).unwrap();
+        }
+        poll_noop(&mut g)
+    }
+    assert_eq!(served(Queue::bounded(3)), Poll::Ready(Ok(5)));
+    assert_eq!(served(Queue::lifo(3)), Poll::Ready(Ok(3)));
+    assert_eq!(served(Queue::priority(3)), Poll::Ready(Ok(1)));
+}
+
+#[test]
 fn graceful_shutdown_fails_waiting_putters_with_their_items() {
     let q = Queue::bounded(1);
     q.try_put(1).unwrap();
@@ -299,13 +336,15 @@ fn waiting_getters_are_served_in_arrival_order_and_newcomers_wait() {
     assert_eq!(q.try_get(), Err(TryGetError::Empty));
     q.try_put('b').unwrap();
     q.try_put('c').unwrap();
+    // Each served getter takes the item that comes out next when it runs, whatever the order
+    // the executor runs them in.
     let got: Vec<_> = gets.iter_mut().rev().map(poll_noop).collect();
     assert_eq!(
         got,
         [
-            Poll::Ready(Ok('c')),
+            Poll::Ready(Ok('a')),
             Poll::Ready(Ok('b')),
-            Poll::Ready(Ok('a'))
+            Poll::Ready(Ok('c'))
         ]
     );
 }
@@ -358,8 +397,8 @@ fn a_dropped_waiting_get_leaves_the_line() {
 }
 
 #[test]
-fn a_returned_item_keeps_its_place_in_each_order() {
-    // The item handed to a dropped getter was put first: it is the oldest.
+fn a_dropped_served_getter_leaves_the_items_in_the_queues_order() {
+    // The item that served the dropped getter was put first: it stays the oldest.
     fn returned<K: tulip_queue::Kind<u8>>(q: Queue<u8, K>) -> Vec<u8> {
         let mut g = q.get();
         assert!(poll_noop(&mut g).is_pending());
@@ -430,7 +469,7 @@ fn debug_output() {
     q.try_put(1).unwrap();
     let s = format!("{q:?}");
     assert!(
-        s.starts_with("Queue { kind: \"tulip_queue::kind::Fifo\", len: 1, capacity: 3"),
+        s.starts_with("Queue { kind: Fifo, len: 1, capacity: 3"),
         "{s}"
     );
 }
@@ -476,9 +515,9 @@ fn graceful_shutdown_fails_the_waiting_getters_once_the_handed_item_is_taken() {
 }
 
 #[test]
-fn items_given_back_by_several_dropped_getters_keep_their_order() {
-    // g1 and g2 are handed 1 and 2, a third item is stored, then both getters are dropped, in
-    // either order: the items come back in the order they were put.
+fn items_left_by_several_dropped_served_getters_keep_their_order() {
+    // g1 and g2 are served by 1 and 2, a third item is stored, then both getters are dropped,
+    // in either order: the items stay in the order they were put.
     fn given_back<K: tulip_queue::Kind<u8>>(q: Queue<u8, K>, g2_first: bool) -> Vec<u8> {
         let mut g1 = q.get();
         let mut g2 = q.get();
