@@ -13,6 +13,9 @@ mod fetch_headers;
 // fetch-headers with https targets (TLS stubs, nginx over TLS) and -L redirect chains.
 mod fetch_headers_tls;
 
+// fetch-headers resolving names: a DNS stub, --resolver, --resolve, typed DNS failures.
+mod fetch_headers_dns;
+
 // prodcons over crates/queue.
 mod prodcons;
 
