@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use stub::{Behavior, DnsBehavior, DnsStub, Stub};
 
-use crate::fixture::cmd;
 use crate::fetch_headers::{JSON, start};
+use crate::fixture::cmd;
 
 /// The stub DNS server's and the HTTP stubs' ports, in `NAME.test:PORT`.
 const NAMES: &[(&str, &str)] = &[(r"\.test:\d+", ".test:[PORT]")];
@@ -26,23 +26,19 @@ fn names_resolve_through_the_resolver_given_and_each_dns_failure_is_named() {
     let server = dns(vec![
         ("ok.test", DnsBehavior::v4(loopback, 60)),
         // ::1 first (IPv6 goes first), where nothing listens on this port: the fetch falls back.
-        ("both.test", DnsBehavior::dual(loopback, Ipv6Addr::LOCALHOST, 60)),
+        (
+            "both.test",
+            DnsBehavior::dual(loopback, Ipv6Addr::LOCALHOST, 60),
+        ),
         ("missing.test", DnsBehavior::NxDomain),
         ("broken.test", DnsBehavior::ServFail),
         ("nothing.test", DnsBehavior::Empty),
         ("silent.test", DnsBehavior::Never),
     ]);
-    let targets: Vec<String> = [
-        "ok",
-        "both",
-        "missing",
-        "broken",
-        "nothing",
-        "silent",
-    ]
-    .iter()
-    .map(|name| format!("http://{name}.test:{port}/"))
-    .collect();
+    let targets: Vec<String> = ["ok", "both", "missing", "broken", "nothing", "silent"]
+        .iter()
+        .map(|name| format!("http://{name}.test:{port}/"))
+        .collect();
     snapshot!(
         "dns_answers_and_failures",
         cmd("fetch-headers")
@@ -101,7 +97,10 @@ fn pinned_names_send_no_query() {
 fn a_thousand_targets_on_one_name_resolve_it_once() {
     let web = Stub::start(Behavior::Ok).unwrap();
     let port = web.addr().port();
-    let server = dns(vec![("one.test", DnsBehavior::v4(Ipv4Addr::LOCALHOST, 300))]);
+    let server = dns(vec![(
+        "one.test",
+        DnsBehavior::v4(Ipv4Addr::LOCALHOST, 300),
+    )]);
     let targets: Vec<String> = (0..1000)
         .map(|i| format!("http://one.test:{port}/{i}"))
         .collect();
@@ -127,12 +126,21 @@ fn a_dead_nameserver_costs_each_name_its_own_deadline_only() {
     let output = cmd("fetch-headers")
         .arg("--resolver")
         .arg(server.addr().to_string())
-        .args(["--timeout", "0.5", "http://dead.test/", "http://dead.test/x"])
+        .args([
+            "--timeout",
+            "0.5",
+            "http://dead.test/",
+            "http://dead.test/x",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.matches("error > timeout (dns)").count(), 2, "{stderr}");
+    assert_eq!(
+        stderr.matches("error > timeout (dns)").count(),
+        2,
+        "{stderr}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 

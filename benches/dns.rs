@@ -1,0 +1,284 @@
+//! fetch-headers resolving names at scale, on loopback only: every name is answered by a DNS
+//! server on 127.0.0.1 given with `--resolver`, every host is one HTTP stub on 127.0.0.1.
+//!
+//! ```sh
+//! cargo bench --bench dns                   # all three parts, 3 rounds each
+//! cargo bench --bench dns -- dead --runs 5  # only (a); also: distinct, shared
+//! ```
+//!
+//! (a) dead: 10,000 targets, half of whose names the DNS server never answers, at `-c 1000
+//! --timeout 3`: every answerable host must be fetched, and the run should take no longer than
+//! the dead names' own deadlines require (5,000 x 3 s / 1,000 = 15 s).
+//!
+//! (b) distinct: 10,000 distinct answerable names at `-c 1000`, against the same fetches with
+//! the host given as an IP (no DNS at all), in interleaved rounds: goal at most 1.3x the time.
+//! The names are answered by dnsmasq (`apt-get install dnsmasq-base`) when it is installed, by
+//! the crates/stub DNS server otherwise.
+//!
+//! (c) shared: 100,000 targets over 100 names: how many queries reach the server (goal: a few
+//! hundred, i.e. each name resolved once, A and AAAA).
+//!
+//! The DNS stub and the HTTP stub run on threads of this program; the measured fetch-headers is
+//! a separate process.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stub::{Behavior, DnsBehavior, DnsStub, Stub};
+
+/// Our binary, built with the bench profile (release settings) by `cargo bench`.
+const OURS: &str = env!("CARGO_BIN_EXE_fetch-headers");
+
+fn main() {
+    let mut parts = Vec::new();
+    let mut runs = 3;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bench" => {}
+            "--runs" => {
+                runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .unwrap_or_else(|| usage("--runs needs a whole number above 0"))
+            }
+            "dead" | "distinct" | "shared" => parts.push(arg),
+            other => usage(&format!("unknown argument {other:?}")),
+        }
+    }
+    if parts.is_empty() {
+        parts = vec!["dead".into(), "distinct".into(), "shared".into()];
+    }
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!("load average {}", load.join(" "));
+    }
+    let web = Stub::start(Behavior::Ok).expect("start the HTTP stub");
+    let scratch = std::env::temp_dir().join(format!("tulip-dns-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    for part in &parts {
+        match part.as_str() {
+            "dead" => dead_names(&scratch, &web, runs),
+            "distinct" => distinct_names(&scratch, &web, runs),
+            _ => shared_names(&scratch, &web),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+fn usage(why: &str) -> ! {
+    eprintln!("usage: dns [dead] [distinct] [shared] [--runs N] ({why})");
+    std::process::exit(2);
+}
+
+/// One run of fetch-headers: wall time, exit status and its summary line.
+struct Run {
+    wall: Duration,
+    ok: bool,
+    summary: String,
+}
+
+fn run(resolver: SocketAddr, concurrency: usize, timeout: &str, list: &Path) -> Run {
+    let start = Instant::now();
+    let out = Command::new(OURS)
+        .arg("--resolver")
+        .arg(resolver.to_string())
+        .args(["-c", &concurrency.to_string(), "--timeout", timeout, "-i"])
+        .arg(list)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run fetch-headers");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Run {
+        wall: start.elapsed(),
+        ok: out.status.success(),
+        summary: stderr
+            .lines()
+            .rev()
+            .find(|l| l.contains(" targets: "))
+            .unwrap_or("(no summary)")
+            .to_owned(),
+    }
+}
+
+fn write_list(path: &Path, lines: impl Iterator<Item = String>) {
+    let mut text = String::new();
+    for line in lines {
+        let _ = writeln!(text, "{line}");
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+// (a) Half the names never answered.
+fn dead_names(scratch: &Path, web: &Stub, runs: usize) {
+    println!(
+        "(a) 10,000 targets, 5,000 names never answered, -c 1000 --timeout 3 (goal: 5,000 ok, about 15 s)"
+    );
+    let port = web.addr().port();
+    let names = (0..5000).flat_map(|i| {
+        [
+            (
+                format!("live{i}.test"),
+                DnsBehavior::v4(Ipv4Addr::LOCALHOST, 300),
+            ),
+            (format!("dead{i}.test"), DnsBehavior::Never),
+        ]
+    });
+    let dns = DnsStub::start(names).expect("start the DNS stub");
+    let list = scratch.join("dead.txt");
+    write_list(
+        &list,
+        (0..5000).flat_map(|i| {
+            [
+                format!("http://live{i}.test:{port}/"),
+                format!("http://dead{i}.test:{port}/"),
+            ]
+        }),
+    );
+    let mut walls = Vec::new();
+    for round in 1..=runs {
+        let r = run(dns.addr(), 1000, "3", &list);
+        println!(
+            "  round {round}: {:.2} s  {}",
+            r.wall.as_secs_f64(),
+            r.summary
+        );
+        walls.push(r.wall.as_secs_f64());
+    }
+    println!(
+        "  median {:.2} s (goal <= 15 s plus start-up)",
+        median(&mut walls)
+    );
+}
+
+/// A dnsmasq answering every name under .test with 127.0.0.1; killed when dropped.
+struct Dnsmasq(Child, SocketAddr);
+
+impl Dnsmasq {
+    fn start(scratch: &Path) -> Option<Dnsmasq> {
+        let bin = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())?;
+        let port = {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+            s.local_addr().ok()?.port()
+        };
+        let child = Command::new(bin)
+            .arg("--keep-in-foreground")
+            .arg(format!("--port={port}"))
+            .args([
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--no-resolv",
+            ])
+            .args(["--no-hosts", "--conf-file=/dev/null", "--cache-size=0"])
+            .args(["--address=/test/127.0.0.1", "--local-ttl=300"])
+            .arg(format!(
+                "--pid-file={}",
+                scratch.join("dnsmasq.pid").display()
+            ))
+            .args(["--user=root", "--dns-forward-max=10000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        std::thread::sleep(Duration::from_millis(300));
+        Some(Dnsmasq(child, SocketAddr::from(([127, 0, 0, 1], port))))
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// (b) Distinct names against the same hosts as IPs.
+fn distinct_names(scratch: &Path, web: &Stub, runs: usize) {
+    const N: usize = 10_000;
+    let port = web.addr().port();
+    let dnsmasq = Dnsmasq::start(scratch);
+    let stub;
+    let (server, which) = match &dnsmasq {
+        Some(d) => (d.1, "dnsmasq"),
+        None => {
+            let names = (0..N).map(|i| {
+                (
+                    format!("h{i}.test"),
+                    DnsBehavior::v4(Ipv4Addr::LOCALHOST, 300),
+                )
+            });
+            stub = DnsStub::start(names).expect("start the DNS stub");
+            (stub.addr(), "the DNS stub (dnsmasq is not installed)")
+        }
+    };
+    println!(
+        "(b) {N} distinct names at -c 1000, answered by {which}, against the same hosts as IPs (goal <= 1.3x)"
+    );
+    let names = scratch.join("names.txt");
+    let ips = scratch.join("ips.txt");
+    write_list(&names, (0..N).map(|i| format!("http://h{i}.test:{port}/")));
+    write_list(&ips, (0..N).map(|i| format!("http://127.0.0.1:{port}/{i}")));
+    let mut ratios = Vec::new();
+    let (mut by_name, mut by_ip) = (Vec::new(), Vec::new());
+    for round in 1..=runs {
+        // A fresh process each time: every name is resolved anew.
+        let n = run(server, 1000, "10", &names);
+        let i = run(server, 1000, "10", &ips);
+        println!(
+            "  round {round}: names {:.3} s ({}), IPs {:.3} s ({})",
+            n.wall.as_secs_f64(),
+            if n.ok { "all ok" } else { &n.summary },
+            i.wall.as_secs_f64(),
+            if i.ok { "all ok" } else { &i.summary },
+        );
+        by_name.push(n.wall.as_secs_f64());
+        by_ip.push(i.wall.as_secs_f64());
+        ratios.push(n.wall.as_secs_f64() / i.wall.as_secs_f64());
+    }
+    println!(
+        "  names median {:.3} s, IPs median {:.3} s, names/IPs {:.2}x (median of rounds; goal <= 1.3x)",
+        median(&mut by_name),
+        median(&mut by_ip),
+        median(&mut ratios)
+    );
+}
+
+// (c) Many targets over few names.
+fn shared_names(scratch: &Path, web: &Stub) {
+    println!(
+        "(c) 100,000 targets over 100 names at -c 256: queries reaching the server (goal: a few hundred)"
+    );
+    let port = web.addr().port();
+    let names = (0..100).map(|i| {
+        (
+            format!("n{i}.test"),
+            DnsBehavior::v4(Ipv4Addr::LOCALHOST, 300),
+        )
+    });
+    let dns = DnsStub::start(names).expect("start the DNS stub");
+    let list = scratch.join("shared.txt");
+    write_list(
+        &list,
+        (0..100_000).map(|i| format!("http://n{}.test:{port}/{i}", i % 100)),
+    );
+    let r = run(dns.addr(), 256, "10", &list);
+    println!(
+        "  {:.2} s, {} queries reached the server; {}",
+        r.wall.as_secs_f64(),
+        dns.queries(),
+        r.summary
+    );
+}
