@@ -44,8 +44,8 @@ pub use rustls::AlertDescription;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -62,6 +62,8 @@ pub enum Behavior {
     Ok,
     /// `200 OK` after this long.
     Slow(Duration),
+    /// This behaviour after this long (counted from the request read): a slow redirect, say.
+    Delay(Duration, Box<Behavior>),
     /// `301 Moved Permanently` with this `Location`.
     Redirect(String),
     /// This redirect status (302, 303, 307, 308 ...) with this `Location`.
@@ -103,6 +105,12 @@ pub enum Behavior {
     NonAscii,
     /// `100 Continue`, then the `200 OK` head.
     Continue,
+    /// `100 Continue` heads, one per interval and never a final head, until the client hangs
+    /// up or the stub is dropped (a flood of interim heads, dripped).
+    ContinueDrip(Duration),
+    /// `HTTP/1.0 200 OK` carrying the request it read: one `X-Got: LINE` header per request
+    /// line, then the blank line and no body, so that a client sees exactly what it sent.
+    Echo,
     /// These exact bytes, then close.
     Raw(Vec<u8>),
     /// These exact bytes, then the connection closes without TLS's close_notify (a careless
@@ -172,7 +180,12 @@ impl Behavior {
                 record.extend((0..32u8).map(|i| i.wrapping_mul(37) ^ 0x5a));
                 record
             }
-            Behavior::Silent | Behavior::Reset | Behavior::Route(_) => return None,
+            Behavior::Delay(_, then) => return then.reply(),
+            Behavior::Silent
+            | Behavior::Reset
+            | Behavior::Route(_)
+            | Behavior::ContinueDrip(_)
+            | Behavior::Echo => return None,
         })
     }
 }
@@ -222,37 +235,70 @@ pub struct Stub {
     tls: bool,
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    requests: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Stub {
-    /// Starts a server on 127.0.0.1 with a free port, serving `behavior`.
-    pub fn start(behavior: Behavior) -> io::Result<Stub> {
-        Stub::start_with(behavior, None)
+/// A stub to start with more than a behaviour: TLS, a record of the requests. From
+/// [`Stub::builder`]; [`Builder::start`] starts it.
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let server = tulip_stub::Stub::builder(tulip_stub::Behavior::Ok).record().start().unwrap();
+/// let mut conn = std::net::TcpStream::connect(server.addr()).unwrap();
+/// conn.write_all(b"GET /x HTTP/1.0\r\nX-Trace: 7\r\n\r\n").unwrap();
+/// conn.read_to_end(&mut Vec::new()).unwrap();
+/// assert_eq!(server.requests(), [b"GET /x HTTP/1.0\r\nX-Trace: 7\r\n\r\n".to_vec()]);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until started"]
+pub struct Builder {
+    behavior: Behavior,
+    identity: Option<Identity>,
+    record: bool,
+}
+
+impl Builder {
+    /// Speak TLS first, presenting `identity` (see [`Stub::start_tls`]).
+    pub fn tls(mut self, identity: &Identity) -> Builder {
+        self.identity = Some(identity.clone());
+        self
     }
 
-    /// Starts a server like [`Stub::start`] that speaks TLS first, presenting `identity`.
-    /// Its [`Stub::target`] and [`Stub::url`] are `https://` URLs. A client that rejects the
-    /// certificate gets no reply (the handshake failed); one that accepts it gets `behavior`.
-    pub fn start_tls(behavior: Behavior, identity: &Identity) -> io::Result<Stub> {
-        Stub::start_with(behavior, Some(TlsAcceptor::from(identity.server_config()?)))
+    /// Keep every request the server reads, for [`Stub::requests`]. Off by default: a stub
+    /// serving a benchmark would grow without end.
+    pub fn record(mut self) -> Builder {
+        self.record = true;
+        self
     }
 
-    fn start_with(behavior: Behavior, tls: Option<TlsAcceptor>) -> io::Result<Stub> {
+    /// Binds 127.0.0.1 on a free port and starts serving.
+    pub fn start(self) -> io::Result<Stub> {
+        let tls = match &self.identity {
+            Some(identity) => Some(TlsAcceptor::from(identity.server_config()?)),
+            None => None,
+        };
         let listener = listen()?;
         let addr = listener.local_addr()?;
         let listener = Async::new(listener)?;
-        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = self.record.then(Arc::default);
         let (stop, stopped) = smol::channel::bounded::<()>(1);
-        let open = Arc::new(AtomicUsize::new(0));
-        let counters = (accepted.clone(), open.clone());
-        let is_tls = tls.is_some();
+        let server = Server {
+            behavior: Arc::new(self.behavior),
+            tls,
+            accepted: Arc::default(),
+            open: Arc::default(),
+            requests: requests.clone(),
+        };
+        let (accepted, open) = (server.accepted.clone(), server.open.clone());
+        let is_tls = server.tls.is_some();
         let thread = std::thread::Builder::new()
             .name(format!("stub-{}", addr.port()))
             .spawn(move || {
                 let ex = LocalExecutor::new();
-                let serve = serve(&ex, listener, Arc::new(behavior), tls, counters);
+                let serve = serve(&ex, listener, server);
                 // The stop channel closes when the Stub is dropped; `recv` then returns.
                 let stopped = async {
                     let _ = stopped.recv().await;
@@ -265,9 +311,33 @@ impl Stub {
             tls: is_tls,
             accepted,
             open,
+            requests,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+}
+
+impl Stub {
+    /// Starts a server on 127.0.0.1 with a free port, serving `behavior`.
+    pub fn start(behavior: Behavior) -> io::Result<Stub> {
+        Stub::builder(behavior).start()
+    }
+
+    /// Starts a server like [`Stub::start`] that speaks TLS first, presenting `identity`.
+    /// Its [`Stub::target`] and [`Stub::url`] are `https://` URLs. A client that rejects the
+    /// certificate gets no reply (the handshake failed); one that accepts it gets `behavior`.
+    pub fn start_tls(behavior: Behavior, identity: &Identity) -> io::Result<Stub> {
+        Stub::builder(behavior).tls(identity).start()
+    }
+
+    /// A stub serving `behavior`, to configure further before [`Builder::start`].
+    pub fn builder(behavior: Behavior) -> Builder {
+        Builder {
+            behavior,
+            identity: None,
+            record: false,
+        }
     }
 
     /// The server's address (127.0.0.1 and its port).
@@ -303,6 +373,17 @@ impl Stub {
     /// How many connections are open on the server's side right now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// The requests the server has read so far (each as read: the head, and whatever came in
+    /// the same reads), in the order it read them; empty unless started with
+    /// [`Builder::record`]. A request is recorded before it is answered, so once a client has
+    /// its reply, its request is here.
+    pub fn requests(&self) -> Vec<Vec<u8>> {
+        match &self.requests {
+            Some(requests) => lock(requests).clone(),
+            None => Vec::new(),
+        }
     }
 }
 
@@ -393,33 +474,44 @@ fn listen_with_backlog(backlog: i32) -> io::Result<TcpListener> {
     }
 }
 
-async fn serve(
-    ex: &LocalExecutor<'_>,
-    listener: Async<TcpListener>,
+/// What one stub's accept loop and connection tasks share.
+struct Server {
     behavior: Arc<Behavior>,
     tls: Option<TlsAcceptor>,
-    (accepted, open): (Arc<AtomicUsize>, Arc<AtomicUsize>),
-) {
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+    requests: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
+}
+
+/// A poisoned lock only means a test panicked while holding it; the requests are still good.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn serve(ex: &LocalExecutor<'_>, listener: Async<TcpListener>, server: Server) {
     loop {
         match listener.accept().await {
             Ok((conn, _)) => {
                 // Open first: whoever sees the accept count sees the connection open.
-                open.fetch_add(1, Ordering::Relaxed);
-                accepted.fetch_add(1, Ordering::Relaxed);
-                let guard = OpenGuard(open.clone());
-                let behavior = behavior.clone();
-                let tls = tls.clone();
+                server.open.fetch_add(1, Ordering::Relaxed);
+                server.accepted.fetch_add(1, Ordering::Relaxed);
+                let guard = OpenGuard(server.open.clone());
+                let behavior = server.behavior.clone();
+                let tls = server.tls.clone();
+                let record = Record(server.requests.clone());
                 ex.spawn(async move {
                     match tls {
-                        None => handle(conn, &behavior).await,
+                        None => handle(conn, &behavior, &record).await,
                         Some(tls) => {
                             // A client that refuses the certificate ends here.
                             if let Ok(conn) = tls.accept(conn).await {
                                 match &*behavior {
                                     Behavior::TlsAlert(_) | Behavior::BadRecord => {
-                                        fail_tls(conn, &behavior).await
+                                        fail_tls(conn, &behavior, &record).await
                                     }
-                                    _ => handle(conn, &behavior).await,
+                                    _ => handle(conn, &behavior, &record).await,
                                 }
                             }
                         }
@@ -432,6 +524,17 @@ async fn serve(
             Err(_) => {
                 Timer::after(Duration::from_millis(5)).await;
             }
+        }
+    }
+}
+
+/// Where a connection keeps the requests it reads, if the stub records them.
+struct Record(Option<Arc<Mutex<Vec<Vec<u8>>>>>);
+
+impl Record {
+    fn keep(&self, request: &[u8]) {
+        if let Some(requests) = &self.0 {
+            lock(requests).push(request.to_vec());
         }
     }
 }
@@ -467,20 +570,41 @@ impl Socket for futures_rustls::server::TlsStream<Async<TcpStream>> {
     const TLS: bool = true;
 }
 
-/// Reads the request head: until a blank line, end of stream, or 16 KiB; returns what it read.
-async fn read_request(conn: &mut impl Socket) -> Vec<u8> {
-    let mut buf = [0u8; 1024];
+/// The most of a request head a stub reads: far past any real server's limit, so that a test
+/// can send a huge head and see it arrive whole.
+const MAX_REQUEST: usize = 1024 * 1024;
+
+/// Reads the request head: until a blank line, end of stream, or [`MAX_REQUEST`] bytes; keeps
+/// it in `record` and returns what it read.
+async fn read_request(conn: &mut impl Socket, record: &Record) -> Vec<u8> {
+    let mut buf = [0u8; 4096];
     let mut seen = Vec::new();
-    while seen.len() < 16 * 1024 {
+    while seen.len() < MAX_REQUEST {
+        let from = seen.len().saturating_sub(3);
         match conn.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
-        if seen.windows(4).any(|w| w == b"\r\n\r\n") || seen.windows(2).any(|w| w == b"\n\n") {
+        // Only the new bytes (and the three before them) can complete the blank line.
+        let new = &seen[from..];
+        if new.windows(4).any(|w| w == b"\r\n\r\n") || new.windows(2).any(|w| w == b"\n\n") {
             break;
         }
     }
+    record.keep(&seen);
     seen
+}
+
+/// [`Behavior::Echo`]'s reply to `request`.
+fn echo(request: &[u8]) -> Vec<u8> {
+    let mut reply = String::from("HTTP/1.0 200 OK\r\n");
+    for line in String::from_utf8_lossy(request).split("\r\n") {
+        if !line.is_empty() {
+            reply.push_str(&format!("X-Got: {line}\r\n"));
+        }
+    }
+    reply.push_str("\r\n");
+    reply.into_bytes()
 }
 
 /// The path of a request line (`GET /path HTTP/1.0`), empty if there is none.
@@ -490,30 +614,39 @@ fn request_path(request: &[u8]) -> &str {
     line.split(' ').nth(1).unwrap_or_default()
 }
 
-async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
+async fn handle<S: Socket>(mut conn: S, behavior: &Behavior, record: &Record) {
     if *behavior == Behavior::SshBanner {
         let banner = behavior.reply().unwrap_or_default();
         let _ = conn.write_all(&banner).await;
-        read_request(&mut conn).await;
+        read_request(&mut conn, record).await;
         return;
     }
     // A plain stub's alert answers the first bytes, as a TLS server refusing a ClientHello.
     if matches!(behavior, Behavior::Rejecting | Behavior::TlsAlert(_)) {
         let mut buf = [0u8; 4096];
-        let _ = conn.read(&mut buf).await;
+        if let Ok(n) = conn.read(&mut buf).await {
+            record.keep(&buf[..n]);
+        }
         let _ = conn.write_all(&behavior.reply().unwrap_or_default()).await;
         return;
     }
-    let request = read_request(&mut conn).await;
+    let request = read_request(&mut conn, record).await;
     let not_found = Behavior::Status(404);
-    let behavior = match behavior {
-        Behavior::Route(routes) => {
-            let path = request_path(&request);
-            let route = routes.iter().find(|(p, _)| p == path);
-            route.map_or(&not_found, |(_, b)| b)
-        }
-        other => other,
-    };
+    let mut behavior = behavior;
+    loop {
+        behavior = match behavior {
+            Behavior::Route(routes) => {
+                let path = request_path(&request);
+                let route = routes.iter().find(|(p, _)| p == path);
+                route.map_or(&not_found, |(_, b)| b)
+            }
+            Behavior::Delay(delay, then) => {
+                Timer::after(*delay).await;
+                then
+            }
+            _ => break,
+        };
+    }
     match behavior {
         Behavior::Slow(delay) => {
             Timer::after(*delay).await;
@@ -523,6 +656,18 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
                 if conn.write_all(&[byte]).await.is_err() {
                     return;
                 }
+                Timer::after(*interval).await;
+            }
+            return;
+        }
+        Behavior::ContinueDrip(interval) => {
+            // Ends when a write fails: the client hung up.
+            while conn
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_ok()
+            {
+                let _ = conn.flush().await;
                 Timer::after(*interval).await;
             }
             return;
@@ -543,7 +688,10 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
         }
         _ => {}
     }
-    let reply = behavior.reply().unwrap_or_default();
+    let reply = match behavior {
+        Behavior::Echo => echo(&request),
+        _ => behavior.reply().unwrap_or_default(),
+    };
     // The client hangs up once it has the head; errors writing the body are expected.
     let _ = conn.write_all(&reply).await;
     if let Behavior::RawNoCloseNotify(_) = behavior {
@@ -564,8 +712,9 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
 async fn fail_tls(
     mut conn: futures_rustls::server::TlsStream<Async<TcpStream>>,
     behavior: &Behavior,
+    record: &Record,
 ) {
-    read_request(&mut conn).await;
+    read_request(&mut conn, record).await;
     // What rustls still holds (session tickets) goes out first: the alert's record number
     // counts those records.
     if conn.flush().await.is_err() {
