@@ -5,14 +5,13 @@
 //! binary as arguments; the fixture redacts ports and times, and `--order input` keeps the order
 //! of the output fixed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stub::{Behavior, Stub};
 
-use crate::fixture::{Nginx, TempDir, cmd, free_port};
+use crate::fixture::{TempDir, cmd};
 
 /// JSON fields that vary from run to run: the shared filters only know `127.0.0.1:PORT` and
 /// times with a unit.
@@ -449,16 +448,14 @@ fn sigterm_prints_what_finished_and_exits_130() {
 /// installs it, so under CI a missing nginx fails.
 #[test]
 fn interop_with_nginx() {
-    let port = free_port();
-    let page = |d: &Path| {
-        format!(
-            "server {{ listen 127.0.0.1:{port}; root {}/html; }}",
-            d.display()
-        )
-    };
-    let Some(_nginx) = Nginx::start(page, &[port]) else {
+    let Some(nginx) = crate::fixture::nginx() else {
         return;
     };
+    let nginx = nginx
+        .site(stub::Site::plain().unwrap())
+        .start()
+        .expect("nginx starts");
+    let port = nginx.port();
     let target = format!("127.0.0.1:{port}");
 
     let get = cmd("fetch-headers").arg(&target).output().unwrap();
@@ -472,7 +469,7 @@ fn interop_with_nginx() {
     for header in [
         "Server: nginx",
         "Content-Type: text/html",
-        "Content-Length: 20",
+        &format!("Content-Length: {}", stub::Nginx::PAGE.len()),
     ] {
         assert!(
             text.lines()
@@ -647,7 +644,7 @@ fn a_closed_stdout_ends_the_run() {
 #[test]
 fn a_failing_stderr_loses_no_head() {
     let ok = start(Behavior::Ok);
-    let refused = format!("127.0.0.1:{}", free_port());
+    let refused = format!("127.0.0.1:{}", stub::closed_port().unwrap());
     let full = || {
         std::fs::OpenOptions::new()
             .write(true)

@@ -34,8 +34,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod nginx;
 mod tls;
 
+pub use nginx::{Nginx, NginxBuilder, Site};
 pub use tls::{Identity, TestCa};
 
 /// The TLS alerts [`Behavior::TlsAlert`] sends (rustls' type, re-exported so that tests need
