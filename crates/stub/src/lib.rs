@@ -9,7 +9,7 @@
 //!
 //! Replies are byte-for-byte deterministic (no `Date` header, fixed bodies), because the CLI
 //! snapshots what it prints. Every behaviour but [`Behavior::SshBanner`] first reads the
-//! request head (up to 16 KiB), like a real server.
+//! request head (up to 1 MiB), like a real server.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -26,7 +26,15 @@
 //! [`Stub::start_tls`] serves the same behaviours over TLS (rustls), with a certificate made at
 //! run time by a [`TestCa`]; the CA's identities can be valid, expired, for another name, or
 //! from a CA the client does not trust, to show each TLS failure. [`Behavior::Route`] answers
-//! each path its own way, for redirect chains (relative locations, loops).
+//! each path its own way, for redirect chains (relative locations, loops), and
+//! [`Behavior::Delay`] answers any way late.
+//!
+//! To see what a client sent: [`Behavior::Echo`] answers with the request as headers, and a
+//! stub started through [`Stub::builder`] with [`Builder::record`] hands over every request it
+//! read ([`Stub::requests`]).
+//!
+//! For interop with a real server, [`Nginx`] runs nginx on loopback ports from a configuration
+//! of its own, and stops it when dropped.
 //!
 //! Not a real HTTP server: it answers every request (for a path) the same way, one request per
 //! connection, and closes.
@@ -762,14 +770,90 @@ mod tests {
     }
 
     #[test]
+    fn echo_answers_with_the_request_it_read() {
+        let stub = Stub::start(Behavior::Echo).unwrap();
+        let mut conn = TcpStream::connect(stub.addr()).unwrap();
+        conn.write_all(b"HEAD /p?q=1 HTTP/1.1\r\nX-Trace:  7 \r\n\r\n")
+            .unwrap();
+        let mut reply = Vec::new();
+        conn.read_to_end(&mut reply).unwrap();
+        assert_eq!(
+            reply,
+            b"HTTP/1.0 200 OK\r\nX-Got: HEAD /p?q=1 HTTP/1.1\r\nX-Got: X-Trace:  7 \r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_recording_stub_hands_over_each_request_before_its_reply() {
+        let routes = vec![("/a".into(), Behavior::Ok), ("/b".into(), Behavior::Reset)];
+        let stub = Stub::builder(Behavior::Route(routes))
+            .record()
+            .start()
+            .unwrap();
+        let sent = [
+            &b"GET /a HTTP/1.0\r\n\r\n"[..],
+            b"GET /b HTTP/1.0\r\nX: y\r\n\r\n",
+        ];
+        for (i, request) in sent.iter().enumerate() {
+            let mut conn = TcpStream::connect(stub.addr()).unwrap();
+            conn.write_all(request).unwrap();
+            // The first reply byte (or the reset) comes after the request was kept.
+            let _ = conn.read(&mut [0u8; 1]);
+            assert_eq!(stub.requests().len(), i + 1);
+        }
+        assert_eq!(stub.requests(), sent.map(<[u8]>::to_vec));
+        // Not recording: nothing kept.
+        let plain = Stub::start(Behavior::Ok).unwrap();
+        exchange(&plain);
+        assert!(plain.requests().is_empty());
+    }
+
+    #[test]
+    fn delay_answers_its_behaviour_late() {
+        let stub = Stub::start(Behavior::Delay(
+            Duration::from_millis(300),
+            Box::new(Behavior::Status(404)),
+        ))
+        .unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(exchange(&stub), Behavior::Status(404).reply().unwrap());
+        assert!(start.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn continue_drip_sends_interim_heads_until_the_client_hangs_up() {
+        let stub = Stub::start(Behavior::ContinueDrip(Duration::from_millis(10))).unwrap();
+        let mut conn = TcpStream::connect(stub.addr()).unwrap();
+        conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let head = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut got = vec![0u8; head.len() * 5];
+        conn.read_exact(&mut got).unwrap();
+        assert_eq!(got, head.repeat(5));
+        drop(conn);
+        // Its task ends on the failed write: the connection closes on the server's side too.
+        let start = std::time::Instant::now();
+        while stub.open() > 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "still open");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
     fn dropping_the_stub_stops_it_and_closes_its_connections() {
-        let stub = Stub::start(Behavior::Silent).unwrap();
+        let stub = Stub::builder(Behavior::Silent).record().start().unwrap();
         let addr = stub.addr();
         let mut held = TcpStream::connect(addr).unwrap();
         held.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-        while stub.open() == 0 {
+        // Until the request was read: closing a socket with unread bytes sends RST, not FIN.
+        let start = std::time::Instant::now();
+        while stub.requests().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "request never read"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
+        assert_eq!(stub.open(), 1);
         drop(stub); // Joins the server thread.
         // The held connection was closed by the server: end of stream, no reply.
         let mut rest = Vec::new();

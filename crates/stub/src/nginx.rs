@@ -3,17 +3,6 @@
 //! `server` block per [`Site`], each on its own free port, plain or TLS), starts nginx in the
 //! foreground and waits until every port listens; dropping the [`Nginx`] stops it and removes
 //! the directory. Nothing of the system's nginx (its configuration, logs, pid file) is touched.
-//!
-//! ```no_run
-//! use tulip_stub::{Nginx, Site};
-//!
-//! let Some(binary) = Nginx::find() else {
-//!     return; // Not installed.
-//! };
-//! let nginx = Nginx::builder(binary).site(Site::plain()?).start()?;
-//! println!("nginx serves {}", nginx.url());
-//! # Ok::<(), std::io::Error>(())
-//! ```
 
 use std::fmt::Write as _;
 use std::fs;
@@ -166,6 +155,23 @@ impl NginxBuilder {
 }
 
 /// A running nginx (a master and one worker); dropping it stops nginx and removes its directory.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use tulip_stub::{Nginx, Site};
+///
+/// let Some(binary) = Nginx::find() else {
+///     return Ok(()); // Not installed.
+/// };
+/// let nginx = Nginx::builder(binary).site(Site::plain()?).start()?;
+/// let mut conn = std::net::TcpStream::connect(("127.0.0.1", nginx.port()))?;
+/// conn.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+/// let mut reply = String::new();
+/// conn.read_to_string(&mut reply)?;
+/// assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(reply.ends_with(Nginx::PAGE));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Nginx {
     child: Option<Child>,
@@ -288,4 +294,69 @@ fn scratch_dir() -> io::Result<PathBuf> {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn get(port: u16, path: &str) -> String {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(conn, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).unwrap();
+        reply
+    }
+
+    /// Skipped (with a message) where nginx is missing, unless `CI` is set.
+    #[test]
+    fn serves_its_page_and_directives_and_stops_when_dropped() {
+        let Some(binary) = Nginx::find() else {
+            assert!(std::env::var_os("CI").is_none(), "nginx is not installed");
+            eprintln!("skipped: nginx is not installed (apt-get install nginx-light)");
+            return;
+        };
+        let other = Site::plain().unwrap();
+        let go = format!(
+            "location = /go {{ return 301 http://127.0.0.1:{}/; }}",
+            other.port()
+        );
+        let nginx = Nginx::builder(binary)
+            .page("<p>x</p>")
+            .site(Site::plain().unwrap().with(&go))
+            .site(other)
+            .start()
+            .unwrap();
+        let (first, second) = (nginx.ports()[0], nginx.ports()[1]);
+        let reply = get(second, "/");
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        assert!(reply.ends_with("\r\n\r\n<p>x</p>"), "{reply}");
+        let reply = get(first, "/go");
+        assert!(reply.starts_with("HTTP/1.1 301 "), "{reply}");
+        assert!(
+            reply.contains(&format!("\r\nLocation: http://127.0.0.1:{second}/\r\n")),
+            "{reply}"
+        );
+        let dir = nginx.dir().to_owned();
+        drop(nginx);
+        assert!(TcpStream::connect(("127.0.0.1", first)).is_err());
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_configuration_nginx_refuses_is_an_error_in_its_words() {
+        let Some(binary) = Nginx::find() else {
+            assert!(std::env::var_os("CI").is_none(), "nginx is not installed");
+            eprintln!("skipped: nginx is not installed (apt-get install nginx-light)");
+            return;
+        };
+        let site = Site::plain().unwrap().with("no_such_directive on;");
+        let err = Nginx::builder(binary).site(site).start().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown directive \"no_such_directive\""),
+            "{err}"
+        );
+    }
 }
