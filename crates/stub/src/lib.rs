@@ -45,6 +45,11 @@
 mod nginx;
 mod tls;
 
+// The README's example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use nginx::{Nginx, NginxBuilder, Site};
 pub use tls::{Identity, TestCa};
 
