@@ -579,7 +579,7 @@ impl SlowServers {
         let processes = count.div_ceil(per_process);
         // A port free on 127.0.0.1 is almost surely free on the other loopback addresses; a
         // server that cannot bind one says so and the run is skipped.
-        let port = free_port();
+        let port = stub::closed_port().map_err(|e| e.to_string())?;
         let mut servers = SlowServers {
             children: Vec::new(),
             hosts: Vec::new(),
@@ -767,14 +767,6 @@ fn find_tool(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .chain(fallbacks.iter().map(PathBuf::from))
         .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The hard limit on open files, from `/proc/self/limits` (std has no getrlimit).
