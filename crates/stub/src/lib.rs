@@ -9,7 +9,8 @@
 //!
 //! Replies are byte-for-byte deterministic (no `Date` header, fixed bodies), because the CLI
 //! snapshots what it prints. Every behaviour but [`Behavior::SshBanner`] first reads the
-//! request head (up to 1 MiB), like a real server.
+//! request head, like a real server (up to 1 MiB, more than a real server takes, so that a test
+//! can send a huge head and see it arrive).
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -30,7 +31,7 @@
 //! [`Behavior::Delay`] answers any way late.
 //!
 //! To see what a client sent: [`Behavior::Echo`] answers with the request as headers, and a
-//! stub started through [`Stub::builder`] with [`Builder::record`] hands over every request it
+//! stub started through [`Stub::builder`] with [`StubBuilder::record`] hands over every request it
 //! read ([`Stub::requests`]).
 //!
 //! For interop with a real server, [`Nginx`] runs nginx on loopback ports from a configuration
@@ -256,7 +257,7 @@ pub struct Stub {
 }
 
 /// A stub to start with more than a behaviour: TLS, a record of the requests. From
-/// [`Stub::builder`]; [`Builder::start`] starts it.
+/// [`Stub::builder`]; [`StubBuilder::start`] starts it.
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -269,22 +270,22 @@ pub struct Stub {
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until started"]
-pub struct Builder {
+pub struct StubBuilder {
     behavior: Behavior,
     identity: Option<Identity>,
     record: bool,
 }
 
-impl Builder {
+impl StubBuilder {
     /// Speak TLS first, presenting `identity` (see [`Stub::start_tls`]).
-    pub fn tls(mut self, identity: &Identity) -> Builder {
+    pub fn tls(mut self, identity: &Identity) -> StubBuilder {
         self.identity = Some(identity.clone());
         self
     }
 
     /// Keep every request the server reads, for [`Stub::requests`]. Off by default: a stub
     /// serving a benchmark would grow without end.
-    pub fn record(mut self) -> Builder {
+    pub fn record(mut self) -> StubBuilder {
         self.record = true;
         self
     }
@@ -346,9 +347,9 @@ impl Stub {
         Stub::builder(behavior).tls(identity).start()
     }
 
-    /// A stub serving `behavior`, to configure further before [`Builder::start`].
-    pub fn builder(behavior: Behavior) -> Builder {
-        Builder {
+    /// A stub serving `behavior`, to configure further before [`StubBuilder::start`].
+    pub fn builder(behavior: Behavior) -> StubBuilder {
+        StubBuilder {
             behavior,
             identity: None,
             record: false,
@@ -392,7 +393,7 @@ impl Stub {
 
     /// The requests the server has read so far (each as read: the head, and whatever came in
     /// the same reads), in the order it read them; empty unless started with
-    /// [`Builder::record`]. A request is recorded before it is answered, so once a client has
+    /// [`StubBuilder::record`]. A request is recorded before it is answered, so once a client has
     /// its reply, its request is here.
     pub fn requests(&self) -> Vec<Vec<u8>> {
         match &self.requests {

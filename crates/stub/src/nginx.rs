@@ -212,11 +212,6 @@ impl Nginx {
         &self.ports
     }
 
-    /// `http://127.0.0.1:PORT/` of the first site (plain or not).
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port())
-    }
-
     /// The directory holding the configuration, the page and the logs.
     pub fn dir(&self) -> &Path {
         &self.dir
