@@ -33,10 +33,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+
 use std::time::{Duration, Instant};
+use stub::{Nginx, Site};
 
 /// Our binary, built with the bench profile (release settings) by `cargo bench`.
 const OURS: &str = env!("CARGO_BIN_EXE_fetch-headers");
@@ -129,18 +131,18 @@ fn number(arg: Option<String>, name: &str) -> usize {
 
 fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
     println!("(a) nginx on loopback: {targets} heads at concurrency 256, a new connection each");
-    let Some(nginx) = find_tool("nginx", &["/usr/sbin/nginx"]) else {
+    let Some(nginx) = Nginx::find() else {
         println!("  skipped: nginx is not installed (apt-get install nginx-light)");
         return;
     };
-    let server = match Nginx::start(&nginx, &scratch.path.join("nginx"), None) {
+    let server = match Site::plain().and_then(|site| bench_nginx(nginx, site)) {
         Ok(server) => server,
         Err(e) => {
             println!("  skipped: nginx did not start: {e}");
             return;
         }
     };
-    let port = server.port;
+    let port = server.port();
     let list = scratch.path.join("nginx-targets.txt");
     let curl_config = scratch.path.join("nginx-curl.cfg");
     let mut text = String::new();
@@ -280,7 +282,7 @@ fn tls_part(scratch: &Scratch, targets: usize, runs: usize) {
     println!(
         "(c) nginx over TLS on loopback: {targets} heads at concurrency {CONCURRENCY}, a new connection and handshake each"
     );
-    let Some(nginx) = find_tool("nginx", &["/usr/sbin/nginx"]) else {
+    let Some(nginx) = Nginx::find() else {
         println!("  skipped: nginx is not installed (apt-get install nginx-light)");
         return;
     };
@@ -293,16 +295,15 @@ fn tls_part(scratch: &Scratch, targets: usize, runs: usize) {
             return;
         }
     };
-    let dir = scratch.path.join("nginx-tls");
-    let pem = (identity.cert_pem(), identity.key_pem());
-    let server = match Nginx::start(&nginx, &dir, Some(pem)) {
+    let site = Site::tls(identity.cert_pem(), identity.key_pem());
+    let server = match site.and_then(|site| bench_nginx(nginx, site)) {
         Ok(server) => server,
         Err(e) => {
             println!("  skipped: nginx did not start: {e}");
             return;
         }
     };
-    let port = server.port;
+    let port = server.port();
     let cacert = scratch.path.join("tls-ca.pem");
     std::fs::write(&cacert, ca.pem()).unwrap();
     let list = scratch.path.join("tls-targets.txt");
@@ -442,84 +443,13 @@ fn record(rates: &mut Rates, round: usize, name: &'static str, n: usize, run: Ru
     }
 }
 
-/// A real nginx on a free loopback port, configured in its own directory; stopped when dropped.
-struct Nginx {
-    child: Child,
-    port: u16,
-}
-
-impl Nginx {
-    /// With `tls` (certificate and key PEM), the port speaks TLS 1.2 and 1.3.
-    fn start(nginx: &Path, dir: &Path, tls: Option<(&str, &str)>) -> Result<Nginx, String> {
-        std::fs::create_dir_all(dir.join("html")).map_err(|e| e.to_string())?;
-        std::fs::write(
-            dir.join("html/index.html"),
-            "<!doctype html><title>tulip</title><p>A small static page.</p>\n",
-        )
-        .map_err(|e| e.to_string())?;
-        let port = free_port();
-        let d = dir.display();
-        let ssl = match tls {
-            Some((cert, key)) => {
-                std::fs::write(dir.join("cert.pem"), cert).map_err(|e| e.to_string())?;
-                std::fs::write(dir.join("key.pem"), key).map_err(|e| e.to_string())?;
-                format!(
-                    " ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/cert.pem; \
-                     ssl_certificate_key {d}/key.pem"
-                )
-            }
-            None => String::new(),
-        };
-        // One worker: the client under test gets the other core. (Not `master_process off`,
-        // which would be simpler to stop but serves at a third of the rate.) Every path nginx
-        // writes to is inside the directory, so nothing of the system's nginx is touched.
-        let config = format!(
-            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-             events {{ worker_connections 4096; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{ listen 127.0.0.1:{port} backlog=4096{ssl}; root {d}/html; }}\n}}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), config).map_err(|e| e.to_string())?;
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let server = Nginx { child, port };
-        wait_for_port(port).map_err(|e| {
-            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-            format!("{e}; error.log: {log}")
-        })?;
-        Ok(server)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM is nginx's fast shutdown: the master takes its worker down with it (a SIGKILL
-        // would orphan the worker). std only sends SIGKILL, so the shell's `kill` sends it.
-        let term = format!("kill -TERM {}", self.child.id());
-        if Command::new("sh")
-            .args(["-c", &term])
-            .status()
-            .is_ok_and(|s| s.success())
-        {
-            for _ in 0..250 {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// nginx serving `site` with the bench's small static page (crates/stub's launcher: its own
+/// temporary directory, one worker, stopped when dropped).
+fn bench_nginx(binary: PathBuf, site: Site) -> std::io::Result<Nginx> {
+    Nginx::builder(binary)
+        .page("<!doctype html><title>tulip</title><p>A small static page.</p>\n")
+        .site(site)
+        .start()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -649,7 +579,7 @@ impl SlowServers {
         let processes = count.div_ceil(per_process);
         // A port free on 127.0.0.1 is almost surely free on the other loopback addresses; a
         // server that cannot bind one says so and the run is skipped.
-        let port = free_port();
+        let port = stub::closed_port().map_err(|e| e.to_string())?;
         let mut servers = SlowServers {
             children: Vec::new(),
             hosts: Vec::new(),
@@ -837,25 +767,6 @@ fn find_tool(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .chain(fallbacks.iter().map(PathBuf::from))
         .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16) -> Result<(), String> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err(format!("nothing listens on 127.0.0.1:{port} after 10 s"))
 }
 
 /// The hard limit on open files, from `/proc/self/limits` (std has no getrlimit).

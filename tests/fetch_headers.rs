@@ -1,19 +1,17 @@
 //! fetch-headers end to end: the demo (plain, -L, --json, -k; refusing --cacert), both output
 //! formats, every failure kind's line, targets from files and stdin, usage errors, the request
 //! options (`-X HEAD`, `-H`), SIGTERM, and a real nginx on loopback. The servers are crates/stub
-//! servers (or a small echo server) started in this test process on free ports, passed to the
+//! servers (an echo server among them) started in this test process on free ports, passed to the
 //! binary as arguments; the fixture redacts ports and times, and `--order input` keeps the order
 //! of the output fixed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stub::{Behavior, Stub};
 
-use crate::fixture::{Nginx, TempDir, cmd, free_port};
+use crate::fixture::{TempDir, cmd};
 
 /// JSON fields that vary from run to run: the shared filters only know `127.0.0.1:PORT` and
 /// times with a unit.
@@ -381,8 +379,8 @@ fn bad_options_are_usage_errors() {
 /// `-X HEAD` and `-H` reach the server: it answers with the request it read, as headers.
 #[test]
 fn method_and_extra_headers_are_sent() {
-    let echo = EchoServer::start(2);
-    let target = format!("http://{}/path?q=1", echo.addr);
+    let echo = start(Behavior::Echo);
+    let target = format!("{}path?q=1", echo.url());
     snapshot!(
         "head_method_extra_headers",
         cmd("fetch-headers").args([
@@ -396,7 +394,7 @@ fn method_and_extra_headers_are_sent() {
         ])
     );
     snapshot!("get_method_default", cmd("fetch-headers").arg(&target));
-    echo.join();
+    assert_eq!(echo.accepted(), 2);
 }
 
 /// SIGTERM while a host never answers: the finished host is printed, nothing waits for the
@@ -450,16 +448,14 @@ fn sigterm_prints_what_finished_and_exits_130() {
 /// installs it, so under CI a missing nginx fails.
 #[test]
 fn interop_with_nginx() {
-    let port = free_port();
-    let page = |d: &Path| {
-        format!(
-            "server {{ listen 127.0.0.1:{port}; root {}/html; }}",
-            d.display()
-        )
-    };
-    let Some(_nginx) = Nginx::start(page, &[port]) else {
+    let Some(nginx) = crate::fixture::nginx() else {
         return;
     };
+    let nginx = nginx
+        .site(stub::Site::plain().unwrap())
+        .start()
+        .expect("nginx starts");
+    let port = nginx.port();
     let target = format!("127.0.0.1:{port}");
 
     let get = cmd("fetch-headers").arg(&target).output().unwrap();
@@ -473,7 +469,7 @@ fn interop_with_nginx() {
     for header in [
         "Server: nginx",
         "Content-Type: text/html",
-        "Content-Length: 20",
+        &format!("Content-Length: {}", stub::Nginx::PAGE.len()),
     ] {
         assert!(
             text.lines()
@@ -522,48 +518,6 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
             panic!("fetch-headers did not exit within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Answers each of `count` connections with a head that carries the request it read, one
-/// `X-Got` header per request line, so a test sees exactly what was sent.
-struct EchoServer {
-    addr: std::net::SocketAddr,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl EchoServer {
-    fn start(count: usize) -> EchoServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let thread = std::thread::spawn(move || {
-            for _ in 0..count {
-                let (mut conn, _) = listener.accept().unwrap();
-                conn.set_read_timeout(Some(Duration::from_secs(30)))
-                    .unwrap();
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.ends_with(b"\r\n\r\n") {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let mut reply = String::from("HTTP/1.0 200 OK\r\n");
-                for line in String::from_utf8_lossy(&request).split("\r\n") {
-                    if !line.is_empty() {
-                        reply.push_str(&format!("X-Got: {line}\r\n"));
-                    }
-                }
-                reply.push_str("\r\n");
-                let _ = conn.write_all(reply.as_bytes());
-            }
-        });
-        EchoServer { addr, thread }
-    }
-
-    fn join(self) {
-        self.thread.join().unwrap();
     }
 }
 
@@ -690,7 +644,7 @@ fn a_closed_stdout_ends_the_run() {
 #[test]
 fn a_failing_stderr_loses_no_head() {
     let ok = start(Behavior::Ok);
-    let refused = format!("127.0.0.1:{}", free_port());
+    let refused = format!("127.0.0.1:{}", stub::closed_port().unwrap());
     let full = || {
         std::fs::OpenOptions::new()
             .write(true)

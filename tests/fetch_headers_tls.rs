@@ -3,12 +3,12 @@
 //! failure, `--insecure`, redirect chains (across servers, relative, http to https, a loop, past
 //! `--max-redirects`), and nginx serving TLS on loopback with a certificate made here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use stub::{AlertDescription, Behavior, Identity, Stub, TestCa};
 
 use crate::fetch_headers::{JSON, start};
-use crate::fixture::{Nginx, TempDir, cmd, free_port};
+use crate::fixture::{TempDir, cmd};
 
 /// A test CA, a certificate it issued for 127.0.0.1 and localhost, and the CA's PEM in a file.
 struct Pki {
@@ -322,22 +322,15 @@ fn interop_with_nginx_over_tls() {
     let pki = Pki::new("nginx-tls");
     let (cert, key, cacert) = nginx_certificate(&pki);
     // A TLS port with a certificate for 127.0.0.1, and a plain port whose `/go` redirects to it.
-    let (tls_port, plain_port) = (free_port(), free_port());
-    let servers = |d: &Path| {
-        std::fs::write(d.join("cert.pem"), &cert).unwrap();
-        std::fs::write(d.join("key.pem"), &key).unwrap();
-        let d = d.display();
-        format!(
-            "server {{ listen 127.0.0.1:{tls_port} ssl; root {d}/html;\n\
-             ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/cert.pem;\n\
-             ssl_certificate_key {d}/key.pem; }}\n\
-             server {{ listen 127.0.0.1:{plain_port}; root {d}/html;\n\
-             location = /go {{ return 301 https://127.0.0.1:{tls_port}/; }} }}"
-        )
-    };
-    let Some(_nginx) = Nginx::start(servers, &[tls_port, plain_port]) else {
+    let Some(nginx) = crate::fixture::nginx() else {
         return;
     };
+    let tls = stub::Site::tls(&cert, &key).unwrap();
+    let tls_port = tls.port();
+    let go = format!("location = /go {{ return 301 https://127.0.0.1:{tls_port}/; }}");
+    let plain = stub::Site::plain().unwrap().with(&go);
+    let plain_port = plain.port();
+    let _nginx = nginx.site(tls).site(plain).start().expect("nginx starts");
     let https = format!("https://127.0.0.1:{}/", tls_port);
 
     let out = cmd("fetch-headers")

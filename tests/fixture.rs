@@ -2,11 +2,8 @@
 //! with [`cmd`] and asserts with [`snapshot!`], which stores snapshots in the top-level
 //! `snapshots/` directory and applies the shared redaction filters (times, ports, paths).
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 /// A command for one of the workspace's binaries, with a cleared, fixed environment so that no
 /// setting of the developer's machine (colours, locale, terminal width) changes what it prints.
@@ -110,91 +107,22 @@ impl Drop for TempDir {
     }
 }
 
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A real nginx for the interop tests, run from a temporary directory as one process
-/// (`master_process off`, so killing it leaves no worker behind); killed when dropped.
-pub struct Nginx {
-    child: Child,
-    _dir: TempDir,
-}
-
-impl Nginx {
-    /// Starts nginx with the `server { ... }` blocks that `servers` writes for the directory it
-    /// is given (which holds `html/index.html`, a 20-byte page), and waits until every one of
-    /// `ports` listens. `None`, with a message, only where nginx is not installed and `CI` is not
-    /// set: `.ci/run` installs it, so under CI a missing nginx fails the test.
-    pub fn start(servers: impl FnOnce(&Path) -> String, ports: &[u16]) -> Option<Nginx> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let found = std::env::split_paths(&path)
-            .map(|dir| dir.join("nginx"))
-            .chain([PathBuf::from("/usr/sbin/nginx")])
-            .find(|p| p.is_file());
-        let Some(nginx) = found else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "nginx is not installed, and CI is set: .ci/run should have installed nginx-light"
-            );
-            eprintln!(
-                "skipping an nginx interop test: nginx is not installed (apt-get install nginx-light)"
-            );
-            return None;
-        };
-        let dir = TempDir::new(&format!("nginx-{}", ports[0]));
-        std::fs::create_dir_all(dir.path().join("html")).unwrap();
-        std::fs::write(dir.path().join("html/index.html"), "<p>hello, tulip</p>\n").unwrap();
-        let d = dir.path().display();
-        let config = format!(
-            "master_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             {}\n}}\n",
-            servers(dir.path())
+/// A real nginx for the interop tests (crates/stub's launcher: a temporary directory, free
+/// ports, stopped when dropped), to add sites to and start. `None`, with a message, only where
+/// nginx is not installed and `CI` is not set: `.ci/run` installs it, so under CI a missing
+/// nginx fails the test.
+pub fn nginx() -> Option<stub::NginxBuilder> {
+    let Some(binary) = stub::Nginx::find() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nginx is not installed, and CI is set: .ci/run should have installed nginx-light"
         );
-        std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
-        let child = Command::new(&nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut server = Nginx { child, _dir: dir };
-        let start = Instant::now();
-        for &port in ports {
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                if let Some(status) = server.child.try_wait().unwrap() {
-                    let mut err = String::new();
-                    let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
-                    panic!("nginx exited ({status}): {err}");
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(30),
-                    "nginx did not listen on 127.0.0.1:{port}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Some(server)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        eprintln!(
+            "skipping an nginx interop test: nginx is not installed (apt-get install nginx-light)"
+        );
+        return None;
+    };
+    Some(stub::Nginx::builder(binary))
 }
 
 /// Runs `cmd` with its stdout a pipe that is closed after the first line (`cmd | head -1`),

@@ -99,38 +99,23 @@ fn fetch_many_follows_each_targets_chain() {
     }
 }
 
-/// A server on 127.0.0.1 that answers `connections` connections, each request `/` with a 302 to
-/// `/next` (same origin) and any other with `200 OK`, and hands over every request it read.
-fn recording_server(connections: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let thread = std::thread::spawn(move || {
-        let mut requests = Vec::new();
-        for _ in 0..connections {
-            let (mut conn, _) = listener.accept().unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(30)))
-                .unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.ends_with(b"\r\n\r\n") {
-                match conn.read(&mut buf).unwrap() {
-                    0 => break,
-                    n => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let request = String::from_utf8(request).unwrap();
-            let reply: &[u8] = if request.starts_with("GET / ") {
-                b"HTTP/1.1 302 Found\r\nLocation: /next\r\n\r\n"
-            } else {
-                b"HTTP/1.1 200 OK\r\n\r\n"
-            };
-            conn.write_all(reply).unwrap();
-            requests.push(request);
-        }
-        requests
-    });
-    (url, thread)
+/// A stub that answers `/` with a 302 to `/next` (same origin) and `/next` with `200 OK`, and
+/// keeps every request it read.
+fn recording_server() -> Stub {
+    let routes = vec![
+        ("/".into(), Behavior::Moved(302, "/next".into())),
+        ("/next".into(), Behavior::Ok),
+    ];
+    Stub::builder(Behavior::Route(routes))
+        .record()
+        .start()
+        .unwrap()
+}
+
+/// The requests `server` read, as text.
+fn requests_of(server: &Stub) -> Vec<String> {
+    let requests = server.requests().into_iter();
+    requests.map(|r| String::from_utf8(r).unwrap()).collect()
 }
 
 #[test]
@@ -145,11 +130,11 @@ fn credentials_go_only_to_the_input_targets_origin() {
     };
 
     // Same origin: every hop carries them.
-    let (url, server) = recording_server(2);
-    let target: Target = url.parse().unwrap();
+    let server = recording_server();
+    let target: Target = server.url().parse().unwrap();
     let chain = block_on(fetch(&target, &options));
     assert_eq!(chain.result.unwrap().head.status, 200);
-    let requests = server.join().unwrap();
+    let requests = requests_of(&server);
     assert_eq!(requests.len(), 2);
     for request in &requests {
         assert!(
@@ -161,13 +146,15 @@ fn credentials_go_only_to_the_input_targets_origin() {
     assert!(requests[1].starts_with("GET /next "));
 
     // Another origin (another port): the credentials stay behind, other headers go along.
-    let (url, server) = recording_server(2);
-    let moved = Stub::start(Behavior::Moved(307, url)).unwrap();
+    let server = recording_server();
+    let moved = Stub::start(Behavior::Moved(307, server.url())).unwrap();
     let target: Target = moved.target().parse().unwrap();
     let chain = block_on(fetch(&target, &options));
     assert_eq!(chain.result.unwrap().head.status, 200);
     assert_eq!(chain.redirects.len(), 2);
-    for request in server.join().unwrap() {
+    let requests = requests_of(&server);
+    assert_eq!(requests.len(), 2);
+    for request in requests {
         assert!(!request.contains("Authorization"), "{request}");
         assert!(!request.contains("Cookie"), "{request}");
         assert!(request.contains("\r\nX-Trace: 7\r\n"), "{request}");
@@ -226,43 +213,17 @@ fn a_location_with_bytes_outside_printable_ascii_is_refused_not_mangled() {
 
 #[test]
 fn hops_each_within_the_timeout_cannot_stretch_the_chain_past_it() {
-    use std::io::{Read, Write};
     // Every request `/N` is answered after 400 ms with a redirect to `/N+1`, up to `/5` (200).
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}/0", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        // Stops by itself: at most 6 connections, and no waiting past 5 s (the client gives up
-        // after 1).
-        let stop = Instant::now() + Duration::from_secs(5);
-        let mut served = 0;
-        while served < 6 && Instant::now() < stop {
-            let Ok((mut conn, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            };
-            served += 1;
-            conn.set_nonblocking(false).unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(20)))
-                .unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.ends_with(b"\r\n\r\n") {
-                match conn.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let request = String::from_utf8_lossy(&request);
-            let n: u32 = request[5..].split(' ').next().unwrap().parse().unwrap();
-            std::thread::sleep(Duration::from_millis(400));
-            let reply = match n {
-                5 => "HTTP/1.1 200 OK\r\n\r\n".to_owned(),
-                n => format!("HTTP/1.1 302 Found\r\nLocation: /{}\r\n\r\n", n + 1),
-            };
-            let _ = conn.write_all(reply.as_bytes());
-        }
-    });
+    let hop = Duration::from_millis(400);
+    let mut routes: Vec<(String, Behavior)> = (0..5)
+        .map(|n| {
+            let next = Behavior::Moved(302, format!("/{}", n + 1));
+            (format!("/{n}"), Behavior::Delay(hop, Box::new(next)))
+        })
+        .collect();
+    routes.push(("/5".into(), Behavior::Slow(hop)));
+    let server = Stub::start(Behavior::Route(routes)).unwrap();
+    let url = format!("{}0", server.url());
     let target: Target = url.parse().unwrap();
     let options = Options {
         timeout: Duration::from_millis(1000),
@@ -279,7 +240,6 @@ fn hops_each_within_the_timeout_cannot_stretch_the_chain_past_it() {
     );
     assert!(chain.redirects.len() < 5, "{}", chain.redirects.len());
     assert!(chain.elapsed >= Duration::from_millis(1000));
-    server.join().unwrap();
 }
 
 #[test]

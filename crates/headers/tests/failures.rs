@@ -268,26 +268,6 @@ fn interim_heads_are_read_past_and_kept() {
     assert_eq!(r.head.lines, reply_lines(&Behavior::Ok));
 }
 
-/// A server on its own thread that sends `100 Continue` heads, one per `every`, until the
-/// client closes (or 30 s pass): a 1xx flood.
-fn continue_flood(every: Duration) -> (String, std::thread::JoinHandle<()>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    let thread = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let _ = conn.read(&mut [0; 1024]);
-        let until = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < until {
-            if conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-                return;
-            }
-            std::thread::sleep(every);
-        }
-    });
-    (target, thread)
-}
-
 #[test]
 fn a_flood_of_interim_heads_meets_the_size_cap_and_the_deadline() {
     // Sent at once: the cap counts the interim heads.
@@ -303,20 +283,19 @@ fn a_flood_of_interim_heads_meets_the_size_cap_and_the_deadline() {
         timeout: Duration::from_millis(500),
         ..Options::default()
     };
-    let (target, server) = continue_flood(Duration::from_millis(20));
-    let err = fetch_with(&target, &options).unwrap_err();
+    let drip = Behavior::ContinueDrip(Duration::from_millis(20));
+    let server = Stub::start(drip.clone()).unwrap();
+    let err = fetch_with(&server.target(), &options).unwrap_err();
     assert_eq!(err, FetchError::Timeout(Phase::Read));
-    server.join().unwrap();
 
-    let (target, server) = continue_flood(Duration::from_millis(20));
-    let targets = vec![target.parse::<Target>().unwrap()];
+    let server = Stub::start(drip).unwrap();
+    let targets = vec![server.target().parse::<Target>().unwrap()];
     let stream = tulip_headers::Many::new(&options)
         .concurrency(1)
         .fetch(targets);
     let results: Vec<_> = smol::block_on(futures_lite::StreamExt::collect(stream));
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].result, Err(FetchError::Timeout(Phase::Read)));
-    server.join().unwrap();
 }
 
 #[test]

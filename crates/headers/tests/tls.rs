@@ -137,100 +137,41 @@ fn the_connect_timeout_covers_the_handshake() {
 
 #[test]
 fn a_request_larger_than_rustls_buffer_goes_out_whole() {
-    use std::io::{Read, Write};
     let ca = TestCa::new("tulip test CA").unwrap();
     let id = ca.issue(&["127.0.0.1"]).unwrap();
-    let config = id.server_config().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    // Reads the whole request, then says how many bytes it had.
-    let server = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let conn = rustls::ServerConnection::new(config).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        let mut request = Vec::new();
-        let mut buf = [0u8; 16384];
-        while !request.ends_with(b"\r\n\r\n") {
-            match tls.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => request.extend_from_slice(&buf[..n]),
-            }
-        }
-        let reply = format!("HTTP/1.1 200 OK\r\nX-Got: {}\r\n\r\n", request.len());
-        let _ = tls.write_all(reply.as_bytes());
-        let _ = tls.flush();
-    });
+    // Answers only once it has read a whole head, and keeps it.
+    let server = Stub::builder(Behavior::Ok)
+        .tls(&id)
+        .record()
+        .start()
+        .unwrap();
     let mut options = trusting(&ca);
     // Over rustls' default 64 KiB limit for data written before the handshake ends.
     let big = "x".repeat(100 * 1024);
     options
         .headers
         .push(tulip_headers::Header::new("X-Big", &big).unwrap());
-    let target: Target = format!("https://127.0.0.1:{port}/").parse().unwrap();
-    let sent = tulip_headers::build_request(&target, &options).len();
+    let target: Target = server.target().parse().unwrap();
+    let sent = tulip_headers::build_request(&target, &options);
     let response = block_on(fetch_head(&target, &options)).unwrap();
-    assert_eq!(
-        response.head.header("x-got"),
-        Some(sent.to_string().as_str())
-    );
-    server.join().unwrap();
-}
-
-/// Presents `cert`'s certificate but signs the handshake with `key`'s private key.
-#[derive(Debug)]
-struct WrongKey(std::sync::Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::server::ResolvesServerCert for WrongKey {
-    fn resolve(
-        &self,
-        _: rustls::server::ClientHello<'_>,
-    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
+    assert_eq!(response.head.status, 200);
+    assert_eq!(server.requests(), [sent]);
 }
 
 #[test]
 fn insecure_still_checks_that_the_server_holds_the_certificates_key() {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    use std::io::Read;
     let ca = TestCa::new("tulip test CA").unwrap();
     let cert = ca.issue(&["127.0.0.1"]).unwrap();
-    let key = ca.issue(&["127.0.0.1"]).unwrap();
-    let provider = rustls::crypto::ring::default_provider();
-    let chain = vec![CertificateDer::from_pem_slice(cert.cert_pem().as_bytes()).unwrap()];
-    let signer = PrivateKeyDer::from_pem_slice(key.key_pem().as_bytes()).unwrap();
-    let signer = provider.key_provider.load_private_key(signer).unwrap();
-    let certified = rustls::sign::CertifiedKey::new(chain, signer);
-    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(provider))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_cert_resolver(std::sync::Arc::new(WrongKey(std::sync::Arc::new(
-            certified,
-        ))));
-    let config = std::sync::Arc::new(config);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let conn = rustls::ServerConnection::new(config).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        // Ends when the client hangs up on the bad signature.
-        let _ = tls.read(&mut [0u8; 1024]);
-    });
-    let target: Target = format!("https://127.0.0.1:{port}/").parse().unwrap();
+    let impostor = cert.with_key_of(&ca.issue(&["127.0.0.1"]).unwrap());
+    let server = Stub::start_tls(Behavior::Ok, &impostor).unwrap();
     let options = Options {
         tls: TlsConfig::insecure(),
         timeout: Duration::from_secs(20),
         ..Options::default()
     };
-    let err = block_on(fetch_head(&target, &options)).unwrap_err();
+    let err = fetch(&server, &options).unwrap_err();
     assert_eq!(err.kind(), "bad-certificate", "{err}");
     assert_eq!(err.to_string(), "tls: bad certificate: bad signature");
-    server.join().unwrap();
 }
 
 #[test]

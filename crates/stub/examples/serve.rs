@@ -3,9 +3,9 @@
 //! another process.
 //!
 //! ```text
-//! cargo run --release -p stub --example serve -- slow 200      # 200 OK after 200 ms
-//! cargo run --release -p stub --example serve -- ok            # 200 OK at once
-//! cargo run --release -p stub --example serve -- drip 1000 30  # a byte a second, for 30 s
+//! cargo run --release -p tulip-stub --example serve -- slow 200      # 200 OK after 200 ms
+//! cargo run --release -p tulip-stub --example serve -- ok            # 200 OK at once
+//! cargo run --release -p tulip-stub --example serve -- drip 1000 30  # a byte a second, for 30 s
 //! ```
 
 use std::time::Duration;

@@ -9,7 +9,8 @@
 //!
 //! Replies are byte-for-byte deterministic (no `Date` header, fixed bodies), because the CLI
 //! snapshots what it prints. Every behaviour but [`Behavior::SshBanner`] first reads the
-//! request head (up to 16 KiB), like a real server.
+//! request head, like a real server (up to 1 MiB, more than a real server takes, so that a test
+//! can send a huge head and see it arrive).
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -26,7 +27,15 @@
 //! [`Stub::start_tls`] serves the same behaviours over TLS (rustls), with a certificate made at
 //! run time by a [`TestCa`]; the CA's identities can be valid, expired, for another name, or
 //! from a CA the client does not trust, to show each TLS failure. [`Behavior::Route`] answers
-//! each path its own way, for redirect chains (relative locations, loops).
+//! each path its own way, for redirect chains (relative locations, loops), and
+//! [`Behavior::Delay`] answers any way late.
+//!
+//! To see what a client sent: [`Behavior::Echo`] answers with the request as headers, and a
+//! stub started through [`Stub::builder`] with [`StubBuilder::record`] hands over every request it
+//! read ([`Stub::requests`]).
+//!
+//! For interop with a real server, [`Nginx`] runs nginx on loopback ports from a configuration
+//! of its own, and stops it when dropped.
 //!
 //! Not a real HTTP server: it answers every request (for a path) the same way, one request per
 //! connection, and closes.
@@ -39,10 +48,16 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod dns;
+mod nginx;
 mod tls;
 
-pub use dns::{Decoy, DnsBehavior, DnsStub};
+// The README's example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
+pub use dns::{Decoy, DnsBehavior, DnsStub};
+pub use nginx::{Nginx, NginxBuilder, Site};
 pub use tls::{Identity, TestCa};
 
 /// The TLS alerts [`Behavior::TlsAlert`] sends (rustls' type, re-exported so that tests need
@@ -51,8 +66,8 @@ pub use rustls::AlertDescription;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -69,6 +84,8 @@ pub enum Behavior {
     Ok,
     /// `200 OK` after this long.
     Slow(Duration),
+    /// This behaviour after this long (counted from the request read): a slow redirect, say.
+    Delay(Duration, Box<Behavior>),
     /// `301 Moved Permanently` with this `Location`.
     Redirect(String),
     /// This redirect status (302, 303, 307, 308 ...) with this `Location`.
@@ -110,6 +127,12 @@ pub enum Behavior {
     NonAscii,
     /// `100 Continue`, then the `200 OK` head.
     Continue,
+    /// `100 Continue` heads, one per interval and never a final head, until the client hangs
+    /// up or the stub is dropped (a flood of interim heads, dripped).
+    ContinueDrip(Duration),
+    /// `HTTP/1.0 200 OK` carrying the request it read: one `X-Got: LINE` header per request
+    /// line, then the blank line and no body, so that a client sees exactly what it sent.
+    Echo,
     /// These exact bytes, then close.
     Raw(Vec<u8>),
     /// These exact bytes, then the connection closes without TLS's close_notify (a careless
@@ -179,7 +202,12 @@ impl Behavior {
                 record.extend((0..32u8).map(|i| i.wrapping_mul(37) ^ 0x5a));
                 record
             }
-            Behavior::Silent | Behavior::Reset | Behavior::Route(_) => return None,
+            Behavior::Delay(_, then) => return then.reply(),
+            Behavior::Silent
+            | Behavior::Reset
+            | Behavior::Route(_)
+            | Behavior::ContinueDrip(_)
+            | Behavior::Echo => return None,
         })
     }
 }
@@ -229,37 +257,70 @@ pub struct Stub {
     tls: bool,
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    requests: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Stub {
-    /// Starts a server on 127.0.0.1 with a free port, serving `behavior`.
-    pub fn start(behavior: Behavior) -> io::Result<Stub> {
-        Stub::start_with(behavior, None)
+/// A stub to start with more than a behaviour: TLS, a record of the requests. From
+/// [`Stub::builder`]; [`StubBuilder::start`] starts it.
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let server = tulip_stub::Stub::builder(tulip_stub::Behavior::Ok).record().start().unwrap();
+/// let mut conn = std::net::TcpStream::connect(server.addr()).unwrap();
+/// conn.write_all(b"GET /x HTTP/1.0\r\nX-Trace: 7\r\n\r\n").unwrap();
+/// conn.read_to_end(&mut Vec::new()).unwrap();
+/// assert_eq!(server.requests(), [b"GET /x HTTP/1.0\r\nX-Trace: 7\r\n\r\n".to_vec()]);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until started"]
+pub struct StubBuilder {
+    behavior: Behavior,
+    identity: Option<Identity>,
+    record: bool,
+}
+
+impl StubBuilder {
+    /// Speak TLS first, presenting `identity` (see [`Stub::start_tls`]).
+    pub fn tls(mut self, identity: &Identity) -> StubBuilder {
+        self.identity = Some(identity.clone());
+        self
     }
 
-    /// Starts a server like [`Stub::start`] that speaks TLS first, presenting `identity`.
-    /// Its [`Stub::target`] and [`Stub::url`] are `https://` URLs. A client that rejects the
-    /// certificate gets no reply (the handshake failed); one that accepts it gets `behavior`.
-    pub fn start_tls(behavior: Behavior, identity: &Identity) -> io::Result<Stub> {
-        Stub::start_with(behavior, Some(TlsAcceptor::from(identity.server_config()?)))
+    /// Keep every request the server reads, for [`Stub::requests`]. Off by default: a stub
+    /// serving a benchmark would grow without end.
+    pub fn record(mut self) -> StubBuilder {
+        self.record = true;
+        self
     }
 
-    fn start_with(behavior: Behavior, tls: Option<TlsAcceptor>) -> io::Result<Stub> {
+    /// Binds 127.0.0.1 on a free port and starts serving.
+    pub fn start(self) -> io::Result<Stub> {
+        let tls = match &self.identity {
+            Some(identity) => Some(TlsAcceptor::from(identity.server_config()?)),
+            None => None,
+        };
         let listener = listen()?;
         let addr = listener.local_addr()?;
         let listener = Async::new(listener)?;
-        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = self.record.then(Arc::default);
         let (stop, stopped) = smol::channel::bounded::<()>(1);
-        let open = Arc::new(AtomicUsize::new(0));
-        let counters = (accepted.clone(), open.clone());
-        let is_tls = tls.is_some();
+        let server = Server {
+            behavior: Arc::new(self.behavior),
+            tls,
+            accepted: Arc::default(),
+            open: Arc::default(),
+            requests: requests.clone(),
+        };
+        let (accepted, open) = (server.accepted.clone(), server.open.clone());
+        let is_tls = server.tls.is_some();
         let thread = std::thread::Builder::new()
             .name(format!("stub-{}", addr.port()))
             .spawn(move || {
                 let ex = LocalExecutor::new();
-                let serve = serve(&ex, listener, Arc::new(behavior), tls, counters);
+                let serve = serve(&ex, listener, server);
                 // The stop channel closes when the Stub is dropped; `recv` then returns.
                 let stopped = async {
                     let _ = stopped.recv().await;
@@ -272,9 +333,33 @@ impl Stub {
             tls: is_tls,
             accepted,
             open,
+            requests,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+}
+
+impl Stub {
+    /// Starts a server on 127.0.0.1 with a free port, serving `behavior`.
+    pub fn start(behavior: Behavior) -> io::Result<Stub> {
+        Stub::builder(behavior).start()
+    }
+
+    /// Starts a server like [`Stub::start`] that speaks TLS first, presenting `identity`.
+    /// Its [`Stub::target`] and [`Stub::url`] are `https://` URLs. A client that rejects the
+    /// certificate gets no reply (the handshake failed); one that accepts it gets `behavior`.
+    pub fn start_tls(behavior: Behavior, identity: &Identity) -> io::Result<Stub> {
+        Stub::builder(behavior).tls(identity).start()
+    }
+
+    /// A stub serving `behavior`, to configure further before [`StubBuilder::start`].
+    pub fn builder(behavior: Behavior) -> StubBuilder {
+        StubBuilder {
+            behavior,
+            identity: None,
+            record: false,
+        }
     }
 
     /// The server's address (127.0.0.1 and its port).
@@ -310,6 +395,17 @@ impl Stub {
     /// How many connections are open on the server's side right now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// The requests the server has read so far (each as read: the head, and whatever came in
+    /// the same reads), in the order it read them; empty unless started with
+    /// [`StubBuilder::record`]. A request is recorded before it is answered, so once a client has
+    /// its reply, its request is here.
+    pub fn requests(&self) -> Vec<Vec<u8>> {
+        match &self.requests {
+            Some(requests) => lock(requests).clone(),
+            None => Vec::new(),
+        }
     }
 }
 
@@ -400,33 +496,44 @@ fn listen_with_backlog(backlog: i32) -> io::Result<TcpListener> {
     }
 }
 
-async fn serve(
-    ex: &LocalExecutor<'_>,
-    listener: Async<TcpListener>,
+/// What one stub's accept loop and connection tasks share.
+struct Server {
     behavior: Arc<Behavior>,
     tls: Option<TlsAcceptor>,
-    (accepted, open): (Arc<AtomicUsize>, Arc<AtomicUsize>),
-) {
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+    requests: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
+}
+
+/// A poisoned lock only means a test panicked while holding it; the requests are still good.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn serve(ex: &LocalExecutor<'_>, listener: Async<TcpListener>, server: Server) {
     loop {
         match listener.accept().await {
             Ok((conn, _)) => {
                 // Open first: whoever sees the accept count sees the connection open.
-                open.fetch_add(1, Ordering::Relaxed);
-                accepted.fetch_add(1, Ordering::Relaxed);
-                let guard = OpenGuard(open.clone());
-                let behavior = behavior.clone();
-                let tls = tls.clone();
+                server.open.fetch_add(1, Ordering::Relaxed);
+                server.accepted.fetch_add(1, Ordering::Relaxed);
+                let guard = OpenGuard(server.open.clone());
+                let behavior = server.behavior.clone();
+                let tls = server.tls.clone();
+                let record = Record(server.requests.clone());
                 ex.spawn(async move {
                     match tls {
-                        None => handle(conn, &behavior).await,
+                        None => handle(conn, &behavior, &record).await,
                         Some(tls) => {
                             // A client that refuses the certificate ends here.
                             if let Ok(conn) = tls.accept(conn).await {
                                 match &*behavior {
                                     Behavior::TlsAlert(_) | Behavior::BadRecord => {
-                                        fail_tls(conn, &behavior).await
+                                        fail_tls(conn, &behavior, &record).await
                                     }
-                                    _ => handle(conn, &behavior).await,
+                                    _ => handle(conn, &behavior, &record).await,
                                 }
                             }
                         }
@@ -439,6 +546,17 @@ async fn serve(
             Err(_) => {
                 Timer::after(Duration::from_millis(5)).await;
             }
+        }
+    }
+}
+
+/// Where a connection keeps the requests it reads, if the stub records them.
+struct Record(Option<Arc<Mutex<Vec<Vec<u8>>>>>);
+
+impl Record {
+    fn keep(&self, request: &[u8]) {
+        if let Some(requests) = &self.0 {
+            lock(requests).push(request.to_vec());
         }
     }
 }
@@ -474,20 +592,41 @@ impl Socket for futures_rustls::server::TlsStream<Async<TcpStream>> {
     const TLS: bool = true;
 }
 
-/// Reads the request head: until a blank line, end of stream, or 16 KiB; returns what it read.
-async fn read_request(conn: &mut impl Socket) -> Vec<u8> {
-    let mut buf = [0u8; 1024];
+/// The most of a request head a stub reads: far past any real server's limit, so that a test
+/// can send a huge head and see it arrive whole.
+const MAX_REQUEST: usize = 1024 * 1024;
+
+/// Reads the request head: until a blank line, end of stream, or [`MAX_REQUEST`] bytes; keeps
+/// it in `record` and returns what it read.
+async fn read_request(conn: &mut impl Socket, record: &Record) -> Vec<u8> {
+    let mut buf = [0u8; 4096];
     let mut seen = Vec::new();
-    while seen.len() < 16 * 1024 {
+    while seen.len() < MAX_REQUEST {
+        let from = seen.len().saturating_sub(3);
         match conn.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
-        if seen.windows(4).any(|w| w == b"\r\n\r\n") || seen.windows(2).any(|w| w == b"\n\n") {
+        // Only the new bytes (and the three before them) can complete the blank line.
+        let new = &seen[from..];
+        if new.windows(4).any(|w| w == b"\r\n\r\n") || new.windows(2).any(|w| w == b"\n\n") {
             break;
         }
     }
+    record.keep(&seen);
     seen
+}
+
+/// [`Behavior::Echo`]'s reply to `request`.
+fn echo(request: &[u8]) -> Vec<u8> {
+    let mut reply = String::from("HTTP/1.0 200 OK\r\n");
+    for line in String::from_utf8_lossy(request).split("\r\n") {
+        if !line.is_empty() {
+            reply.push_str(&format!("X-Got: {line}\r\n"));
+        }
+    }
+    reply.push_str("\r\n");
+    reply.into_bytes()
 }
 
 /// The path of a request line (`GET /path HTTP/1.0`), empty if there is none.
@@ -497,30 +636,39 @@ fn request_path(request: &[u8]) -> &str {
     line.split(' ').nth(1).unwrap_or_default()
 }
 
-async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
+async fn handle<S: Socket>(mut conn: S, behavior: &Behavior, record: &Record) {
     if *behavior == Behavior::SshBanner {
         let banner = behavior.reply().unwrap_or_default();
         let _ = conn.write_all(&banner).await;
-        read_request(&mut conn).await;
+        read_request(&mut conn, record).await;
         return;
     }
     // A plain stub's alert answers the first bytes, as a TLS server refusing a ClientHello.
     if matches!(behavior, Behavior::Rejecting | Behavior::TlsAlert(_)) {
         let mut buf = [0u8; 4096];
-        let _ = conn.read(&mut buf).await;
+        if let Ok(n) = conn.read(&mut buf).await {
+            record.keep(&buf[..n]);
+        }
         let _ = conn.write_all(&behavior.reply().unwrap_or_default()).await;
         return;
     }
-    let request = read_request(&mut conn).await;
+    let request = read_request(&mut conn, record).await;
     let not_found = Behavior::Status(404);
-    let behavior = match behavior {
-        Behavior::Route(routes) => {
-            let path = request_path(&request);
-            let route = routes.iter().find(|(p, _)| p == path);
-            route.map_or(&not_found, |(_, b)| b)
-        }
-        other => other,
-    };
+    let mut behavior = behavior;
+    loop {
+        behavior = match behavior {
+            Behavior::Route(routes) => {
+                let path = request_path(&request);
+                let route = routes.iter().find(|(p, _)| p == path);
+                route.map_or(&not_found, |(_, b)| b)
+            }
+            Behavior::Delay(delay, then) => {
+                Timer::after(*delay).await;
+                then
+            }
+            _ => break,
+        };
+    }
     match behavior {
         Behavior::Slow(delay) => {
             Timer::after(*delay).await;
@@ -530,6 +678,18 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
                 if conn.write_all(&[byte]).await.is_err() {
                     return;
                 }
+                Timer::after(*interval).await;
+            }
+            return;
+        }
+        Behavior::ContinueDrip(interval) => {
+            // Ends when a write fails: the client hung up.
+            while conn
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_ok()
+            {
+                let _ = conn.flush().await;
                 Timer::after(*interval).await;
             }
             return;
@@ -550,7 +710,10 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
         }
         _ => {}
     }
-    let reply = behavior.reply().unwrap_or_default();
+    let reply = match behavior {
+        Behavior::Echo => echo(&request),
+        _ => behavior.reply().unwrap_or_default(),
+    };
     // The client hangs up once it has the head; errors writing the body are expected.
     let _ = conn.write_all(&reply).await;
     if let Behavior::RawNoCloseNotify(_) = behavior {
@@ -571,8 +734,9 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
 async fn fail_tls(
     mut conn: futures_rustls::server::TlsStream<Async<TcpStream>>,
     behavior: &Behavior,
+    record: &Record,
 ) {
-    read_request(&mut conn).await;
+    read_request(&mut conn, record).await;
     // What rustls still holds (session tickets) goes out first: the alert's record number
     // counts those records.
     if conn.flush().await.is_err() {
@@ -618,14 +782,90 @@ mod tests {
     }
 
     #[test]
+    fn echo_answers_with_the_request_it_read() {
+        let stub = Stub::start(Behavior::Echo).unwrap();
+        let mut conn = TcpStream::connect(stub.addr()).unwrap();
+        conn.write_all(b"HEAD /p?q=1 HTTP/1.1\r\nX-Trace:  7 \r\n\r\n")
+            .unwrap();
+        let mut reply = Vec::new();
+        conn.read_to_end(&mut reply).unwrap();
+        assert_eq!(
+            reply,
+            b"HTTP/1.0 200 OK\r\nX-Got: HEAD /p?q=1 HTTP/1.1\r\nX-Got: X-Trace:  7 \r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_recording_stub_hands_over_each_request_before_its_reply() {
+        let routes = vec![("/a".into(), Behavior::Ok), ("/b".into(), Behavior::Reset)];
+        let stub = Stub::builder(Behavior::Route(routes))
+            .record()
+            .start()
+            .unwrap();
+        let sent = [
+            &b"GET /a HTTP/1.0\r\n\r\n"[..],
+            b"GET /b HTTP/1.0\r\nX: y\r\n\r\n",
+        ];
+        for (i, request) in sent.iter().enumerate() {
+            let mut conn = TcpStream::connect(stub.addr()).unwrap();
+            conn.write_all(request).unwrap();
+            // The first reply byte (or the reset) comes after the request was kept.
+            let _ = conn.read(&mut [0u8; 1]);
+            assert_eq!(stub.requests().len(), i + 1);
+        }
+        assert_eq!(stub.requests(), sent.map(<[u8]>::to_vec));
+        // Not recording: nothing kept.
+        let plain = Stub::start(Behavior::Ok).unwrap();
+        exchange(&plain);
+        assert!(plain.requests().is_empty());
+    }
+
+    #[test]
+    fn delay_answers_its_behaviour_late() {
+        let stub = Stub::start(Behavior::Delay(
+            Duration::from_millis(300),
+            Box::new(Behavior::Status(404)),
+        ))
+        .unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(exchange(&stub), Behavior::Status(404).reply().unwrap());
+        assert!(start.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn continue_drip_sends_interim_heads_until_the_client_hangs_up() {
+        let stub = Stub::start(Behavior::ContinueDrip(Duration::from_millis(10))).unwrap();
+        let mut conn = TcpStream::connect(stub.addr()).unwrap();
+        conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let head = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut got = vec![0u8; head.len() * 5];
+        conn.read_exact(&mut got).unwrap();
+        assert_eq!(got, head.repeat(5));
+        drop(conn);
+        // Its task ends on the failed write: the connection closes on the server's side too.
+        let start = std::time::Instant::now();
+        while stub.open() > 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "still open");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
     fn dropping_the_stub_stops_it_and_closes_its_connections() {
-        let stub = Stub::start(Behavior::Silent).unwrap();
+        let stub = Stub::builder(Behavior::Silent).record().start().unwrap();
         let addr = stub.addr();
         let mut held = TcpStream::connect(addr).unwrap();
         held.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-        while stub.open() == 0 {
+        // Until the request was read: closing a socket with unread bytes sends RST, not FIN.
+        let start = std::time::Instant::now();
+        while stub.requests().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "request never read"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
+        assert_eq!(stub.open(), 1);
         drop(stub); // Joins the server thread.
         // The held connection was closed by the server: end of stream, no reply.
         let mut rest = Vec::new();

@@ -13,6 +13,7 @@ use rcgen::{
     date_time_ymd,
 };
 use rustls::crypto::cipher::{OutboundChunks, OutboundPlainMessage};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
     AlertDescription, ConnectionTrafficSecrets, ContentType, ProtocolVersion, ServerConfig,
     ServerConnection, SupportedCipherSuite,
@@ -85,6 +86,7 @@ impl TestCa {
             key: self.issuer.key().serialize_der(),
             cert_pem: self.pem.clone(),
             key_pem: self.issuer.key().serialize_pem(),
+            foreign_key: false,
         }
     }
 
@@ -116,6 +118,7 @@ impl TestCa {
             key: key.serialize_der(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            foreign_key: false,
         })
     }
 }
@@ -127,12 +130,15 @@ pub struct Identity {
     key: Vec<u8>,
     cert_pem: String,
     key_pem: String,
+    /// The key is not the certificate's ([`Identity::with_key_of`]).
+    foreign_key: bool,
 }
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identity")
             .field("certificates", &self.chain.len())
+            .field("foreign_key", &self.foreign_key)
             .finish_non_exhaustive()
     }
 }
@@ -148,16 +154,46 @@ impl Identity {
         &self.key_pem
     }
 
+    /// This identity's certificates with `other`'s private key: a server presenting them signs
+    /// its handshakes with a key that is not the certificate's, as one that does not hold the
+    /// certificate's key would. Every client must refuse it, even one that checks nothing else.
+    ///
+    /// ```
+    /// let ca = tulip_stub::TestCa::new("tulip test CA").unwrap();
+    /// let cert = ca.issue(&["127.0.0.1"]).unwrap();
+    /// let impostor = cert.with_key_of(&ca.issue(&["127.0.0.1"]).unwrap());
+    /// assert_eq!(impostor.cert_pem(), cert.cert_pem());
+    /// assert_ne!(impostor.key_pem(), cert.key_pem());
+    /// ```
+    pub fn with_key_of(&self, other: &Identity) -> Identity {
+        Identity {
+            chain: self.chain.clone(),
+            key: other.key.clone(),
+            cert_pem: self.cert_pem.clone(),
+            key_pem: other.key_pem.clone(),
+            foreign_key: true,
+        }
+    }
+
     /// The rustls server configuration serving this identity, offering ALPN `http/1.1`.
     pub fn server_config(&self) -> io::Result<Arc<ServerConfig>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
+        let certified = if self.foreign_key {
+            // `CertifiedKey::new` takes the pair as given; `from_der` would refuse it.
+            let signer = provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(io::Error::other)?;
+            CertifiedKey::new(self.chain.clone(), signer)
+        } else {
+            CertifiedKey::from_der(self.chain.clone(), key, &provider).map_err(io::Error::other)?
+        };
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?
             .with_no_client_auth()
-            .with_single_cert(self.chain.clone(), key)
-            .map_err(io::Error::other)?;
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         // Lets a stub encrypt a record of its own past rustls ([`encrypted_alert`]).
         config.enable_secret_extraction = true;
