@@ -319,37 +319,25 @@ pub(crate) async fn exchange(
         }
     };
 
-    // Connect and send the request (with the handshake's last flight, over TLS): each address
-    // in turn until one connects. Only needs a timer of its own when tighter than the deadline.
+    // Connect and send the request (with the handshake's last flight, over TLS). The connect
+    // timeout only needs a timer of its own when tighter than the deadline.
     progress.enter(Phase::Connect);
     let request = build_request(target, options);
     let connect_deadline = Instant::now()
         .checked_add(options.connect_timeout)
         .filter(|c| deadline.is_none_or(|d| *c < d));
-    let mut last = FetchError::Dns(DnsError::NoAddress);
-    let mut connected = None;
-    for addr in addrs {
-        progress.enter(Phase::Connect);
-        let attempt = connect(addr, target, options, &request, progress);
-        let result = match connect_deadline {
-            Some(at) => Deadline::at(Some(at)).bound(progress, attempt).await,
-            None => attempt.await,
-        };
-        match result {
-            Ok(conn) => {
-                connected = Some((conn, addr));
-                break;
-            }
-            // A timeout ends the search, and so does a TLS failure: the server's own answer,
-            // which another address of the same host would give too.
-            Err(e @ FetchError::Timeout(_)) => return Err(e),
-            #[cfg(feature = "tls")]
-            Err(e @ FetchError::Tls(_)) => return Err(e),
-            Err(e) => last = e,
+    let attempts = async {
+        match addrs[..] {
+            // One address (every IP target, most names): nothing to race, nothing to allocate.
+            [addr] => connect(addr, target, options, &request, progress)
+                .await
+                .map(|conn| (conn, addr)),
+            _ => happy_eyeballs(&addrs, target, options, &request, progress).await,
         }
-    }
-    let Some((mut conn, peer)) = connected else {
-        return Err(last);
+    };
+    let (mut conn, peer) = match connect_deadline {
+        Some(at) => Deadline::at(Some(at)).bound(progress, attempts).await?,
+        None => attempts.await?,
     };
 
     // Send the rest of the request, if the first write took only part of it.
@@ -382,6 +370,72 @@ pub(crate) async fn exchange(
         },
         elapsed: start.elapsed(),
     })
+}
+
+/// How long an attempt to connect may go unanswered before the next address is tried
+/// alongside it (RFC 8305's recommended Connection Attempt Delay).
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+type Attempt<'a> =
+    Pin<Box<dyn Future<Output = (SocketAddr, Result<Connection, FetchError>)> + Send + 'a>>;
+
+/// Connects to the first of `addrs` that answers, as RFC 8305 does: the addresses in order (the
+/// resolver alternates the families, IPv6 first), the next attempt started when the last has
+/// neither connected nor failed within [`ATTEMPT_DELAY`], or at once when it fails; the first
+/// to connect wins and the others are dropped, closing their sockets. A TLS failure is the
+/// server's own answer, which another address of the same host would give too: it ends the race.
+async fn happy_eyeballs(
+    addrs: &[SocketAddr],
+    target: &Target,
+    options: &Options,
+    request: &[u8],
+    progress: &Progress,
+) -> Result<(Connection, SocketAddr), FetchError> {
+    let start = |addr: SocketAddr| -> Attempt<'_> {
+        Box::pin(async move {
+            (
+                addr,
+                connect(addr, target, options, request, progress).await,
+            )
+        })
+    };
+    let mut next = addrs.iter().copied();
+    let mut racing: Vec<Attempt<'_>> = next.next().map(start).into_iter().collect();
+    let mut stagger = Timer::after(ATTEMPT_DELAY);
+    let mut last = FetchError::Dns(DnsError::NoAddress);
+    future::poll_fn(|cx| {
+        loop {
+            let mut failed = false;
+            let mut i = 0;
+            while i < racing.len() {
+                match racing[i].as_mut().poll(cx) {
+                    Poll::Ready((addr, Ok(conn))) => return Poll::Ready(Ok((conn, addr))),
+                    #[cfg(feature = "tls")]
+                    Poll::Ready((_, Err(e @ FetchError::Tls(_)))) => return Poll::Ready(Err(e)),
+                    Poll::Ready((_, Err(e))) => {
+                        drop(racing.swap_remove(i));
+                        last = e;
+                        failed = true;
+                    }
+                    Poll::Pending => i += 1,
+                }
+            }
+            let waited = Pin::new(&mut stagger).poll(cx).is_ready();
+            if failed || waited {
+                if let Some(addr) = next.next() {
+                    racing.push(start(addr));
+                    stagger.set_after(ATTEMPT_DELAY);
+                    continue;
+                }
+            }
+            if racing.is_empty() {
+                let e = std::mem::replace(&mut last, FetchError::Dns(DnsError::NoAddress));
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Pending;
+        }
+    })
+    .await
 }
 
 /// A connection a head is read from.

@@ -280,6 +280,7 @@ pub struct StubBuilder {
     behavior: Behavior,
     identity: Option<Identity>,
     record: bool,
+    addr: SocketAddrV4,
 }
 
 impl StubBuilder {
@@ -296,13 +297,23 @@ impl StubBuilder {
         self
     }
 
-    /// Binds 127.0.0.1 on a free port and starts serving.
+    /// Listen on `addr` (a loopback address, port 0 for a free one) instead of 127.0.0.1 and a
+    /// free port: two stubs on one port of 127.0.0.1 and 127.0.0.2 serve a name with two
+    /// addresses.
+    pub fn bind(mut self, addr: SocketAddrV4) -> StubBuilder {
+        self.addr = addr;
+        self
+    }
+
+    /// Binds (127.0.0.1 on a free port unless [`StubBuilder::bind`] said otherwise) and starts
+    /// serving.
     pub fn start(self) -> io::Result<Stub> {
         let tls = match &self.identity {
             Some(identity) => Some(TlsAcceptor::from(identity.server_config()?)),
             None => None,
         };
-        let listener = listen()?;
+        // The kernel caps the backlog at net.core.somaxconn.
+        let listener = listen_on(self.addr, 65535)?;
         let addr = listener.local_addr()?;
         let listener = Async::new(listener)?;
         let requests = self.record.then(Arc::default);
@@ -359,6 +370,7 @@ impl Stub {
             behavior,
             identity: None,
             record: false,
+            addr: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),
         }
     }
 
@@ -472,27 +484,23 @@ impl Unaccepting {
 
 /// Binds 127.0.0.1:0 with a long accept backlog: ten thousand clients connecting at once must
 /// not overflow it (a dropped SYN costs the client a one-second retransmit).
-fn listen() -> io::Result<TcpListener> {
-    // The kernel caps it at net.core.somaxconn.
-    listen_with_backlog(65535)
+fn listen_with_backlog(backlog: i32) -> io::Result<TcpListener> {
+    listen_on(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), backlog)
 }
 
-fn listen_with_backlog(backlog: i32) -> io::Result<TcpListener> {
+fn listen_on(addr: SocketAddrV4, backlog: i32) -> io::Result<TcpListener> {
     #[cfg(unix)]
     {
         use rustix::net::{AddressFamily, SocketType, bind, listen, socket};
         let fd = socket(AddressFamily::INET, SocketType::STREAM, None)?;
-        bind(
-            &fd,
-            &SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
-        )?;
+        bind(&fd, &SocketAddr::V4(addr))?;
         listen(&fd, backlog)?;
         Ok(TcpListener::from(fd))
     }
     #[cfg(not(unix))]
     {
         let _ = backlog;
-        TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+        TcpListener::bind(addr)
     }
 }
 
