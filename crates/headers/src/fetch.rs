@@ -421,12 +421,12 @@ async fn happy_eyeballs(
                 }
             }
             let waited = Pin::new(&mut stagger).poll(cx).is_ready();
-            if failed || waited {
-                if let Some(addr) = next.next() {
-                    racing.push(start(addr));
-                    stagger.set_after(ATTEMPT_DELAY);
-                    continue;
-                }
+            if (failed || waited)
+                && let Some(addr) = next.next()
+            {
+                racing.push(start(addr));
+                stagger.set_after(ATTEMPT_DELAY);
+                continue;
             }
             if racing.is_empty() {
                 let e = std::mem::replace(&mut last, FetchError::Dns(DnsError::NoAddress));

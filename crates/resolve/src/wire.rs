@@ -7,7 +7,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use async_net::{TcpStream, UdpSocket};
@@ -40,6 +40,11 @@ enum TryError {
     Timeout,
     Io(io::Error),
 }
+
+/// How long a UDP query waits for its reply before it is sent again (doubling each time, within
+/// the try's timeout): a lost datagram is common under a burst, and the usual 5 s timeout per
+/// try would make each loss cost 5 s.
+const RETRANSMIT: Duration = Duration::from_millis(400);
 
 /// Asks the servers, `attempts` rounds in order, each try bounded by the timeout and the
 /// deadline, until one gives an answer.
@@ -121,17 +126,33 @@ async fn udp(
     // Connected, so the kernel drops datagrams from other addresses and reports an ICMP
     // "port unreachable" as an error at once; the source is checked below all the same.
     socket.connect(server).await.map_err(TryError::Io)?;
-    socket.send(bytes).await.map_err(TryError::Io)?;
-    inner.stats.queries.fetch_add(1, Ordering::Relaxed);
     let mut buf = vec![0u8; 4096];
+    // Lost datagrams are resent on the same socket with the same ID, so that a loss costs a
+    // fraction of a second rather than the whole try, and a late reply to an earlier copy
+    // still counts.
+    let mut wait = RETRANSMIT;
     loop {
-        let (len, from) = socket.recv_from(&mut buf).await.map_err(TryError::Io)?;
-        if from != server {
-            continue;
-        }
-        if let Some(reply) = matching(&buf[..len], id, name, rtype) {
+        socket.send(bytes).await.map_err(TryError::Io)?;
+        inner.stats.queries.fetch_add(1, Ordering::Relaxed);
+        let reply = async {
+            loop {
+                let (len, from) = socket.recv_from(&mut buf).await.map_err(TryError::Io)?;
+                if from != server {
+                    continue;
+                }
+                if let Some(reply) = matching(&buf[..len], id, name, rtype) {
+                    return Ok(Some(reply));
+                }
+            }
+        };
+        let resend = async {
+            Timer::after(wait).await;
+            Ok(None)
+        };
+        if let Some(reply) = reply.or(resend).await? {
             return Ok(reply);
         }
+        wait = wait.saturating_mul(2);
     }
 }
 

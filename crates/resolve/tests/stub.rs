@@ -312,7 +312,8 @@ fn a_waiter_with_an_earlier_deadline_gives_up_before_the_leader() {
         waiter_done < leader_done,
         "the waiter kept its own deadline"
     );
-    assert_eq!(stub.queries(), 2, "one query per type, shared");
+    // Each sent again once, 400 ms in, before the leader's 800 ms try ran out.
+    assert_eq!(stub.queries(), 4, "one query per type, shared");
 }
 
 #[test]
@@ -393,9 +394,10 @@ fn queries_in_flight_are_bounded() {
     for result in results {
         assert!(matches!(result, Err(DnsError::Timeout)), "{result:?}");
     }
+    // Each of the two sent again once, 400 ms in, before the 500 ms deadline.
     assert_eq!(
         stub.queries(),
-        2,
+        4,
         "two permits, held until the shared deadline"
     );
 }
@@ -497,4 +499,20 @@ fn temp_file(stem: &str, text: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!("tulip-resolve-{}-{n}-{stem}", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path
+}
+
+#[test]
+fn a_lost_datagram_is_sent_again_within_the_try() {
+    // A server that never answers: within one long try, each query goes out again at 400 ms
+    // and 1,200 ms (the wait doubling), not only once per try.
+    let stub = stub(vec![("slow.test", DnsBehavior::Never)]);
+    let resolver = builder(&stub)
+        .timeout(ms(1300))
+        .attempts(1)
+        .build()
+        .unwrap();
+    let result = block_on(resolver.lookup("slow.test", in_ms(1300)));
+    assert!(matches!(result, Err(DnsError::Timeout)), "{result:?}");
+    // Sent at 0, 400 and 1200 ms, for A and AAAA each.
+    assert_eq!(stub.queries(), 6);
 }
