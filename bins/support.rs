@@ -9,7 +9,6 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 use std::ffi::OsStr;
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// A clap value parser for text arguments: one that is not UTF-8 is a usage error naming its
@@ -40,28 +39,10 @@ impl clap::builder::TypedValueParser for Utf8 {
     }
 }
 
-/// Escapes bad input for an error message: bytes 0x20-0x7E are kept, every other byte (control
-/// characters, bytes outside ASCII) becomes `\xNN`, so the message cannot move the cursor or
+/// Escapes bad input for an error message, as fetch-headers quotes what servers send: bytes
+/// 0x20-0x7E are kept, every other byte becomes `\xNN`, so the message cannot move the cursor or
 /// break a terminal and still shows exactly which bytes were given.
-///
-/// ```
-/// assert_eq!(support::escape_bytes(b"caf\xc3\xa9\t\x1b[2J"), r"caf\xc3\xa9\x09\x1b[2J");
-/// ```
-pub fn escape_bytes(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    // Copy printable runs in one go: the common case is input with nothing to escape.
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !(0x20..0x7f).contains(&b) {
-            // The run is printable ASCII, hence valid UTF-8.
-            out.push_str(std::str::from_utf8(&bytes[start..i]).unwrap_or_default());
-            let _ = write!(out, "\\x{b:02x}");
-            start = i + 1;
-        }
-    }
-    out.push_str(std::str::from_utf8(&bytes[start..]).unwrap_or_default());
-    out
-}
+pub use headers::escape::escape_bytes;
 
 /// A failed write to stdout, saying which stream it was; the kind is kept, so that
 /// [`exit_status`] still sees a closed pipe.
@@ -103,15 +84,6 @@ pub fn plural(n: impl Into<u64>, word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_every_byte_outside_printable_ascii() {
-        assert_eq!(escape_bytes(b"a b~"), "a b~");
-        assert_eq!(escape_bytes(b"\r\n\x7f"), r"\x0d\x0a\x7f");
-        // Valid UTF-8 and stray bytes alike, byte by byte.
-        assert_eq!(escape_bytes("é".as_bytes()), r"\xc3\xa9");
-        assert_eq!(escape_bytes(b"x\xffy\xc3"), r"x\xffy\xc3");
-    }
 
     #[test]
     fn plural_adds_an_s_except_for_one() {

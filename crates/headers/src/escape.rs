@@ -2,8 +2,15 @@
 //! characters, bytes outside ASCII) becomes `\xNN`, so a hostile server cannot move the cursor,
 //! ring the bell or break a terminal, and the text still shows exactly which bytes arrived.
 
-/// Escapes `bytes` to printable ASCII: bytes 0x20-0x7E are kept, others become `\xNN`.
-pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+/// Escapes `bytes` to printable ASCII: bytes 0x20-0x7E are kept, others become `\xNN`. Every
+/// message of this crate quotes received bytes this way; a program that shows other untrusted
+/// input (its arguments) can use it to quote them the same way.
+///
+/// ```
+/// use tulip_headers::escape::escape_bytes;
+/// assert_eq!(escape_bytes(b"caf\xc3\xa9\t\x1b[2J"), r"caf\xc3\xa9\x09\x1b[2J");
+/// ```
+pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     push_escaped(&mut out, bytes);
     out

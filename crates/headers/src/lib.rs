@@ -74,7 +74,7 @@
 #[cfg(feature = "redirects")]
 mod chain;
 mod error;
-mod escape;
+pub mod escape;
 mod fd;
 mod fetch;
 mod head;
