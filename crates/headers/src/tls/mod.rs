@@ -215,7 +215,9 @@ impl TlsConfig {
         self.trust == Trust::Insecure
     }
 
-    /// The rustls configuration, to build connections of your own with the same trust.
+    /// The escape hatch to rustls: the configuration itself, to build connections of your own
+    /// with the same trust and session cache. The only place this crate's API names a rustls
+    /// type, so it moves with rustls' major versions; everything else is this crate's own.
     pub fn client_config(&self) -> &Arc<ClientConfig> {
         &self.config
     }
