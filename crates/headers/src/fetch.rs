@@ -188,17 +188,21 @@ impl Deadline {
     }
 
     /// Runs `work` until it ends or the deadline passes, which is a timeout in the phase
-    /// `progress` says the work had reached.
-    pub(crate) async fn bound<T>(
-        &mut self,
-        progress: &Progress,
-        work: impl Future<Output = Result<T, FetchError>>,
-    ) -> Result<T, FetchError> {
-        let passed = async {
+    /// `progress` says the work had reached. (Not an `async fn`: that would keep `work` in its
+    /// state twice, as the argument and inside the race.)
+    pub(crate) fn bound<'a, T, F>(
+        &'a mut self,
+        progress: &'a Progress,
+        work: F,
+    ) -> impl Future<Output = Result<T, FetchError>> + 'a
+    where
+        F: Future<Output = Result<T, FetchError>> + 'a,
+    {
+        let passed = async move {
             Passed(self).await;
             Err(FetchError::Timeout(progress.phase()))
         };
-        future::or(work, passed).await
+        future::or(work, passed)
     }
 }
 
@@ -281,7 +285,11 @@ pub(crate) async fn fetch_outcome(
 ) -> Outcome {
     #[cfg(feature = "redirects")]
     if let Some(limit) = options.max_redirects {
-        return crate::chain::follow(index, target, options, limit, start, deadline).await;
+        // Boxed: a chain holds an exchange of its own, which a plain fetch should not carry.
+        return Box::pin(crate::chain::follow(
+            index, target, options, limit, start, deadline,
+        ))
+        .await;
     }
     let progress = Progress::new();
     progress.restart(&target);
@@ -315,7 +323,8 @@ pub(crate) async fn exchange(
         Some(ip) => vec![SocketAddr::new(ip, target.port())],
         None => {
             progress.enter(Phase::Dns);
-            resolve(target, options, deadline).await?
+            // Boxed: a lookup's state is large, and an IP target should not carry it.
+            Box::pin(resolve(target, options, deadline)).await?
         }
     };
 
@@ -332,7 +341,8 @@ pub(crate) async fn exchange(
             [addr] => connect(addr, target, options, &request, progress)
                 .await
                 .map(|conn| (conn, addr)),
-            _ => happy_eyeballs(&addrs, target, options, &request, progress).await,
+            // Boxed, as only names with several addresses race.
+            _ => Box::pin(happy_eyeballs(&addrs, target, options, &request, progress)).await,
         }
     };
     let (mut conn, peer) = match connect_deadline {
@@ -585,4 +595,33 @@ async fn resolve(
         return Err(FetchError::Dns(DnsError::NoAddress));
     }
     Ok(addrs.with_port(target.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten thousand slow hosts mean ten thousand of these futures alive at once: a plain fetch
+    /// must not carry the state of a lookup, a redirect chain or a race of addresses, which only
+    /// names, -L and names with several addresses need (each is boxed where it is used).
+    #[test]
+    fn a_plain_fetch_carries_no_lookup_chain_or_race_state() {
+        let target: Target = "127.0.0.1:1".parse().unwrap();
+        let options = Options::default();
+        let start = Instant::now();
+        let mut deadline = Deadline::at(None);
+        let fetch = fetch_outcome(0, target.clone(), &options, start, &mut deadline);
+        let lookup = resolve(&target, &options, None);
+        assert!(
+            std::mem::size_of_val(&fetch) < std::mem::size_of_val(&lookup) / 2,
+            "a fetch future of {} bytes (a lookup's is {})",
+            std::mem::size_of_val(&fetch),
+            std::mem::size_of_val(&lookup)
+        );
+        assert!(
+            std::mem::size_of_val(&fetch) <= 1536,
+            "{}",
+            std::mem::size_of_val(&fetch)
+        );
+    }
 }
