@@ -51,10 +51,10 @@ pub use rustls::AlertDescription;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
@@ -90,6 +90,9 @@ pub enum Behavior {
     Silent,
     /// Reads the request, then resets the connection (RST).
     Reset,
+    /// The first this many connections the server accepts are reset as [`Behavior::Reset`]
+    /// does; later ones get `200 OK` as [`Behavior::Ok`] does. For retries.
+    ResetFirst(usize),
     /// Sends an SSH banner as soon as it accepts, like sshd, then closes after the request.
     SshBanner,
     /// Bytes that are no protocol at all.
@@ -136,7 +139,7 @@ impl Behavior {
     pub fn reply(&self) -> Option<Vec<u8>> {
         let ok = || response("200 OK", &[]);
         Some(match self {
-            Behavior::Ok | Behavior::Slow(_) | Behavior::Drip(_) => ok(),
+            Behavior::Ok | Behavior::Slow(_) | Behavior::Drip(_) | Behavior::ResetFirst(_) => ok(),
             Behavior::Redirect(to) => response("301 Moved Permanently", &[("Location", to)]),
             Behavior::Moved(code, to) => {
                 response(&format!("{code} {}", reason(*code)), &[("Location", to)])
@@ -229,6 +232,8 @@ pub struct Stub {
     tls: bool,
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    accept_times: Arc<Mutex<Vec<Instant>>>,
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -253,7 +258,13 @@ impl Stub {
         let accepted = Arc::new(AtomicUsize::new(0));
         let (stop, stopped) = smol::channel::bounded::<()>(1);
         let open = Arc::new(AtomicUsize::new(0));
-        let counters = (accepted.clone(), open.clone());
+        let counters = Counters {
+            accepted: accepted.clone(),
+            open: open.clone(),
+            peak: Arc::new(AtomicUsize::new(0)),
+            accept_times: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (peak, accept_times) = (counters.peak.clone(), counters.accept_times.clone());
         let is_tls = tls.is_some();
         let thread = std::thread::Builder::new()
             .name(format!("stub-{}", addr.port()))
@@ -272,6 +283,8 @@ impl Stub {
             tls: is_tls,
             accepted,
             open,
+            peak,
+            accept_times,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -310,6 +323,19 @@ impl Stub {
     /// How many connections are open on the server's side right now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// The most connections that were open on the server's side at once.
+    pub fn peak_open(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// When the server accepted each connection, in order (taken as its accept returned).
+    pub fn accept_times(&self) -> Vec<Instant> {
+        self.accept_times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -400,21 +426,46 @@ fn listen_with_backlog(backlog: i32) -> io::Result<TcpListener> {
     }
 }
 
+/// What a server counts of its connections.
+struct Counters {
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    accept_times: Arc<Mutex<Vec<Instant>>>,
+}
+
 async fn serve(
     ex: &LocalExecutor<'_>,
     listener: Async<TcpListener>,
     behavior: Arc<Behavior>,
     tls: Option<TlsAcceptor>,
-    (accepted, open): (Arc<AtomicUsize>, Arc<AtomicUsize>),
+    counters: Counters,
 ) {
+    let Counters {
+        accepted,
+        open,
+        peak,
+        accept_times,
+    } = counters;
+    let (reset, ok) = (Arc::new(Behavior::Reset), Arc::new(Behavior::Ok));
     loop {
         match listener.accept().await {
             Ok((conn, _)) => {
+                let now = Instant::now();
                 // Open first: whoever sees the accept count sees the connection open.
-                open.fetch_add(1, Ordering::Relaxed);
-                accepted.fetch_add(1, Ordering::Relaxed);
+                let open_now = open.fetch_add(1, Ordering::Relaxed) + 1;
+                peak.fetch_max(open_now, Ordering::Relaxed);
+                let nth = accepted.fetch_add(1, Ordering::Relaxed);
+                accept_times
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(now);
                 let guard = OpenGuard(open.clone());
-                let behavior = behavior.clone();
+                let behavior = match &*behavior {
+                    Behavior::ResetFirst(n) if nth < *n => reset.clone(),
+                    Behavior::ResetFirst(_) => ok.clone(),
+                    _ => behavior.clone(),
+                };
                 let tls = tls.clone();
                 ex.spawn(async move {
                     match tls {
