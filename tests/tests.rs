@@ -13,6 +13,9 @@ mod fetch_headers;
 // fetch-headers with https targets (TLS stubs, nginx over TLS) and -L redirect chains.
 mod fetch_headers_tls;
 
+// fetch-headers' pacing, retries and sharding (--rate, --per-host, --retries, --shard).
+mod fetch_headers_scale;
+
 // prodcons over crates/queue.
 mod prodcons;
 
