@@ -66,11 +66,12 @@ fn a_refused_connection_is_retried_with_backoff() {
 }
 
 /// Failures after the server took the request are no reason to try again: bytes of a head
-/// that then stopped, a reply that is not HTTP, a timeout while reading.
+/// that then stopped or were cut by a reset, a reply that is not HTTP, a timeout while reading.
 #[test]
 fn failures_after_a_reply_began_are_not_retried() {
     for (behavior, kind) in [
         (Behavior::CloseMidHead, "truncated"),
+        (Behavior::ResetMidHead, "reset"),
         (Behavior::SshBanner, "not-http"),
         (Behavior::Silent, "timeout"),
     ] {

@@ -85,6 +85,9 @@ pub enum Behavior {
     Drip(Duration),
     /// Part of a head, then the connection is closed.
     CloseMidHead,
+    /// Part of a head (the bytes of [`Behavior::CloseMidHead`]), then the connection is reset
+    /// (RST): a reset after the reply began.
+    ResetMidHead,
     /// Reads the request and never answers; holds the connection until the client closes it or
     /// the stub is dropped.
     Silent,
@@ -146,7 +149,7 @@ impl Behavior {
             }
             Behavior::Rejecting => response("400 Bad Request", &[]),
             Behavior::Status(code) => response(&format!("{code} {}", reason(*code)), &[]),
-            Behavior::CloseMidHead => b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec(),
+            Behavior::CloseMidHead | Behavior::ResetMidHead => b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec(),
             Behavior::SshBanner => b"SSH-2.0-OpenSSH_9.6p1 Debian-4\r\n".to_vec(),
             Behavior::Garbage => b"\x00\x01\x02\xff\xfe garbage \x1b[2J\r\n\r\n".to_vec(),
             Behavior::HugeHead(size) => {
@@ -589,6 +592,17 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior) {
             // Until the client hangs up (or the stub is dropped, which drops this task).
             let mut buf = [0u8; 256];
             while let Ok(1..) = conn.read(&mut buf).await {}
+            return;
+        }
+        Behavior::ResetMidHead => {
+            let _ = conn.write_all(&behavior.reply().unwrap_or_default()).await;
+            let _ = conn.flush().await;
+            // Time for the bytes to arrive before the RST, which would discard them.
+            Timer::after(Duration::from_millis(50)).await;
+            #[cfg(unix)]
+            {
+                let _ = rustix::net::sockopt::set_socket_linger(conn.tcp(), Some(Duration::ZERO));
+            }
             return;
         }
         Behavior::Reset => {
