@@ -134,7 +134,8 @@ pub struct Args {
     /// Fetch only shard I of N (0 <= I < N): the targets whose host hashes there, so that N
     /// runs over the same list fetch each target once, all of a host's on one run. Default:
     /// from the job runner, Kubernetes (JOB_COMPLETION_INDEX, with --shard-count or
-    /// JOB_COMPLETIONS) or Slurm (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT).
+    /// JOB_COMPLETIONS) or Slurm (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT); --shard 0/1
+    /// fetches the whole list whatever the job runner says.
     #[arg(long, value_name = "I/N", value_parser = shard, allow_hyphen_values = true)]
     pub shard: Option<(u64, u64)>,
 
