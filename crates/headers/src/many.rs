@@ -108,10 +108,10 @@ impl Many {
     /// Starts at most `per_second` fetches a second, evenly spaced: one every `1/per_second`
     /// seconds, never a burst at the start of a second, however many workers fetch (they share
     /// one schedule). A start that comes a little late (a timer's granularity, a busy worker)
-    /// is made up for by the next one coming sooner, never sooner than half the spacing, so the
-    /// rate holds; after an idle spell (no target to start) the schedule starts anew, with no
-    /// burst to catch up. Below a millisecond apart, starts come in groups of up to a
-    /// millisecond's worth, the timers' granularity. A value that is not positive and finite
+    /// is made up for by the next one coming sooner (never sooner than half the spacing, for
+    /// spacings of 2 ms and more), so the rate holds; after an idle spell (no target to start)
+    /// the schedule starts anew, with no burst to catch up. Below a millisecond apart, starts
+    /// come in groups of up to a millisecond's worth, the timers' granularity. A value that is not positive and finite
     /// means no limit (the default).
     ///
     /// A fetch "starts" when it begins to resolve or connect; its retries

@@ -38,15 +38,15 @@ fn rate_spaces_the_starts_evenly_across_workers() {
         span >= interval * (n as u32 - 1) * 3 / 4,
         "{n} starts in {span:?}: gaps {gaps:?}"
     );
-    // No burst: in any window of two intervals, at most three starts (two on schedule, one
-    // late start's successor).
+    // No burst: in any window of two intervals, at most four starts (two or three on
+    // schedule, and room for a server that accepted two late).
     for (i, &t) in times.iter().enumerate() {
         let within = times[i..]
             .iter()
             .take_while(|&&u| u - t < interval * 2)
             .count();
         assert!(
-            within <= 3,
+            within <= 4,
             "{within} starts within {:?} of start {i}: gaps {gaps:?}",
             interval * 2
         );
@@ -69,9 +69,12 @@ fn rate_has_no_burst_after_an_idle_spell() {
     assert_eq!(outcomes.len(), 5);
     let times = ok.accept_times();
     let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // Three intervals (150 ms) between the first and the last; a schedule that caught up on
+    // the six it missed would start all four at once.
+    let span = times[3] - times[0];
     assert!(
-        gaps.iter().all(|&g| g >= Duration::from_millis(25)),
-        "gaps after the idle spell: {gaps:?}"
+        span >= Duration::from_millis(100),
+        "4 starts in {span:?} after the idle spell: gaps {gaps:?}"
     );
 }
 
