@@ -485,6 +485,7 @@ fn slow_part(scratch: &Scratch, runs: usize) {
         let mut walls = Vec::new();
         let mut base_walls = Vec::new();
         let mut rss = Vec::new();
+        let mut base_rss = Vec::new();
         for _ in 0..runs {
             let rss_file = scratch.path.join("rss.txt");
             let mut command = match &time {
@@ -512,10 +513,22 @@ fn slow_part(scratch: &Scratch, runs: usize) {
                 }
             }
             if let Some(base) = BASELINE.get() {
-                let c = hosts.to_string();
-                let run = timed(Command::new(base).args(["-c", &c, "-i"]).arg(&list));
+                // Under GNU time too, so that a change's memory is compared as its speed is.
+                let mut command = match &time {
+                    Some(time) => {
+                        let mut c = Command::new(time);
+                        c.args(["-f", "%M", "-o"]).arg(&rss_file).arg(base);
+                        c
+                    }
+                    None => Command::new(base),
+                };
+                let run = timed(command.args(["-c", &hosts.to_string(), "-i"]).arg(&list));
                 if run.status.as_ref().is_ok_and(|s| s.success()) && run.all_ok(hosts) {
                     base_walls.push(run.wall.as_secs_f64());
+                    let kib = std::fs::read_to_string(&rss_file).unwrap_or_default();
+                    if let Ok(kib) = kib.trim().parse::<f64>() {
+                        base_rss.push(kib / 1024.0);
+                    }
                 }
             }
         }
@@ -537,11 +550,15 @@ fn slow_part(scratch: &Scratch, runs: usize) {
         }
         println!("{line}");
         if !base_walls.is_empty() {
-            println!(
+            let mut line = format!(
                 "         baseline, same hosts: best {:.3} s, median {:.3} s",
                 base_walls.iter().cloned().fold(f64::INFINITY, f64::min),
                 median(&base_walls)
             );
+            if let Some(peak) = base_rss.iter().cloned().reduce(f64::max) {
+                write!(line, ", peak RSS {peak:.1} MiB").unwrap();
+            }
+            println!("{line}");
         }
         // The seed's fetcher on the same hosts, once, for scale (no goal).
         if let Some(python) = find_tool("python3", &[]) {

@@ -6,6 +6,7 @@
 //! cargo run --release --bin fetch-headers -- --demo       # http, https, a redirect, 404, 500
 //! cargo run --release --bin fetch-headers -- --demo -L    # ... and follow the redirect to https
 //! fetch-headers -c 256 -i hosts.txt --json > heads.jsonl
+//! fetch-headers -i hosts.txt --rate 50 --per-host 2 --retries 2 --shard 0/4 --json > 0.jsonl
 //! ```
 //!
 //! Thin glue: arguments in [`cli`], the fetching in crates/headers (driven by [`run`]), results,
@@ -24,7 +25,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use headers::Options;
+use headers::{Many, Options};
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
@@ -60,7 +61,13 @@ fn main() -> ExitCode {
             let tls = if tls.is_insecure() { tls } else { demo.tls() };
             (demo.targets(), tls)
         }
-        None => (cli::targets(&args), tls),
+        None => {
+            let mut targets = cli::targets(&args);
+            if let Some(part) = cli::partition(&args, |name| std::env::var_os(name)) {
+                targets.retain(|t| part.keeps(t));
+            }
+            (targets, tls)
+        }
     };
     let resolver = match cli::resolver(&args) {
         Ok(resolver) => resolver,
@@ -77,8 +84,16 @@ fn main() -> ExitCode {
         connect_timeout: args.connect_timeout.unwrap_or(args.timeout),
         tls,
         max_redirects: args.location.then_some(args.max_redirects),
+        retries: args.retries,
         ..Options::default()
     };
+    let mut many = Many::new(&options).concurrency(args.concurrency.get());
+    if let Some(rate) = args.rate {
+        many = many.rate(rate);
+    }
+    if let Some(n) = args.per_host {
+        many = many.per_host(n);
+    }
     let format = output::Format {
         json: args.json,
         interim: args.interim,
@@ -91,7 +106,7 @@ fn main() -> ExitCode {
             cli::Order::Completion
         }),
     };
-    match run::run(targets, &options, args.concurrency.get(), format) {
+    match run::run(targets, many, format) {
         Ok(ended) if ended.interrupted => ExitCode::from(130),
         Ok(ended) if ended.summary.failed() > 0 => ExitCode::FAILURE,
         Ok(_) => ExitCode::SUCCESS,

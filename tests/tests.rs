@@ -16,6 +16,9 @@ mod fetch_headers_tls;
 // fetch-headers resolving names: a DNS stub, --resolver, --resolve, typed DNS failures.
 mod fetch_headers_dns;
 
+// fetch-headers' pacing, retries and sharding (--rate, --per-host, --retries, --shard).
+mod fetch_headers_scale;
+
 // prodcons over crates/queue.
 mod prodcons;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::builder::{RangedU64ValueParser, TypedValueParser as _};
 use clap::{CommandFactory, Parser, ValueEnum};
 use headers::resolve::Pin;
-use headers::{Header, LineProblem, Method, Resolver, Target, TargetLines, TlsConfig};
+use headers::{Header, LineProblem, Method, Partition, Resolver, Target, TargetLines, TlsConfig};
 use support::Utf8;
 
 /// Fetch the HTTP response heads of many hosts at once, the way the classic asyncio `wget(host)`
@@ -109,6 +109,50 @@ pub struct Args {
     #[arg(long)]
     pub interim: bool,
 
+    /// Start at most N targets a second, evenly spaced (no burst at the start of a second);
+    /// fractions allowed (0.5: one every two seconds). Default: no limit.
+    #[arg(long, value_name = "N", value_parser = rate, allow_hyphen_values = true)]
+    pub rate: Option<f64>,
+
+    /// At most N connections at once to one host and port; its other targets wait while other
+    /// hosts' go ahead. Default: no limit.
+    #[arg(long, value_name = "N", value_parser = at_least_one(), allow_negative_numbers = true)]
+    pub per_host: Option<usize>,
+
+    /// Try a target again up to N times when it failed before any byte of the reply arrived
+    /// (connection refused, reset before a reply, connect or DNS timeout), after a random wait
+    /// (100 to 200 ms, doubled for each next retry); attempts and waits all within its
+    /// --timeout.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "0",
+        allow_negative_numbers = true
+    )]
+    pub retries: u32,
+
+    /// Fetch only shard I of N (0 <= I < N): the targets whose host hashes there, so that N
+    /// runs over the same list fetch each target once, all of a host's on one run. Default:
+    /// from the job runner, Kubernetes (JOB_COMPLETION_INDEX, with --shard-count or
+    /// JOB_COMPLETIONS) or Slurm (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT); --shard 0/1
+    /// fetches the whole list whatever the job runner says.
+    #[arg(long, value_name = "I/N", value_parser = shard, allow_hyphen_values = true)]
+    pub shard: Option<(u64, u64)>,
+
+    /// The number of shards when the job runner gives the index (JOB_COMPLETION_INDEX, or
+    /// Slurm's instead of SLURM_ARRAY_TASK_COUNT).
+    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<u64>::new().range(1..), allow_negative_numbers = true, conflicts_with = "shard")]
+    pub shard_count: Option<u64>,
+
+    /// Vary the split of --shard (every run of one split must use the same seed).
+    #[arg(
+        long,
+        value_name = "SEED",
+        default_value = "0",
+        allow_negative_numbers = true
+    )]
+    pub seed: u64,
+
     /// Start a few loopback demo servers (fast, slow, https, redirecting http to https, 404,
     /// 500) and fetch them all at once; needs no network. The https server's certificate comes
     /// from a CA made at start, which the run trusts (-k still skips verification). Add -L to
@@ -192,6 +236,102 @@ pub fn resolver(args: &Args) -> Result<Resolver, String> {
 
 fn method(s: &str) -> Result<Method, String> {
     s.parse().map_err(|e: headers::MethodError| e.to_string())
+}
+
+/// `--rate`: a positive number of targets a second.
+fn rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of targets a second"))?;
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err("must be a number of targets a second above 0".into());
+    }
+    Ok(rate)
+}
+
+/// `--per-host`: at least 1.
+fn at_least_one() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+/// `--shard I/N`.
+fn shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{s:?} is not I/N (shard I of N, 0 <= I < N)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (number(i).ok_or_else(bad)?, number(n).ok_or_else(bad)?);
+    Partition::new(i, n).map_err(|e| e.to_string())?;
+    Ok((i, n))
+}
+
+/// A decimal number without sign or spaces.
+fn number(s: &str) -> Option<u64> {
+    s.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// The shard this run fetches: `--shard`, else the job runner's index (Kubernetes Indexed
+/// Jobs, then Slurm array jobs); `None` fetches every target. A bad value is a usage error
+/// naming the variable it came from.
+pub fn partition(
+    args: &Args,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Option<Partition> {
+    let var = |name: &str| -> Option<(String, u64)> {
+        let value = env(name)?;
+        let Some(text) = value.to_str() else {
+            usage_error(format_args!("{name} is not UTF-8"))
+        };
+        match number(text.trim()) {
+            Some(n) => Some((name.to_owned(), n)),
+            None => usage_error(format_args!(
+                "{name}={:?} is not a whole number",
+                support::escape_bytes(text.as_bytes())
+            )),
+        }
+    };
+    let (from, index, count) = if let Some((index, count)) = args.shard {
+        ("--shard".to_owned(), index, count)
+    } else if let Some((name, index)) = var("JOB_COMPLETION_INDEX") {
+        let count = match (args.shard_count, var("JOB_COMPLETIONS")) {
+            (Some(count), _) => count,
+            (None, Some((_, count))) => count,
+            (None, None) => usage_error(
+                "JOB_COMPLETION_INDEX is set but not the number of shards: give --shard-count N \
+                 or set JOB_COMPLETIONS (the job's completions)",
+            ),
+        };
+        (name, index, count)
+    } else if let Some((name, id)) = var("SLURM_ARRAY_TASK_ID") {
+        let count = match (args.shard_count, var("SLURM_ARRAY_TASK_COUNT")) {
+            (Some(count), _) => count,
+            (None, Some((_, count))) => count,
+            (None, None) => usage_error(
+                "SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT: give --shard-count N",
+            ),
+        };
+        // Arrays numbered from another first index, or by steps (--array=1-7:2), count from
+        // their first task.
+        let min = var("SLURM_ARRAY_TASK_MIN").map_or(0, |(_, m)| m);
+        let step = var("SLURM_ARRAY_TASK_STEP").map_or(1, |(_, s)| s.max(1));
+        let index = id
+            .checked_sub(min)
+            .filter(|offset| offset % step == 0)
+            .map(|offset| offset / step)
+            .unwrap_or_else(|| {
+                usage_error(format_args!(
+                    "SLURM_ARRAY_TASK_ID={id} is not a task of an array from {min} by {step}"
+                ))
+            });
+        (name, index, count)
+    } else {
+        return None;
+    };
+    match Partition::new(index, count) {
+        Ok(partition) => Some(partition.seed(args.seed)),
+        Err(e) => usage_error(format_args!("{from}: {e}")),
+    }
 }
 
 /// `--concurrency`: at least 1.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_lite::{StreamExt, future};
-use headers::{Many, Options, Outcome, Target};
+use headers::{Many, Outcome, Target};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::output::{Format, Printer, Summary};
@@ -23,19 +23,14 @@ pub struct Ended {
     pub interrupted: bool,
 }
 
-/// Fetches every target, at most `concurrency` at once, printing as results arrive.
-pub fn run(
-    targets: Vec<Target>,
-    options: &Options,
-    concurrency: usize,
-    format: Format,
-) -> io::Result<Ended> {
+/// Fetches every target as `many` says (concurrency, pacing), printing as results arrive.
+pub fn run(targets: Vec<Target>, many: Many, format: Format) -> io::Result<Ended> {
     let signal = Signal::register()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot watch for Ctrl-C: {e}")))?;
     let total = targets.len();
     let mut printer = Printer::new(format, total);
     // Each outcome carries its target: the list is handed over, not kept.
-    let mut results = Many::new(options).concurrency(concurrency).fetch(targets);
+    let mut results = many.fetch(targets);
     let interrupted = smol::block_on(async {
         loop {
             if signal.received() {

@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use crate::error::RedirectError;
-use crate::fetch::{Deadline, Options, Progress, exchange};
+use crate::fetch::{Deadline, Options, Progress, exchange_retrying};
 use crate::head::Head;
 use crate::outcome::{Hop, Outcome};
 use crate::target::{Target, TargetError};
@@ -51,6 +51,7 @@ pub(crate) async fn follow(
     let mut redirects: Vec<Hop> = Vec::new();
     let mut seen = vec![loop_key(&target)];
     let mut next: Option<Target> = None;
+    let mut retried = 0;
     // Credentials the user gave for the input target's origin stay with it (see `for_origin`).
     let elsewhere = for_origin(options);
     let (redirected_to, result) = loop {
@@ -59,8 +60,14 @@ pub(crate) async fn follow(
             Some(elsewhere) if !same_origin(current, &target) => elsewhere,
             _ => options,
         };
-        progress.restart(current);
-        let fetch = exchange(current, options, &progress, Instant::now(), at);
+        let fetch = exchange_retrying(
+            current,
+            options,
+            &progress,
+            Instant::now(),
+            at,
+            &mut retried,
+        );
         let response = match deadline.bound(&progress, fetch).await {
             Ok(response) => response,
             Err(e) => break (next, Err(e)),
@@ -111,6 +118,7 @@ pub(crate) async fn follow(
     Outcome {
         index,
         target,
+        attempts: 1 + retried,
         redirects,
         redirected_to,
         result,

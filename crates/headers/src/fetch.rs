@@ -2,6 +2,10 @@
 //! TLS), send the request, read until the head is complete, all under one deadline, and turn
 //! every failure into a typed [`FetchError`]. Plain and TLS connections take the same path; only
 //! the step that makes the connection differs.
+//!
+//! With [`Options::retries`], an exchange that failed before any byte of the head arrived
+//! (refused, reset before a reply, a connect or DNS timeout) is tried again after an
+//! exponential backoff with jitter, inside the same deadline (see [`Options::retries`]).
 
 use std::future::Future;
 #[cfg(feature = "tls")]
@@ -66,7 +70,25 @@ pub struct Options {
     /// chain.
     #[cfg(feature = "redirects")]
     pub max_redirects: Option<usize>,
+    /// How many times an exchange is tried again when it failed before any byte of the head
+    /// arrived: the connection was refused, reset before a reply, or connecting or the DNS
+    /// lookup timed out (default 0). Never after a TLS failure (the server's answer, which it
+    /// would give again) nor a timeout while reading (the server got the request).
+    ///
+    /// Attempts and the waits between them all live within [`Options::timeout`]: the deadline
+    /// is the target's, so a run's worst case stays one timeout per target whatever the
+    /// retries, and a retry whose wait would end past the deadline is not made (the last
+    /// failure is the outcome). Give a [`Options::connect_timeout`] below the timeout to leave
+    /// room for retries after a connect timeout.
+    pub retries: u32,
+    /// The wait before the first retry, doubled for each next one (at most
+    /// [`MAX_RETRY_BACKOFF`]) and drawn at random between half of that and all of it, so that
+    /// the fetches a server refused together do not come back together (default 200 ms).
+    pub retry_backoff: Duration,
 }
+
+/// The longest wait between two attempts of an exchange.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
 
 impl Default for Options {
     fn default() -> Self {
@@ -83,6 +105,8 @@ impl Default for Options {
             tls: TlsConfig::default(),
             #[cfg(feature = "redirects")]
             max_redirects: None,
+            retries: 0,
+            retry_backoff: Duration::from_millis(200),
         }
     }
 }
@@ -135,16 +159,19 @@ pub struct Response {
 #[derive(Debug)]
 pub(crate) struct Progress {
     phase: AtomicU8,
+    /// A byte of the head has arrived: the server took the request, so no retry.
+    replied: AtomicBool,
 }
 
 impl Progress {
     pub(crate) fn new() -> Progress {
         Progress {
             phase: AtomicU8::new(Phase::Dns as u8),
+            replied: AtomicBool::new(false),
         }
     }
 
-    /// Back to the start, for the next hop of a chain.
+    /// Back to the start, for the next hop of a chain or the next attempt.
     pub(crate) fn restart(&self, target: &Target) {
         let first = if target.ip().is_some() {
             Phase::Connect
@@ -152,6 +179,26 @@ impl Progress {
             Phase::Dns
         };
         self.enter(first);
+        self.replied.store(false, Ordering::Relaxed);
+    }
+
+    fn reply_arrived(&self) {
+        self.replied.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether `error`, which ended an attempt at this progress, is worth another attempt: it
+    /// struck before any byte of the head arrived and outside TLS, and is a refusal, a reset
+    /// or a DNS or connect timeout.
+    fn retryable(&self, error: &FetchError) -> bool {
+        if self.replied.load(Ordering::Relaxed) || self.phase() == Phase::Tls {
+            return false;
+        }
+        matches!(
+            error,
+            FetchError::Refused
+                | FetchError::Reset
+                | FetchError::Timeout(Phase::Dns | Phase::Connect)
+        )
     }
 
     pub(crate) fn enter(&self, phase: Phase) {
@@ -262,7 +309,8 @@ pub async fn fetch_head(target: &Target, options: &Options) -> Result<Response, 
     // A timeout too large to add to the clock is no deadline at all.
     let at = start.checked_add(options.timeout);
     let mut deadline = Deadline::at(at);
-    let exchange = exchange(target, options, &progress, start, at);
+    let mut retried = 0;
+    let exchange = exchange_retrying(target, options, &progress, start, at, &mut retried);
     deadline.bound(&progress, exchange).await
 }
 
@@ -292,14 +340,14 @@ pub(crate) async fn fetch_outcome(
         .await;
     }
     let progress = Progress::new();
-    progress.restart(&target);
     let at = start.checked_add(options.timeout);
-    let result = deadline
-        .bound(&progress, exchange(&target, options, &progress, start, at))
-        .await;
+    let mut retried = 0;
+    let exchange = exchange_retrying(&target, options, &progress, start, at, &mut retried);
+    let result = deadline.bound(&progress, exchange).await;
     Outcome {
         index,
         target,
+        attempts: 1 + retried,
         #[cfg(feature = "redirects")]
         redirects: Vec::new(),
         #[cfg(feature = "redirects")]
@@ -307,6 +355,51 @@ pub(crate) async fn fetch_outcome(
         result,
         elapsed: start.elapsed(),
     }
+}
+
+/// [`exchange`], tried again after a backoff while it fails in a way
+/// [`Options::retries`] allows and the wait would end before `deadline`; counts each retry
+/// into `retried`. Restarts `progress` for each attempt.
+pub(crate) async fn exchange_retrying(
+    target: &Target,
+    options: &Options,
+    progress: &Progress,
+    start: Instant,
+    deadline: Option<Instant>,
+    retried: &mut u32,
+) -> Result<Response, FetchError> {
+    let mut retry = 0;
+    loop {
+        progress.restart(target);
+        let error = match exchange(target, options, progress, start, deadline).await {
+            Ok(response) => return Ok(response),
+            Err(e) => e,
+        };
+        if retry >= options.retries || !progress.retryable(&error) {
+            return Err(error);
+        }
+        let wait = backoff(options.retry_backoff, retry);
+        let until = Instant::now().checked_add(wait);
+        // A wait that ends past the deadline buys nothing: the failure is the answer.
+        if until.is_none_or(|u| deadline.is_some_and(|d| u >= d)) {
+            return Err(error);
+        }
+        Timer::after(wait).await;
+        retry += 1;
+        *retried += 1;
+    }
+}
+
+/// The wait before retry number `retry` (0 first): `base` doubled `retry` times, at most
+/// [`MAX_RETRY_BACKOFF`], drawn between half of it and all of it ("equal jitter": never
+/// near zero, never in step with the other fetches that failed together).
+fn backoff(base: Duration, retry: u32) -> Duration {
+    let full = base
+        .checked_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+        .map_or(MAX_RETRY_BACKOFF, |d| d.min(MAX_RETRY_BACKOFF));
+    let half = full / 2;
+    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    half + Duration::from_nanos(fastrand::u64(0..=nanos))
 }
 
 /// The exchange without its deadline: whoever calls it bounds it (`deadline` here only bounds
@@ -368,7 +461,7 @@ pub(crate) async fn exchange(
 
     // Read until the head is complete.
     progress.enter(Phase::Read);
-    let parsed = read_head(&mut conn, options.limits()).await?;
+    let parsed = read_head(&mut conn, options.limits(), progress).await?;
     Ok(Response {
         head: parsed.head,
         interim: parsed.interim,
@@ -554,7 +647,12 @@ impl Connection {
 }
 
 /// Reads from `conn` until the head is complete, or the reason it cannot be.
-async fn read_head(conn: &mut Connection, limits: Limits) -> Result<Parsed, FetchError> {
+/// Tells `progress` when the first bytes arrive.
+async fn read_head(
+    conn: &mut Connection,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<Parsed, FetchError> {
     let mut parser = HeadParser::new(limits);
     // The buffer is only allocated once the reply starts arriving: ten thousand connections
     // waiting on slow servers then hold no buffers at all.
@@ -571,6 +669,7 @@ async fn read_head(conn: &mut Connection, limits: Limits) -> Result<Parsed, Fetc
         if n == 0 {
             return Err(FetchError::Truncated { received: filled });
         }
+        progress.reply_arrived();
         filled += n;
         if let Some(parsed) = parser.parse(&buf[..filled])? {
             return Ok(parsed);

@@ -20,7 +20,8 @@ pub struct JsonOptions {
 /// One [`Outcome`] as a JSON object: the input target (`target`, `host`, `port`, `path`), the
 /// address that answered (`peer`), the final head (`status`, `version`, `reason`, `headers` as
 /// name/value pairs in order, raw `lines`), TLS facts (`tls_version`, `alpn`), the failure if
-/// any (`error` with `kind` and `message`) and `elapsed_ms`; with [`JsonOptions`], `interim`
+/// any (`error` with `kind` and `message`), the `attempts` made (1, plus one per retry) and
+/// `elapsed_ms`; with [`JsonOptions`], `interim`
 /// heads and the `redirects` followed with the final `url`. Fields of a failed fetch are
 /// `null`. Serialize it with serde_json (or any serde format).
 ///
@@ -32,6 +33,7 @@ pub struct JsonOptions {
 /// assert_eq!(json["target"], "127.0.0.1:1");
 /// assert_eq!(json["status"], serde_json::Value::Null);
 /// assert_eq!(json["error"]["kind"], "refused");
+/// assert_eq!(json["attempts"], 1);
 /// # });
 /// ```
 #[derive(Debug, Serialize)]
@@ -55,6 +57,7 @@ pub struct JsonRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<&'a str>,
     error: Option<JsonError>,
+    attempts: u32,
     elapsed_ms: f64,
 }
 
@@ -152,6 +155,7 @@ impl<'a> JsonRecord<'a> {
                 kind: e.kind(),
                 message: e.to_string(),
             }),
+            attempts: outcome.attempts,
             // Microsecond precision, in milliseconds.
             elapsed_ms: (outcome.elapsed.as_secs_f64() * 1e6).round() / 1e3,
         }

@@ -15,6 +15,8 @@
 //! - [`fetch_head`] fetches one head; [`fetch`] fetches one target's [`Outcome`], following
 //!   its redirects if [`Options::max_redirects`] says so; [`Many`] fetches many, on worker
 //!   threads, as a [`Stream`](futures_lite::Stream) of [`Outcome`]s in completion order.
+//! - [`Many::rate`] and [`Many::per_host`] pace a run; [`Options::retries`] tries a refused or
+//!   reset connection again; [`Partition`] splits a target list among machines by host.
 //! - Every failure is a [`FetchError`] that nests the failing layer's error ([`HeadError`],
 //!   [`TlsError`], [`IoError`] with its [`Phase`], [`DnsError`], [`RedirectError`]).
 //!
@@ -83,6 +85,7 @@ mod json;
 mod lines;
 mod many;
 mod outcome;
+mod partition;
 mod request;
 mod target;
 #[cfg(feature = "tls")]
@@ -92,7 +95,7 @@ mod tls;
 pub use chain::{DEFAULT_MAX_REDIRECTS, redirect_location};
 pub use error::{DnsError, FetchError, IoError, Phase, RedirectError};
 pub use fd::{fd_budget, raise_fd_limit};
-pub use fetch::{Options, Response, fetch, fetch_head};
+pub use fetch::{MAX_RETRY_BACKOFF, Options, Response, fetch, fetch_head};
 pub use head::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadError, HeadParser, Limits, Parsed,
     parse_head,
@@ -104,6 +107,7 @@ pub use many::{DEFAULT_CONCURRENCY, FetchMany, Many};
 #[cfg(feature = "redirects")]
 pub use outcome::Hop;
 pub use outcome::Outcome;
+pub use partition::{Partition, PartitionError};
 pub use request::{Header, HeaderError, Method, MethodError, Version, build_request};
 /// The resolver crate (tulip-resolve): its configuration, pins and errors.
 pub use resolve;

@@ -16,15 +16,21 @@
 //! queue, and one timer set to the oldest is enough. A fetch whose deadline passes is told so
 //! through its slot's flag and polled once more, ending as a timeout in the phase it had
 //! reached (and, for a redirect chain, with the hops it had fetched).
+//!
+//! Pacing ([`Many::rate`], [`Many::per_host`]) is kept by a gate the workers share, consulted
+//! each time a worker would start a fetch: the workers take turns at one schedule of start
+//! times, so together they keep the rate, and a target whose host is at its cap waits in the
+//! gate (not in the inbox) while targets of other hosts go ahead. Without pacing there is no
+//! gate, and nothing of it is paid.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::Stream;
@@ -82,6 +88,9 @@ pub struct Many {
     options: Arc<Options>,
     concurrency: usize,
     threads: Option<usize>,
+    /// The time between two starts (`rate`).
+    interval: Option<Duration>,
+    per_host: Option<usize>,
 }
 
 impl Many {
@@ -91,7 +100,43 @@ impl Many {
             options: Arc::new(options.clone()),
             concurrency: DEFAULT_CONCURRENCY,
             threads: None,
+            interval: None,
+            per_host: None,
         }
+    }
+
+    /// Starts at most `per_second` fetches a second, evenly spaced: one every `1/per_second`
+    /// seconds, never a burst at the start of a second, however many workers fetch (they share
+    /// one schedule). A start that comes a little late (a timer's granularity, a busy worker)
+    /// is made up for by the next one coming sooner (never sooner than half the spacing, for
+    /// spacings of 2 ms and more), so the rate holds; after an idle spell (no target to start)
+    /// the schedule starts anew, with no burst to catch up. Below a millisecond apart, starts
+    /// come in groups of up to a millisecond's worth, the timers' granularity. A value that is not positive and finite
+    /// means no limit (the default).
+    ///
+    /// A fetch "starts" when it begins to resolve or connect; its retries
+    /// ([`Options::retries`]) are part of it and are not paced.
+    pub fn rate(mut self, per_second: f64) -> Many {
+        self.interval = (per_second.is_finite() && per_second > 0.0).then(|| {
+            // Slower than once a year is as good as once a year.
+            let year = Duration::from_secs(365 * 86_400);
+            Duration::try_from_secs_f64(1.0 / per_second).map_or(year, |d| d.min(year))
+        });
+        self
+    }
+
+    /// At most `n` fetches at once (at least 1) to one host and port, across all workers;
+    /// `n` of a host in flight, its other targets wait for one of them to finish while those of
+    /// other hosts go ahead. The host is the target's as given (a name, or an IP address): two
+    /// names of one server are two hosts, and a redirect's hops count against the target's
+    /// host. A waiting target's deadline starts when it starts.
+    ///
+    /// Waiting targets are held up to one concurrency's worth: a list with more of one host's
+    /// targets in a row than that runs at that host's pace until they are through (shuffle
+    /// such a list).
+    pub fn per_host(mut self, n: usize) -> Many {
+        self.per_host = Some(n.max(1));
+        self
     }
 
     /// At most `n` fetches in flight at once (at least 1). It is lowered to the number of
@@ -154,6 +199,17 @@ impl Many {
             stopped: AtomicBool::new(false),
             cancel: AtomicBool::new(false),
             live: AtomicUsize::new(0),
+            gate: (self.interval.is_some() || self.per_host.is_some()).then(|| {
+                Mutex::new(Gate {
+                    pace: self.interval.map(Pace::new),
+                    per_host: self.per_host.unwrap_or(usize::MAX),
+                    hosts: HashMap::new(),
+                    ready: VecDeque::new(),
+                    waiting: 0,
+                    waiting_cap: n,
+                    sleepers: Vec::new(),
+                })
+            }),
         });
         let mut workers = Vec::with_capacity(threads);
         for k in 0..threads {
@@ -240,6 +296,163 @@ struct Shared {
     cancel: AtomicBool,
     /// Workers still running.
     live: AtomicUsize,
+    /// Pacing, if any.
+    gate: Option<Mutex<Gate>>,
+}
+
+/// A target's host and port, for [`Many::per_host`].
+type HostKey = (String, u16);
+
+fn host_key(target: &Target) -> HostKey {
+    (target.host().to_ascii_lowercase(), target.port())
+}
+
+/// What the workers share for pacing: the schedule of starts and the fetches in flight (and
+/// waiting) per host.
+struct Gate {
+    pace: Option<Pace>,
+    per_host: usize,
+    /// Hosts with a fetch in flight or a target waiting; no others, so a list of a million
+    /// hosts leaves nothing behind.
+    hosts: HashMap<HostKey, HostLoad>,
+    /// Hosts that got room while targets of theirs wait, in that order (a host may be listed
+    /// again after its room was taken; it is then skipped).
+    ready: VecDeque<HostKey>,
+    /// Targets waiting in `hosts`, in all, and how many may.
+    waiting: usize,
+    waiting_cap: usize,
+    /// Workers to wake when a host frees room or the last waiting target starts: those blocked
+    /// behind full hosts, and those with nothing in flight that wait to see the end.
+    sleepers: Vec<Waker>,
+}
+
+#[derive(Default)]
+struct HostLoad {
+    running: usize,
+    waiting: VecDeque<(usize, Target)>,
+}
+
+/// The schedule of starts for [`Many::rate`].
+struct Pace {
+    interval: Duration,
+    /// How late a start may be and still keep the schedule (see [`Many::rate`]).
+    slack: Duration,
+    /// The earliest time of the next start; `None` before the first.
+    next: Option<Instant>,
+}
+
+impl Pace {
+    fn new(interval: Duration) -> Pace {
+        Pace {
+            interval,
+            slack: (interval / 2).max(Duration::from_millis(1)),
+            next: None,
+        }
+    }
+
+    /// When the next start may be made, if not yet.
+    fn not_before(&self, now: Instant) -> Option<Instant> {
+        self.next.filter(|&next| next > now)
+    }
+
+    /// Records a start at `now`.
+    fn took(&mut self, now: Instant) {
+        let next = match self.next {
+            // A little late: keep the schedule, so the rate holds.
+            Some(next) if now.saturating_duration_since(next) < self.slack => next,
+            // The first start, or after an idle spell: a new schedule, no burst to catch up.
+            _ => now,
+        };
+        self.next = next.checked_add(self.interval);
+    }
+}
+
+impl Gate {
+    /// When the next start may be made, if not yet.
+    fn not_before(&self, now: Instant) -> Option<Instant> {
+        self.pace.as_ref().and_then(|p| p.not_before(now))
+    }
+
+    /// A waiting target whose host has room, counted as started.
+    fn take_waiting(&mut self) -> Option<(usize, Target)> {
+        while let Some(key) = self.ready.pop_front() {
+            let Some(load) = self.hosts.get_mut(&key) else {
+                continue;
+            };
+            if load.running >= self.per_host {
+                continue;
+            }
+            let Some(next) = load.waiting.pop_front() else {
+                continue;
+            };
+            load.running += 1;
+            self.waiting -= 1;
+            if load.running < self.per_host && !load.waiting.is_empty() {
+                self.ready.push_front(key);
+            }
+            return Some(next);
+        }
+        None
+    }
+
+    /// Counts `target` as started if its host has room (and none of its targets wait before
+    /// it), else keeps it waiting if there is room for that; hands it back if neither.
+    fn admit(&mut self, index: usize, target: Target) -> Admit {
+        let key = host_key(&target);
+        let load = self.hosts.entry(key).or_default();
+        if load.running < self.per_host && load.waiting.is_empty() {
+            load.running += 1;
+            return Admit::Start(index, target);
+        }
+        if self.waiting >= self.waiting_cap {
+            // Made above for nothing if the host has no load: dropped again.
+            if load.running == 0 && load.waiting.is_empty() {
+                self.hosts.remove(&host_key(&target));
+            }
+            return Admit::Full(index, target);
+        }
+        load.waiting.push_back((index, target));
+        self.waiting += 1;
+        Admit::Waiting
+    }
+
+    /// A fetch of `key` finished: its room goes to a waiting target. Returns the workers to
+    /// wake (outside the lock).
+    fn finished(&mut self, key: &HostKey) -> Vec<Waker> {
+        if let Some(load) = self.hosts.get_mut(key) {
+            load.running = load.running.saturating_sub(1);
+            if !load.waiting.is_empty() {
+                self.ready.push_back(key.clone());
+            } else if load.running == 0 {
+                self.hosts.remove(key);
+            }
+        }
+        std::mem::take(&mut self.sleepers)
+    }
+
+    /// Drops every waiting target (the stream was stopped).
+    fn clear(&mut self) -> Vec<Waker> {
+        for load in self.hosts.values_mut() {
+            load.waiting.clear();
+        }
+        self.hosts.retain(|_, load| load.running > 0);
+        self.ready.clear();
+        self.waiting = 0;
+        std::mem::take(&mut self.sleepers)
+    }
+}
+
+/// What [`Gate::admit`] did with a target.
+enum Admit {
+    Start(usize, Target),
+    Waiting,
+    Full(usize, Target),
+}
+
+fn wake_all(wakers: Vec<Waker>) {
+    for waker in wakers {
+        waker.wake();
+    }
 }
 
 impl Shared {
@@ -284,6 +497,10 @@ impl FetchMany {
     pub fn stop(&self) {
         self.shared.stopped.store(true, Ordering::Release);
         lock(&self.shared.inbox).clear();
+        if let Some(gate) = &self.shared.gate {
+            let sleepers = lock(gate).clear();
+            wake_all(sleepers);
+        }
         self.wake_workers(false);
     }
 
@@ -403,12 +620,20 @@ struct Shard {
     /// Set to the front deadline (or earlier: it is not moved when the front fetch finishes).
     timer: Timer,
     timer_armed: bool,
+    /// Set to when the gate's schedule allows the next start.
+    pace_timer: Timer,
+    pace_at: Option<Instant>,
+    /// The last fill could not start a target although slots were free and targets waited
+    /// (the schedule, or hosts at their cap): waiting for the targets adds nothing.
+    blocked: bool,
 }
 
 struct Slot {
     fetch: Option<FetchFuture>,
     /// The input index of the fetch in the slot.
     current: Option<usize>,
+    /// Its host, when the gate counts fetches per host.
+    host: Option<HostKey>,
     /// Set when the fetch's deadline has passed.
     expired: Arc<AtomicBool>,
     waker: Waker,
@@ -476,6 +701,7 @@ impl Shard {
                 Slot {
                     fetch: None,
                     current: None,
+                    host: None,
                     expired: Arc::new(AtomicBool::new(false)),
                     waker: Waker::from(wake.clone()),
                     wake,
@@ -494,13 +720,21 @@ impl Shard {
             deadlines: VecDeque::new(),
             timer: Timer::never(),
             timer_armed: false,
+            pace_timer: Timer::never(),
+            pace_at: None,
+            blocked: false,
         }
     }
 
-    /// Starts fetches in the free slots, as many as the inbox has targets for.
-    fn fill(&mut self) {
+    /// Starts fetches in the free slots, as many as the inbox has targets for (and the gate
+    /// allows). Returns when the gate's schedule allows the next start, if it held one back.
+    fn fill(&mut self) -> Option<Instant> {
+        self.blocked = false;
         if self.free.is_empty() || self.shared.stopped.load(Ordering::Acquire) {
-            return;
+            return None;
+        }
+        if self.shared.gate.is_some() {
+            return self.fill_gated();
         }
         let taken: Vec<(usize, Target)> = {
             let mut inbox = lock(&self.shared.inbox);
@@ -511,6 +745,100 @@ impl Shard {
             let Some(i) = self.free.pop() else { break };
             self.start(i, index, target);
         }
+        None
+    }
+
+    /// [`Shard::fill`] through the gate: one target at a time, a waiting one whose host got
+    /// room first, then the inbox's (those whose host is full wait in the gate).
+    fn fill_gated(&mut self) -> Option<Instant> {
+        let shared = self.shared.clone();
+        let Some(gate) = &shared.gate else {
+            return None;
+        };
+        let mut gate = lock(gate);
+        let not_before = self.fill_through(&mut gate, &shared);
+        // The last waiting target started: workers waiting to see the end must look again.
+        let sleepers = if gate.waiting == 0 {
+            std::mem::take(&mut gate.sleepers)
+        } else {
+            Vec::new()
+        };
+        drop(gate);
+        wake_all(sleepers);
+        not_before
+    }
+
+    fn fill_through(&mut self, gate: &mut Gate, shared: &Shared) -> Option<Instant> {
+        let per_host = gate.per_host < usize::MAX;
+        while !self.free.is_empty() {
+            let now = Instant::now();
+            if let Some(at) = gate.not_before(now) {
+                self.blocked = gate.waiting > 0 || !lock(&shared.inbox).is_empty();
+                return Some(at);
+            }
+            let next = match gate.take_waiting() {
+                Some(next) => Some(next),
+                None => loop {
+                    let mut inbox = lock(&shared.inbox);
+                    let Some((index, target)) = inbox.pop_front() else {
+                        break None;
+                    };
+                    match gate.admit(index, target) {
+                        Admit::Start(index, target) => break Some((index, target)),
+                        Admit::Waiting => continue,
+                        Admit::Full(index, target) => {
+                            inbox.push_front((index, target));
+                            // Woken when a host frees room.
+                            self.blocked = true;
+                            break None;
+                        }
+                    }
+                },
+            };
+            let Some((index, target)) = next else {
+                break;
+            };
+            if let Some(pace) = &mut gate.pace {
+                pace.took(now);
+            }
+            let Some(i) = self.free.pop() else { break };
+            self.slots[i].host = per_host.then(|| host_key(&target));
+            self.start(i, index, target);
+        }
+        None
+    }
+
+    /// Keeps the pace timer set to `at` (when the schedule allows the next start); true if
+    /// that time has come already.
+    fn pace(&mut self, at: Option<Instant>, cx: &mut Context<'_>) -> bool {
+        let Some(at) = at else {
+            return false;
+        };
+        if self.pace_at != Some(at) {
+            self.pace_timer.set_at(at);
+            self.pace_at = Some(at);
+        }
+        if Pin::new(&mut self.pace_timer).poll(cx).is_ready() {
+            self.pace_at = None;
+            return true;
+        }
+        false
+    }
+
+    /// Whether targets wait in the gate: the run is not over while they do. Registers the
+    /// worker to be woken when that changes.
+    fn gate_holds_targets(&self, cx: &mut Context<'_>) -> bool {
+        let Some(gate) = &self.shared.gate else {
+            return false;
+        };
+        let mut gate = lock(gate);
+        if gate.waiting == 0 {
+            return false;
+        }
+        if !gate.sleepers.iter().any(|w| w.will_wake(cx.waker())) {
+            gate.sleepers.push(cx.waker().clone());
+        }
+        true
     }
 
     /// Puts the fetch of `target` into the free slot `i` and queues it for polling.
@@ -587,15 +915,26 @@ impl Shard {
             }
         }
         loop {
-            self.fill();
+            let not_before = self.fill();
+            if self.pace(not_before, cx) {
+                continue;
+            }
+            if self.blocked && not_before.is_none() {
+                // Blocked by hosts at their cap: woken when one frees room.
+                self.gate_holds_targets(cx);
+            }
             self.expire(cx);
             let ready = std::mem::take(&mut *lock(&self.ready.indices));
             if ready.is_empty() {
                 self.hand_over();
-                if self.active == 0 && self.shared.finished_input() {
+                if self.active == 0 && self.shared.finished_input() && !self.gate_holds_targets(cx)
+                {
                     return Poll::Ready(());
                 }
-                if !self.free.is_empty() && !self.shared.stopped.load(Ordering::Acquire) {
+                if !self.free.is_empty()
+                    && !self.blocked
+                    && !self.shared.stopped.load(Ordering::Acquire)
+                {
                     // Waiting for targets: the consumer wakes us when it adds some. Looked at
                     // again after saying so, in case they came in between.
                     self.ready.hungry.store(true, Ordering::SeqCst);
@@ -618,6 +957,10 @@ impl Shard {
                 {
                     slot.fetch = None;
                     slot.current = None;
+                    if let (Some(host), Some(gate)) = (slot.host.take(), &self.shared.gate) {
+                        let sleepers = lock(gate).finished(&host);
+                        wake_all(sleepers);
+                    }
                     self.active -= 1;
                     self.free.push(i);
                     self.done.push(outcome);

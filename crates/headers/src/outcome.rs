@@ -16,6 +16,9 @@ pub struct Outcome {
     pub index: usize,
     /// The target as given.
     pub target: Target,
+    /// How many times the exchange was tried: 1, plus one for each retry
+    /// ([`Options::retries`](crate::Options::retries)), on any hop of a redirect chain.
+    pub attempts: u32,
     /// With [`Options::max_redirects`](crate::Options::max_redirects) set: the redirects
     /// followed before `result`, in order, the first for `target`. Empty otherwise.
     #[cfg(feature = "redirects")]

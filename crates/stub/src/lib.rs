@@ -69,7 +69,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
@@ -102,11 +102,17 @@ pub enum Behavior {
     Drip(Duration),
     /// Part of a head, then the connection is closed.
     CloseMidHead,
+    /// Part of a head (the bytes of [`Behavior::CloseMidHead`]), then the connection is reset
+    /// (RST): a reset after the reply began.
+    ResetMidHead,
     /// Reads the request and never answers; holds the connection until the client closes it or
     /// the stub is dropped.
     Silent,
     /// Reads the request, then resets the connection (RST).
     Reset,
+    /// The first this many connections the server accepts are reset as [`Behavior::Reset`]
+    /// does; later ones get `200 OK` as [`Behavior::Ok`] does. For retries.
+    ResetFirst(usize),
     /// Sends an SSH banner as soon as it accepts, like sshd, then closes after the request.
     SshBanner,
     /// Bytes that are no protocol at all.
@@ -159,14 +165,14 @@ impl Behavior {
     pub fn reply(&self) -> Option<Vec<u8>> {
         let ok = || response("200 OK", &[]);
         Some(match self {
-            Behavior::Ok | Behavior::Slow(_) | Behavior::Drip(_) => ok(),
+            Behavior::Ok | Behavior::Slow(_) | Behavior::Drip(_) | Behavior::ResetFirst(_) => ok(),
             Behavior::Redirect(to) => response("301 Moved Permanently", &[("Location", to)]),
             Behavior::Moved(code, to) => {
                 response(&format!("{code} {}", reason(*code)), &[("Location", to)])
             }
             Behavior::Rejecting => response("400 Bad Request", &[]),
             Behavior::Status(code) => response(&format!("{code} {}", reason(*code)), &[]),
-            Behavior::CloseMidHead => b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec(),
+            Behavior::CloseMidHead | Behavior::ResetMidHead => b"HTTP/1.1 200 OK\r\nServer: tulip-stub\r\nContent-Ty".to_vec(),
             Behavior::SshBanner => b"SSH-2.0-OpenSSH_9.6p1 Debian-4\r\n".to_vec(),
             Behavior::Garbage => b"\x00\x01\x02\xff\xfe garbage \x1b[2J\r\n\r\n".to_vec(),
             Behavior::HugeHead(size) => {
@@ -258,6 +264,8 @@ pub struct Stub {
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
     requests: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
+    peak: Arc<AtomicUsize>,
+    accept_times: Arc<Mutex<Vec<Instant>>>,
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -324,8 +332,11 @@ impl StubBuilder {
             accepted: Arc::default(),
             open: Arc::default(),
             requests: requests.clone(),
+            peak: Arc::default(),
+            accept_times: Arc::default(),
         };
         let (accepted, open) = (server.accepted.clone(), server.open.clone());
+        let (peak, accept_times) = (server.peak.clone(), server.accept_times.clone());
         let is_tls = server.tls.is_some();
         let thread = std::thread::Builder::new()
             .name(format!("stub-{}", addr.port()))
@@ -345,6 +356,8 @@ impl StubBuilder {
             accepted,
             open,
             requests,
+            peak,
+            accept_times,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -407,6 +420,16 @@ impl Stub {
     /// How many connections are open on the server's side right now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// The most connections that were open on the server's side at once.
+    pub fn peak_open(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// When the server accepted each connection, in order (taken as its accept returned).
+    pub fn accept_times(&self) -> Vec<Instant> {
+        lock(&self.accept_times).clone()
     }
 
     /// The requests the server has read so far (each as read: the head, and whatever came in
@@ -511,6 +534,8 @@ struct Server {
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
     requests: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
+    peak: Arc<AtomicUsize>,
+    accept_times: Arc<Mutex<Vec<Instant>>>,
 }
 
 /// A poisoned lock only means a test panicked while holding it; the requests are still good.
@@ -521,14 +546,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 async fn serve(ex: &LocalExecutor<'_>, listener: Async<TcpListener>, server: Server) {
+    let (reset, ok) = (Arc::new(Behavior::Reset), Arc::new(Behavior::Ok));
     loop {
         match listener.accept().await {
             Ok((conn, _)) => {
+                let now = Instant::now();
                 // Open first: whoever sees the accept count sees the connection open.
-                server.open.fetch_add(1, Ordering::Relaxed);
-                server.accepted.fetch_add(1, Ordering::Relaxed);
+                let open_now = server.open.fetch_add(1, Ordering::Relaxed) + 1;
+                server.peak.fetch_max(open_now, Ordering::Relaxed);
+                let nth = server.accepted.fetch_add(1, Ordering::Relaxed);
+                lock(&server.accept_times).push(now);
                 let guard = OpenGuard(server.open.clone());
-                let behavior = server.behavior.clone();
+                let behavior = match &*server.behavior {
+                    Behavior::ResetFirst(n) if nth < *n => reset.clone(),
+                    Behavior::ResetFirst(_) => ok.clone(),
+                    _ => server.behavior.clone(),
+                };
                 let tls = server.tls.clone();
                 let record = Record(server.requests.clone());
                 ex.spawn(async move {
@@ -706,6 +739,17 @@ async fn handle<S: Socket>(mut conn: S, behavior: &Behavior, record: &Record) {
             // Until the client hangs up (or the stub is dropped, which drops this task).
             let mut buf = [0u8; 256];
             while let Ok(1..) = conn.read(&mut buf).await {}
+            return;
+        }
+        Behavior::ResetMidHead => {
+            let _ = conn.write_all(&behavior.reply().unwrap_or_default()).await;
+            let _ = conn.flush().await;
+            // Time for the bytes to arrive before the RST, which would discard them.
+            Timer::after(Duration::from_millis(50)).await;
+            #[cfg(unix)]
+            {
+                let _ = rustix::net::sockopt::set_socket_linger(conn.tcp(), Some(Duration::ZERO));
+            }
             return;
         }
         Behavior::Reset => {
