@@ -43,7 +43,7 @@ mod tls;
 
 pub use dns::{Decoy, DnsBehavior, DnsStub};
 
-pub use tls::{Identity, TestCa};
+pub use tls::{CertSpec, Identity, IntermediateCa, TestCa};
 
 /// The TLS alerts [`Behavior::TlsAlert`] sends (rustls' type, re-exported so that tests need
 /// no rustls of their own).

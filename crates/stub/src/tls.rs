@@ -19,6 +19,11 @@ use rustls::{
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+// A child module, to issue with the CAs' keys and build identities.
+#[path = "certs.rs"]
+mod certs;
+pub use certs::{CertSpec, IntermediateCa};
+
 /// A certificate authority made at run time, to issue server certificates that a client trusts
 /// by being given [`TestCa::pem`] (`fetch-headers --cacert`; `fetch-headers --demo` makes one at
 /// start and trusts it through `headers::TlsConfig::from_pem`).
