@@ -19,6 +19,10 @@ use crate::fixture::{Nginx, TempDir, cmd, free_port};
 /// times with a unit.
 pub(crate) const JSON: &[(&str, &str)] = &[
     (r#""elapsed_ms":[0-9.]+"#, r#""elapsed_ms":[MS]"#),
+    (
+        r#""(dns|connect|tls|first_byte|total)":[0-9.]+"#,
+        r#""$1":[MS]"#,
+    ),
     (r#""port":\d+"#, r#""port":[PORT]"#),
 ];
 

@@ -13,6 +13,9 @@ mod fetch_headers;
 // fetch-headers with https targets (TLS stubs, nginx over TLS) and -L redirect chains.
 mod fetch_headers_tls;
 
+// fetch-headers' certificate facts, --expires-within and timings.
+mod fetch_headers_certs;
+
 // prodcons over crates/queue.
 mod prodcons;
 

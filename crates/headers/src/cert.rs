@@ -87,6 +87,16 @@ impl Certificate {
             .is_none_or(|line| self.not_after <= line)
     }
 
+    /// [`Certificate::days_left`] in words: `30 days left`, `1 day left`, `0 days left` (the
+    /// last day), `expired less than a day ago`, `expired 1 day ago`, `expired 3 days ago`.
+    pub fn time_left(&self) -> String {
+        match self.days_left {
+            1 => "1 day left".to_owned(),
+            n if n >= 0 => format!("{n} days left"),
+            n => format!("expired {}", days_ago(n)),
+        }
+    }
+
     /// The fingerprint as 64 lowercase hex digits.
     pub fn sha256_hex(&self) -> String {
         use std::fmt::Write as _;
@@ -105,6 +115,16 @@ impl Certificate {
         let well_known = time::format_description::well_known::Rfc3339;
         time.format(&well_known)
             .unwrap_or_else(|_| "(out of range)".to_owned())
+    }
+}
+
+/// How long ago a certificate with `days_left` (negative) expired: -1 is less than a day ago,
+/// -2 one day ago (rounded down, as the days left are).
+pub(crate) fn days_ago(days_left: i64) -> String {
+    match -days_left - 1 {
+        0 => "less than a day ago".to_owned(),
+        1 => "1 day ago".to_owned(),
+        n => format!("{n} days ago"),
     }
 }
 

@@ -107,12 +107,9 @@ fn insecure_fetches_show_the_certificate_too() {
     let outcome = fetch_from(&serve(&expired), &options);
     assert_eq!(outcome.result.unwrap().head.status, 200);
     let cert = outcome.cert.unwrap();
-    assert_eq!(
-        Certificate::rfc3339(cert.not_before),
-        "2020-01-01T00:00:00Z"
-    );
-    assert_eq!(Certificate::rfc3339(cert.not_after), "2021-01-01T00:00:00Z");
-    assert!(cert.days_left < -1000);
+    let left = (cert.days_left, cert.time_left());
+    assert_eq!(left, (-31, "expired 30 days ago".to_owned()));
+    assert_eq!(cert.subject, "CN=other.example");
 }
 
 #[test]
@@ -151,8 +148,7 @@ fn expires_within_fails_exactly_the_certificates_inside_the_line() {
         ..within(0)
     };
     let err = fetch_from(&expired, &options).result.unwrap_err();
-    assert!(err.to_string().starts_with("certificate expired "), "{err}");
-    assert!(err.to_string().ends_with(" days ago"), "{err}");
+    assert_eq!(err.to_string(), "certificate expired 30 days ago");
 }
 
 #[test]

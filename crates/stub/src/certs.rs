@@ -16,7 +16,8 @@ use super::{Identity, TestCa, rcgen_error};
 const DAY: Duration = Duration::from_secs(86_400);
 
 /// What a server certificate says: its names (the SANs, DNS names or IP addresses), its
-/// subject, and when it is valid. [`CertSpec::new`] makes one valid from a day ago for 90 days.
+/// subject, and when it is valid. [`CertSpec::new`] makes one valid from a day ago until 90
+/// and a half days from now.
 ///
 /// ```
 /// use std::time::Duration;
@@ -45,8 +46,8 @@ pub struct CertSpec {
 }
 
 impl CertSpec {
-    /// A certificate for `names`, with the first as its common name, valid from a day ago for
-    /// 90 days.
+    /// A certificate for `names`, with the first as its common name, valid from a day ago until
+    /// 90 and a half days from now: a client sees `90 days left` for the next twelve hours.
     pub fn new(names: &[&str]) -> CertSpec {
         let now = SystemTime::now();
         CertSpec {
@@ -54,7 +55,7 @@ impl CertSpec {
             common_name: None,
             organization: None,
             not_before: now - DAY,
-            not_after: now + 90 * DAY,
+            not_after: now + 90 * DAY + DAY / 2,
         }
     }
 

@@ -93,35 +93,17 @@ impl TestCa {
         }
     }
 
-    /// A server identity valid now for `names` (DNS names or IP addresses).
+    /// A server identity for `names` (DNS names or IP addresses), valid from a day ago for 90
+    /// days and more ([`CertSpec::new`]).
     pub fn issue(&self, names: &[&str]) -> io::Result<Identity> {
-        self.issue_with(names, false)
+        self.issue_spec(&CertSpec::new(names))
     }
 
-    /// A server identity for `names` whose certificate expired years ago (valid 2020-2021).
+    /// A server identity for `names` whose certificate expired 30 and a half days ago (a client
+    /// sees `expired 30 days ago` for the next twelve hours).
     pub fn issue_expired(&self, names: &[&str]) -> io::Result<Identity> {
-        self.issue_with(names, true)
-    }
-
-    fn issue_with(&self, names: &[&str], expired: bool) -> io::Result<Identity> {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names.clone()).map_err(rcgen_error)?;
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().cloned().unwrap_or_default(),
-        );
-        if expired {
-            params.not_before = date_time_ymd(2020, 1, 1);
-            params.not_after = date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().map_err(rcgen_error)?;
-        let cert = params.signed_by(&key, &self.issuer).map_err(rcgen_error)?;
-        Ok(Identity {
-            chain: vec![cert.der().clone()],
-            key: key.serialize_der(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
+        let ago = std::time::Duration::from_secs(86_400 * 30 + 43_200);
+        self.issue_spec(&CertSpec::new(names).expired_since(ago))
     }
 }
 

@@ -8,6 +8,7 @@ use rustls::CertificateError;
 use rustls_pki_types::ServerName;
 
 use super::verify::Refused;
+use crate::cert::days_ago;
 use crate::escape::escape_bytes;
 
 /// Why TLS failed: the handshake (most kinds), or the TLS layer after it, while reading the
@@ -81,21 +82,13 @@ impl fmt::Display for TlsError {
             TlsError::NotTls(start) => write!(f, "not tls: \"{start}\""),
             TlsError::Alert(alert) => write!(f, "tls: peer sent alert: {alert}"),
             TlsError::Protocol(why) => write!(f, "tls: protocol error after the handshake: {why}"),
-            TlsError::ExpiresSoon { days_left } if *days_left < 0 => {
-                write!(f, "certificate expired {} ago", days(-days_left))
-            }
-            TlsError::ExpiresSoon { days_left } => {
-                write!(f, "certificate expires in {}", days(*days_left))
-            }
+            TlsError::ExpiresSoon { days_left } => match days_left {
+                ..0 => write!(f, "certificate expired {}", days_ago(*days_left)),
+                0 => f.write_str("certificate expires within a day"),
+                1 => f.write_str("certificate expires in 1 day"),
+                n => write!(f, "certificate expires in {n} days"),
+            },
         }
-    }
-}
-
-/// `1 day`, `3 days`.
-fn days(n: i64) -> String {
-    match n {
-        1 => "1 day".to_owned(),
-        n => format!("{n} days"),
     }
 }
 
