@@ -9,7 +9,7 @@ use futures_lite::StreamExt;
 use futures_lite::future::block_on;
 use stub::{Behavior, CertSpec, Identity, Stub, TestCa};
 use tulip_headers::{
-    Certificate, FetchError, Many, Options, Outcome, Phase, Target, TlsConfig, TlsError, fetch,
+    FetchError, Many, Options, Outcome, Phase, Target, TlsConfig, TlsError, fetch,
 };
 
 const DAY: Duration = Duration::from_secs(86_400);
