@@ -494,6 +494,9 @@ enum Connection<'p> {
         stream: Box<futures_rustls::client::TlsStream<tls::Recording<'p, Async<TcpStream>>>>,
         _freed: fd::Freed,
     },
+    /// Without TLS, nothing borrows the exchange's progress: no such connection.
+    #[cfg(not(feature = "tls"))]
+    _None(std::convert::Infallible, std::marker::PhantomData<&'p ()>),
 }
 
 /// Connects to `addr` and sends `request`: with the first write on plain TCP (which waits for
@@ -562,6 +565,8 @@ impl Connection<'_> {
             // Readiness of the socket says nothing of whether a whole record has come: read.
             #[cfg(feature = "tls")]
             Connection::Tls { .. } => Ok(()),
+            #[cfg(not(feature = "tls"))]
+            Connection::_None(never, _) => match *never {},
         }
     }
 
@@ -585,6 +590,8 @@ impl Connection<'_> {
                     Err(e) => Err(tls_failure(tls::classify_read(e), Phase::Read)),
                 }
             }
+            #[cfg(not(feature = "tls"))]
+            Connection::_None(never, _) => match *never {},
         }
     }
 }
