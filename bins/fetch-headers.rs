@@ -83,6 +83,7 @@ fn main() -> ExitCode {
         timeout: args.timeout,
         connect_timeout: args.connect_timeout.unwrap_or(args.timeout),
         tls,
+        expires_within: args.expires_within,
         max_redirects: args.location.then_some(args.max_redirects),
         retries: args.retries,
         ..Options::default()

@@ -17,6 +17,10 @@ use crate::fixture::{TempDir, cmd};
 /// times with a unit.
 pub(crate) const JSON: &[(&str, &str)] = &[
     (r#""elapsed_ms":[0-9.]+"#, r#""elapsed_ms":[MS]"#),
+    (
+        r#""(dns|connect|tls|first_byte|total)":[0-9.]+"#,
+        r#""$1":[MS]"#,
+    ),
     (r#""port":\d+"#, r#""port":[PORT]"#),
 ];
 

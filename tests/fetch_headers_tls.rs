@@ -346,6 +346,13 @@ fn interop_with_nginx_over_tls() {
         lines.next(),
         Some(format!("{https} tls > TLSv1.3, alpn http/1.1").as_str())
     );
+    // nginx's certificate, as OpenSSL sent it.
+    let cert = lines.next().unwrap_or_default();
+    assert!(
+        cert.starts_with(&format!("{https} cert > subject=CN=127.0.0.1; issuer=CN=")),
+        "{cert}"
+    );
+    assert!(cert.ends_with("; chain=1"), "{cert}");
     assert_eq!(
         lines.next(),
         Some(format!("{https} header > HTTP/1.1 200 OK").as_str())

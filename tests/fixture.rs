@@ -36,6 +36,9 @@ pub const FILTERS: &[(&str, &str)] = &[
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
     (r"\[::1\]:\d+", "[::1]:[PORT]"),
     (r"localhost:\d+", "localhost:[PORT]"),
+    // Certificates made at run time: their dates and fingerprints.
+    (r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b", "[DATE]"),
+    (r"\b[0-9a-f]{64}\b", "[SHA256]"),
     // Durations: 1.25s, 3 ms, 12.5µs, 40ns.
     (r"\b\d+(\.\d+)?\s?(ns|µs|us|ms|s)\b", "[TIME]"),
 ];

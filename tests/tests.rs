@@ -19,6 +19,9 @@ mod fetch_headers_dns;
 // fetch-headers' pacing, retries and sharding (--rate, --per-host, --retries, --shard).
 mod fetch_headers_scale;
 
+// fetch-headers' certificate facts, --expires-within and timings.
+mod fetch_headers_certs;
+
 // prodcons over crates/queue.
 mod prodcons;
 

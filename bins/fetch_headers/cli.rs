@@ -96,6 +96,11 @@ pub struct Args {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
+    /// For https targets: count a target whose certificate expires within DAYS days as failed
+    /// (`certificate expires in N days`), so that the run exits 1 when one needs renewing.
+    #[arg(long, value_name = "DAYS", value_parser = days, allow_negative_numbers = true)]
+    pub expires_within: Option<Duration>,
+
     /// Print one JSON object a line per target instead of `HOST header > LINE` lines.
     #[arg(long)]
     pub json: bool,
@@ -340,6 +345,18 @@ fn concurrency() -> impl clap::builder::TypedValueParser<Value = NonZeroUsize> {
     RangedU64ValueParser::<usize>::new()
         .range(1..)
         .try_map(NonZeroUsize::try_from)
+}
+
+/// `--expires-within`: whole days, up to a century.
+fn days(s: &str) -> Result<Duration, String> {
+    match s.parse::<u64>() {
+        Ok(days) if days <= 36_500 => Ok(Duration::from_secs(days * 86_400)),
+        Ok(_) => Err("more than a century (36500 days)".into()),
+        Err(_) => Err(format!(
+            "\"{}\" is not a whole number of days (0 or more)",
+            support::escape_bytes(s.as_bytes())
+        )),
+    }
 }
 
 /// How https targets are verified (built once for the whole run); an unreadable or empty

@@ -1,15 +1,18 @@
 //! Everything fetch-headers prints, in one place: the `HOST header > LINE` blocks (with
 //! a `HOST tls > VERSION, alpn PROTOCOL` line first for https, and one block per redirect hop
-//! with -L, each under its own URL), the `--json` lines, the `HOST error > MESSAGE` lines, the
-//! summary, and the order they come out in.
+//! with -L, each under its own URL), the `HOST cert > ...` line of the server's certificate
+//! (also when the fetch then failed), the `--json` lines, the `HOST error > MESSAGE` lines, the
+//! summary with the median and 99th percentile of the time per target, and the order they come
+//! out in.
 //! Results go to stdout (batched: a host's block is one write, flushed whenever no other result
 //! is ready); failures, the summary and the progress bar go to stderr.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
+use std::time::Duration;
 
-use headers::{FetchError, Head, JsonOptions, JsonRecord, Outcome, Response};
+use headers::{Certificate, FetchError, Head, JsonOptions, JsonRecord, Outcome, Response};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use support::stdout_error;
 
@@ -71,7 +74,7 @@ impl Printer {
     /// Takes one finished target: counts it and prints it now, or once all before it are
     /// printed (input order).
     pub fn push(&mut self, outcome: Outcome) -> io::Result<()> {
-        self.summary.count(&outcome.result);
+        self.summary.count(&outcome);
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
@@ -108,7 +111,7 @@ impl Printer {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let summary = std::mem::replace(&mut self.summary, Summary::new(0));
+        let mut summary = std::mem::replace(&mut self.summary, Summary::new(0));
         // Like a failure's line, the summary is lost alone if stderr cannot take it.
         let _ = io::stderr()
             .lock()
@@ -124,11 +127,26 @@ impl Printer {
         } else {
             for hop in &outcome.redirects {
                 let host = hop.target.input();
-                render_text(&mut self.block, host, &hop.response, self.format.interim);
+                render_text(
+                    &mut self.block,
+                    host,
+                    &hop.response,
+                    None,
+                    self.format.interim,
+                );
             }
-            if let Ok(response) = &outcome.result {
-                let host = outcome.final_target().input();
-                render_text(&mut self.block, host, response, self.format.interim);
+            let host = outcome.final_target().input();
+            match &outcome.result {
+                Ok(response) => {
+                    let cert = outcome.cert.as_ref();
+                    render_text(&mut self.block, host, response, cert, self.format.interim);
+                }
+                // What the server showed before the failure: an expired certificate's dates.
+                Err(_) => {
+                    if let Some(cert) = &outcome.cert {
+                        render_cert(&mut self.block, host, cert);
+                    }
+                }
             }
         }
         let block = std::mem::take(&mut self.block);
@@ -169,12 +187,22 @@ impl Printer {
     }
 }
 
-/// The seed's format: `HOST header > LINE` for each line of the head, as received; for https,
-/// first `HOST tls > TLSv1.3, alpn http/1.1` (`alpn none` when the server chose none).
-fn render_text(block: &mut String, host: &str, response: &Response, interim: bool) {
+/// The classic format: `HOST header > LINE` for each line of the head, as received; for https,
+/// first `HOST tls > TLSv1.3, alpn http/1.1` (`alpn none` when the server chose none), then the
+/// certificate's line if there is one.
+fn render_text(
+    block: &mut String,
+    host: &str,
+    response: &Response,
+    cert: Option<&Certificate>,
+    interim: bool,
+) {
     if let Some(tls) = &response.tls {
         let alpn = tls.alpn.unwrap_or("none");
         let _ = writeln!(block, "{host} tls > {}, alpn {alpn}", tls.version);
+    }
+    if let Some(cert) = cert {
+        render_cert(block, host, cert);
     }
     let heads: &[Head] = if interim { &response.interim } else { &[] };
     for head in heads.iter().chain([&response.head]) {
@@ -182,6 +210,26 @@ fn render_text(block: &mut String, host: &str, response: &Response, interim: boo
             let _ = writeln!(block, "{host} header > {line}");
         }
     }
+}
+
+/// `HOST cert > subject=CN=example.com; issuer=CN=R11, O=Let's Encrypt; names=example.com,
+/// www.example.com; valid=2026-01-01T00:00:00Z..2026-04-01T00:00:00Z (30 days left);
+/// sha256=HEX; chain=2`: fields split by `; ` (a name holds `, `), the server's text escaped.
+fn render_cert(block: &mut String, host: &str, cert: &Certificate) {
+    let text = |s: &str| support::escape_bytes(s.as_bytes());
+    let names: Vec<String> = cert.sans.iter().map(|n| text(n)).collect();
+    let _ = writeln!(
+        block,
+        "{host} cert > subject={}; issuer={}; names={}; valid={}..{} ({}); sha256={}; chain={}",
+        text(&cert.subject),
+        text(&cert.issuer),
+        names.join(","),
+        Certificate::rfc3339(cert.not_before),
+        Certificate::rfc3339(cert.not_after),
+        cert.time_left(),
+        cert.sha256_hex(),
+        cert.chain_len,
+    );
 }
 
 fn render_json(block: &mut String, outcome: &Outcome, interim: bool, following: bool) {
@@ -209,6 +257,8 @@ pub struct Summary {
     pub server_errors: usize,
     /// Failures by kind, in a stable order.
     pub errors: BTreeMap<&'static str, usize>,
+    /// Each finished target's total time, for the percentiles.
+    totals: Vec<Duration>,
     started: std::time::Instant,
 }
 
@@ -220,11 +270,14 @@ impl Summary {
             client_errors: 0,
             server_errors: 0,
             errors: BTreeMap::new(),
+            totals: Vec::new(),
             started: std::time::Instant::now(),
         }
     }
 
-    fn count(&mut self, result: &Result<Response, FetchError>) {
+    fn count(&mut self, outcome: &Outcome) {
+        self.totals.push(outcome.elapsed);
+        let result: &Result<Response, FetchError> = &outcome.result;
         match result {
             Ok(r) if r.head.status < 400 => self.ok += 1,
             Ok(r) if r.head.status < 500 => self.client_errors += 1,
@@ -243,9 +296,16 @@ impl Summary {
         self.ok + self.client_errors + self.server_errors + self.failed()
     }
 
-    /// `5 targets: 3 ok, 1 HTTP 4xx, 1 HTTP 5xx, 2 errors (1 refused, 1 timeout) in 1.20s`,
-    /// preceded by a line saying how many were left when interrupted.
-    fn render(&self, interrupted: bool) -> String {
+    /// The nearest-rank `p`th percentile of the targets' total times (`p` in 1..=100).
+    fn percentile(sorted: &[Duration], p: usize) -> Option<Duration> {
+        let rank = (sorted.len() * p).div_ceil(100);
+        sorted.get(rank.max(1) - 1).copied()
+    }
+
+    /// `5 targets: 3 ok, 1 HTTP 4xx, 1 HTTP 5xx, 2 errors (1 refused, 1 timeout) in 1.20s
+    /// (per target: p50 10.20ms, p99 1.01s)`, preceded by a line saying how many were left when
+    /// interrupted.
+    fn render(&mut self, interrupted: bool) -> String {
         let mut s = String::new();
         if interrupted {
             let left = self.total - self.finished();
@@ -276,7 +336,13 @@ impl Summary {
                 kinds.join(", ")
             );
         }
-        let _ = writeln!(s, " in {:.2?}", self.started.elapsed());
+        let _ = write!(s, " in {:.2?}", self.started.elapsed());
+        self.totals.sort_unstable();
+        let p50 = Summary::percentile(&self.totals, 50);
+        if let (Some(p50), Some(p99)) = (p50, Summary::percentile(&self.totals, 99)) {
+            let _ = write!(s, " (per target: p50 {p50:.2?}, p99 {p99:.2?})");
+        }
+        s.push('\n');
         s
     }
 }

@@ -122,6 +122,9 @@ pub(crate) async fn follow(
         redirects,
         redirected_to,
         result,
+        #[cfg(feature = "tls")]
+        cert: progress.take_cert(),
+        timings: progress.timings(),
         elapsed: start.elapsed(),
     }
 }

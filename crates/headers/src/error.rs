@@ -83,8 +83,8 @@ impl FetchError {
     /// head the parser refused its [`HeadError::kind`] (`not-http`, `too-large`,
     /// `too-many-headers`, `invalid`); for TLS failures the [`TlsError::kind`]
     /// (`unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`, `handshake`, `not-tls`,
-    /// `tls-alert`, `tls-protocol`); for redirects the [`RedirectError::kind`] (`redirect-loop`,
-    /// `too-many-redirects`, `bad-redirect`).
+    /// `tls-alert`, `tls-protocol`, `expires-soon`); for redirects the [`RedirectError::kind`]
+    /// (`redirect-loop`, `too-many-redirects`, `bad-redirect`).
     pub fn kind(&self) -> &'static str {
         match self {
             FetchError::Dns(_) => "dns",

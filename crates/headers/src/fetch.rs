@@ -1,7 +1,9 @@
 //! Fetching one head: resolve (only for names), connect (and, for `https://`, shake hands over
 //! TLS), send the request, read until the head is complete, all under one deadline, and turn
 //! every failure into a typed [`FetchError`]. Plain and TLS connections take the same path; only
-//! the step that makes the connection differs.
+//! the step that makes the connection differs. [`Progress`] notes where an exchange got and when
+//! (the phase a timeout struck in, the [`Timings`], the certificate seen): it outlives the
+//! exchange, so a failed one still tells.
 //!
 //! With [`Options::retries`], an exchange that failed before any byte of the head arrived
 //! (refused, reset before a reply, a connect or DNS timeout) is tried again after an
@@ -16,7 +18,7 @@ use std::net::SocketAddr;
 use std::net::TcpStream;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -27,14 +29,16 @@ use futures_lite::{AsyncWriteExt, future};
 
 use resolve::Resolver;
 
+#[cfg(feature = "tls")]
+use crate::cert::Certificate;
 use crate::error::{DnsError, FetchError, Phase};
 use crate::fd;
 use crate::head::{DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Head, HeadParser, Limits, Parsed};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Timings};
 use crate::request::{Header, Method, Version, build_request};
 use crate::target::{Scheme, Target};
 #[cfg(feature = "tls")]
-use crate::tls::{self, TlsConfig, TlsInfo};
+use crate::tls::{self, TlsConfig, TlsError, TlsInfo};
 
 /// How to fetch: the request to send and the limits to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +66,11 @@ pub struct Options {
     /// How `https://` targets are verified (default: Mozilla's roots). Built once and shared.
     #[cfg(feature = "tls")]
     pub tls: TlsConfig,
+    /// Fail an `https://` exchange whose certificate expires within this long (at most this far
+    /// ahead of the end of the handshake) with [`TlsError::ExpiresSoon`]: for finding what needs
+    /// renewing. `None` (the default) checks nothing beyond verification.
+    #[cfg(feature = "tls")]
+    pub expires_within: Option<Duration>,
     /// Follow redirects (301, 302, 303, 307, 308 with a `Location`), at most this many per
     /// target, wherever an [`Outcome`] is fetched ([`fetch`], [`Many`](crate::Many)); `None`
     /// (the default) follows none: a redirect is then the final head, as any other. `Some(0)`
@@ -103,6 +112,8 @@ impl Default for Options {
             max_headers: DEFAULT_MAX_HEADERS,
             #[cfg(feature = "tls")]
             tls: TlsConfig::default(),
+            #[cfg(feature = "tls")]
+            expires_within: None,
             #[cfg(feature = "redirects")]
             max_redirects: None,
             retries: 0,
@@ -154,30 +165,50 @@ pub struct Response {
     pub elapsed: Duration,
 }
 
-/// Where an exchange has got: the phase it is in, read when its deadline strikes. A phase is
-/// only ever one the exchange entered: an IP literal starts at [`Phase::Connect`].
+/// Where an exchange has got: the phase it is in, read when its deadline strikes, when it
+/// entered each phase, and the certificate its server showed. A phase is only ever one the
+/// exchange entered: an IP literal starts at [`Phase::Connect`].
 #[derive(Debug)]
 pub(crate) struct Progress {
     phase: AtomicU8,
     /// A byte of the head has arrived: the server took the request, so no retry.
     replied: AtomicBool,
+    origin: Instant,
+    /// When the exchange first entered each phase (by `Phase as usize`), then when the reply's
+    /// first byte came ([`FIRST_BYTE`]): nanoseconds after `origin`, plus one (0: not yet).
+    marks: [AtomicU64; 6],
+    #[cfg(feature = "tls")]
+    cert: std::sync::Mutex<Option<Certificate>>,
 }
+
+/// The mark of the reply's first byte, after those of the phases.
+const FIRST_BYTE: usize = 5;
 
 impl Progress {
     pub(crate) fn new() -> Progress {
         Progress {
             phase: AtomicU8::new(Phase::Dns as u8),
             replied: AtomicBool::new(false),
+            origin: Instant::now(),
+            marks: Default::default(),
+            #[cfg(feature = "tls")]
+            cert: std::sync::Mutex::new(None),
         }
     }
 
-    /// Back to the start, for the next hop of a chain or the next attempt.
+    /// Back to the start, for the next hop of a chain or the next attempt: marks and
+    /// certificate forgotten.
     pub(crate) fn restart(&self, target: &Target) {
         let first = if target.ip().is_some() {
             Phase::Connect
         } else {
             Phase::Dns
         };
+        for mark in &self.marks {
+            mark.store(0, Ordering::Relaxed);
+        }
+        #[cfg(feature = "tls")]
+        self.set_cert(None);
         self.enter(first);
         self.replied.store(false, Ordering::Relaxed);
     }
@@ -201,8 +232,66 @@ impl Progress {
         )
     }
 
+    /// Moves to `phase`; the first entry is the one timed (each address tried enters
+    /// [`Phase::Connect`] again).
     pub(crate) fn enter(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::Relaxed);
+        self.mark(phase as usize);
+    }
+
+    /// The reply's first byte has arrived.
+    fn first_byte(&self) {
+        self.mark(FIRST_BYTE);
+    }
+
+    fn mark(&self, which: usize) {
+        let mark = &self.marks[which];
+        if mark.load(Ordering::Relaxed) == 0 {
+            let nanos = self.origin.elapsed().as_nanos();
+            mark.store(
+                u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// How long each phase the exchange got through took.
+    pub(crate) fn timings(&self) -> Timings {
+        let at = |which: usize| match self.marks[which].load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n - 1),
+        };
+        let span = |from: Option<u64>, to: Option<u64>| {
+            Some(Duration::from_nanos(to?.saturating_sub(from?)))
+        };
+        let (dns, connect, tls, write, read) = (at(0), at(1), at(2), at(3), at(4));
+        Timings {
+            dns: span(dns, connect),
+            // Connected: the first bytes left (the ClientHello, or the request on plain TCP).
+            connect: span(connect, tls.or(write).or(read)),
+            tls: span(tls, read),
+            first_byte: span(read, at(FIRST_BYTE)),
+        }
+    }
+
+    /// The certificate the server showed (`None`: none, or one x509-parser cannot read).
+    #[cfg(feature = "tls")]
+    pub(crate) fn set_cert(&self, cert: Option<Certificate>) {
+        *self.cert.lock().unwrap_or_else(|e| e.into_inner()) = cert;
+    }
+
+    #[cfg(feature = "tls")]
+    pub(crate) fn take_cert(&self) -> Option<Certificate> {
+        self.cert.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// The days left on the certificate seen, if it expires within `within` from now.
+    #[cfg(feature = "tls")]
+    fn expiring(&self, within: Duration) -> Option<i64> {
+        let cert = self.cert.lock().unwrap_or_else(|e| e.into_inner());
+        let cert = cert.as_ref()?;
+        let now = std::time::SystemTime::now();
+        cert.expires_within(within, now).then_some(cert.days_left)
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -353,6 +442,9 @@ pub(crate) async fn fetch_outcome(
         #[cfg(feature = "redirects")]
         redirected_to: None,
         result,
+        #[cfg(feature = "tls")]
+        cert: progress.take_cert(),
+        timings: progress.timings(),
         elapsed: start.elapsed(),
     }
 }
@@ -458,9 +550,17 @@ pub(crate) async fn exchange(
             .map_err(|e| FetchError::from_io(e, Phase::Write))?;
     }
     drop(request);
+    progress.enter(Phase::Read);
+
+    // A certificate that needs renewing fails the exchange before its reply is awaited.
+    #[cfg(feature = "tls")]
+    if let Some(within) = options.expires_within
+        && let Some(days_left) = progress.expiring(within)
+    {
+        return Err(FetchError::Tls(TlsError::ExpiresSoon { days_left }));
+    }
 
     // Read until the head is complete.
-    progress.enter(Phase::Read);
     let parsed = read_head(&mut conn, options.limits(), progress).await?;
     Ok(Response {
         head: parsed.head,
@@ -479,22 +579,24 @@ pub(crate) async fn exchange(
 /// alongside it (RFC 8305's recommended Connection Attempt Delay).
 const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
-type Attempt<'a> =
-    Pin<Box<dyn Future<Output = (SocketAddr, Result<Connection, FetchError>)> + Send + 'a>>;
+/// One address's attempt: it borrows the fetch's data for `'a`, its connection the fetch's
+/// progress for `'p`.
+type Attempt<'a, 'p> =
+    Pin<Box<dyn Future<Output = (SocketAddr, Result<Connection<'p>, FetchError>)> + Send + 'a>>;
 
 /// Connects to the first of `addrs` that answers, as RFC 8305 does: the addresses in order (the
 /// resolver alternates the families, IPv6 first), the next attempt started when the last has
 /// neither connected nor failed within [`ATTEMPT_DELAY`], or at once when it fails; the first
 /// to connect wins and the others are dropped, closing their sockets. A TLS failure is the
 /// server's own answer, which another address of the same host would give too: it ends the race.
-async fn happy_eyeballs(
+async fn happy_eyeballs<'a, 'p: 'a>(
     addrs: &[SocketAddr],
-    target: &Target,
-    options: &Options,
-    request: &[u8],
-    progress: &Progress,
-) -> Result<(Connection, SocketAddr), FetchError> {
-    let start = |addr: SocketAddr| -> Attempt<'_> {
+    target: &'a Target,
+    options: &'a Options,
+    request: &'a [u8],
+    progress: &'p Progress,
+) -> Result<(Connection<'p>, SocketAddr), FetchError> {
+    let start = |addr: SocketAddr| -> Attempt<'a, 'p> {
         Box::pin(async move {
             (
                 addr,
@@ -503,7 +605,7 @@ async fn happy_eyeballs(
         })
     };
     let mut next = addrs.iter().copied();
-    let mut racing: Vec<Attempt<'_>> = next.next().map(start).into_iter().collect();
+    let mut racing: Vec<Attempt<'a, 'p>> = next.next().map(start).into_iter().collect();
     let mut stagger = Timer::after(ATTEMPT_DELAY);
     let mut last = FetchError::Dns(DnsError::NoAddress);
     future::poll_fn(|cx| {
@@ -542,16 +644,19 @@ async fn happy_eyeballs(
 }
 
 /// A connection a head is read from.
-enum Connection {
+enum Connection<'p> {
     /// Plain TCP, with how much of the request the first write took.
     Plain { conn: fd::Conn, written: usize },
     /// TLS over TCP, the request sent. Boxed: a TLS session's state stays out of every plain
     /// fetch. The socket (inside the stream) closes before `_freed` tells waiters.
     #[cfg(feature = "tls")]
     Tls {
-        stream: Box<futures_rustls::client::TlsStream<tls::Recording<Async<TcpStream>>>>,
+        stream: Box<futures_rustls::client::TlsStream<tls::Recording<'p, Async<TcpStream>>>>,
         _freed: fd::Freed,
     },
+    /// Without TLS, nothing borrows the exchange's progress: no such connection.
+    #[cfg(not(feature = "tls"))]
+    _None(std::convert::Infallible, std::marker::PhantomData<&'p ()>),
 }
 
 /// Connects to `addr` and sends `request`: with the first write on plain TCP (which waits for
@@ -559,13 +664,13 @@ enum Connection {
 /// trip through the reactor, or none when the connection is immediate), with the handshake's
 /// last flight over TLS.
 #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-async fn connect(
+async fn connect<'p>(
     addr: SocketAddr,
     target: &Target,
     options: &Options,
     request: &[u8],
-    progress: &Progress,
-) -> Result<Connection, FetchError> {
+    progress: &'p Progress,
+) -> Result<Connection<'p>, FetchError> {
     let conn = fd::connect(addr)
         .await
         .map_err(|e| FetchError::from_io(e, Phase::Connect))?;
@@ -580,11 +685,12 @@ async fn connect(
         }
         #[cfg(feature = "tls")]
         Scheme::Https => {
-            // The handshake's first write waits for the connection to complete.
-            progress.enter(Phase::Tls);
+            // The handshake's first write waits for the connection to complete, and then
+            // enters Phase::Tls.
             let fd::Conn { stream, freed } = conn;
             // Boxed: the handshake's large state stays out of every plain fetch's future.
-            let stream = Box::pin(options.tls.handshake(target, stream, request))
+            let handshake = options.tls.handshake(target, stream, request, progress);
+            let stream = Box::pin(handshake)
                 .await
                 .map_err(|f| tls_failure(f, Phase::Tls))?;
             Ok(Connection::Tls {
@@ -606,7 +712,7 @@ fn tls_failure(failure: tls::Failure, phase: Phase) -> FetchError {
     }
 }
 
-impl Connection {
+impl Connection<'_> {
     /// Waits until the reply starts arriving, so that a connection waiting on a slow server
     /// holds no buffer yet.
     async fn ready(&mut self) -> Result<(), FetchError> {
@@ -619,6 +725,8 @@ impl Connection {
             // Readiness of the socket says nothing of whether a whole record has come: read.
             #[cfg(feature = "tls")]
             Connection::Tls { .. } => Ok(()),
+            #[cfg(not(feature = "tls"))]
+            Connection::_None(never, _) => match *never {},
         }
     }
 
@@ -642,14 +750,16 @@ impl Connection {
                     Err(e) => Err(tls_failure(tls::classify_read(e), Phase::Read)),
                 }
             }
+            #[cfg(not(feature = "tls"))]
+            Connection::_None(never, _) => match *never {},
         }
     }
 }
 
-/// Reads from `conn` until the head is complete, or the reason it cannot be.
-/// Tells `progress` when the first bytes arrive.
+/// Reads from `conn` until the head is complete, or the reason it cannot be; tells `progress`
+/// when the first byte comes.
 async fn read_head(
-    conn: &mut Connection,
+    conn: &mut Connection<'_>,
     limits: Limits,
     progress: &Progress,
 ) -> Result<Parsed, FetchError> {
@@ -670,6 +780,9 @@ async fn read_head(
             return Err(FetchError::Truncated { received: filled });
         }
         progress.reply_arrived();
+        if filled == 0 {
+            progress.first_byte();
+        }
         filled += n;
         if let Some(parsed) = parser.parse(&buf[..filled])? {
             return Ok(parsed);

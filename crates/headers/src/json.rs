@@ -1,6 +1,8 @@
 //! The JSON record of an [`Outcome`] (the `json` feature): one object a target, as
 //! `fetch-headers --json` writes a line, for tools that store or forward outcomes.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::head::Head;
@@ -19,11 +21,14 @@ pub struct JsonOptions {
 
 /// One [`Outcome`] as a JSON object: the input target (`target`, `host`, `port`, `path`), the
 /// address that answered (`peer`), the final head (`status`, `version`, `reason`, `headers` as
-/// name/value pairs in order, raw `lines`), TLS facts (`tls_version`, `alpn`), the failure if
-/// any (`error` with `kind` and `message`), the `attempts` made (1, plus one per retry) and
-/// `elapsed_ms`; with [`JsonOptions`], `interim`
-/// heads and the `redirects` followed with the final `url`. Fields of a failed fetch are
-/// `null`. Serialize it with serde_json (or any serde format).
+/// name/value pairs in order, raw `lines`), TLS facts (`tls_version`, `alpn`), the server's
+/// certificate (`cert`: `subject`, `issuer`, `sans`, `not_before`, `not_after` in RFC 3339,
+/// `days_left`, `sha256` in hex, `chain_len`; there for a failed fetch too when one arrived),
+/// the failure if any (`error` with `kind` and `message`), the `attempts` made (1, plus one per
+/// retry), `elapsed_ms`, and `timings_ms` (`dns`, `connect`, `tls`, `first_byte`, each `null`
+/// when not completed, and `total`); with [`JsonOptions`], `interim` heads and the `redirects`
+/// followed with the final `url`. Fields of a failed fetch are `null`. Serialize it with
+/// serde_json (or any serde format).
 ///
 /// ```
 /// use tulip_headers::{JsonOptions, JsonRecord, Options, fetch};
@@ -34,6 +39,9 @@ pub struct JsonOptions {
 /// assert_eq!(json["status"], serde_json::Value::Null);
 /// assert_eq!(json["error"]["kind"], "refused");
 /// assert_eq!(json["attempts"], 1);
+/// assert_eq!(json["cert"], serde_json::Value::Null);
+/// assert_eq!(json["timings_ms"]["connect"], serde_json::Value::Null);
+/// assert!(json["timings_ms"]["total"].as_f64().unwrap() >= 0.0);
 /// # });
 /// ```
 #[derive(Debug, Serialize)]
@@ -50,6 +58,7 @@ pub struct JsonRecord<'a> {
     lines: &'a [String],
     tls_version: Option<&'static str>,
     alpn: Option<&'static str>,
+    cert: Option<JsonCert<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     interim: Option<Vec<JsonHead<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +68,55 @@ pub struct JsonRecord<'a> {
     error: Option<JsonError>,
     attempts: u32,
     elapsed_ms: f64,
+    timings_ms: JsonTimings,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonCert<'a> {
+    subject: &'a str,
+    issuer: &'a str,
+    sans: &'a [String],
+    not_before: String,
+    not_after: String,
+    days_left: i64,
+    sha256: String,
+    chain_len: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonTimings {
+    dns: Option<f64>,
+    connect: Option<f64>,
+    tls: Option<f64>,
+    first_byte: Option<f64>,
+    total: f64,
+}
+
+/// Milliseconds, to the microsecond.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn json_cert(outcome: &Outcome) -> Option<JsonCert<'_>> {
+    #[cfg(feature = "tls")]
+    {
+        use crate::cert::Certificate;
+        outcome.cert.as_ref().map(|c| JsonCert {
+            subject: &c.subject,
+            issuer: &c.issuer,
+            sans: &c.sans,
+            not_before: Certificate::rfc3339(c.not_before),
+            not_after: Certificate::rfc3339(c.not_after),
+            days_left: c.days_left,
+            sha256: c.sha256_hex(),
+            chain_len: c.chain_len,
+        })
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = outcome;
+        None
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -146,6 +204,7 @@ impl<'a> JsonRecord<'a> {
             lines: head.map(|h| &h.lines[..]).unwrap_or_default(),
             tls_version,
             alpn,
+            cert: json_cert(outcome),
             interim: response
                 .filter(|_| options.interim)
                 .map(|r| r.interim.iter().map(json_head).collect()),
@@ -156,8 +215,14 @@ impl<'a> JsonRecord<'a> {
                 message: e.to_string(),
             }),
             attempts: outcome.attempts,
-            // Microsecond precision, in milliseconds.
-            elapsed_ms: (outcome.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            elapsed_ms: ms(outcome.elapsed),
+            timings_ms: JsonTimings {
+                dns: outcome.timings.dns.map(ms),
+                connect: outcome.timings.connect.map(ms),
+                tls: outcome.timings.tls.map(ms),
+                first_byte: outcome.timings.first_byte.map(ms),
+                total: ms(outcome.elapsed),
+            },
         }
     }
 }

@@ -62,7 +62,8 @@
 //! `https://` targets go over TLS (rustls with the `ring` provider, the `tls` feature, on by
 //! default): [`TlsConfig`] says whom to trust (Mozilla's roots by default, a PEM bundle, or
 //! nobody checked) and is built once and shared; [`Response::tls`] says what was negotiated,
-//! and each TLS failure is a typed [`TlsError`]. Redirects (the `redirects` feature, on by
+//! [`Outcome::cert`] what the server's certificate says (also when it was refused), and each
+//! TLS failure is a typed [`TlsError`]. Every outcome has the [`Timings`] of its phases. Redirects (the `redirects` feature, on by
 //! default) are followed when [`Options::max_redirects`] is set: every hop keeps its head, one
 //! deadline covers the chain, loops and over-long chains are errors.
 //!
@@ -73,6 +74,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+#[cfg(feature = "tls")]
+mod cert;
 #[cfg(feature = "redirects")]
 mod chain;
 mod error;
@@ -91,6 +94,8 @@ mod target;
 #[cfg(feature = "tls")]
 mod tls;
 
+#[cfg(feature = "tls")]
+pub use cert::Certificate;
 #[cfg(feature = "redirects")]
 pub use chain::{DEFAULT_MAX_REDIRECTS, redirect_location};
 pub use error::{DnsError, FetchError, IoError, Phase, RedirectError};
@@ -106,7 +111,7 @@ pub use lines::{LineError, LineProblem, MAX_LINE, TargetLines};
 pub use many::{DEFAULT_CONCURRENCY, FetchMany, Many};
 #[cfg(feature = "redirects")]
 pub use outcome::Hop;
-pub use outcome::Outcome;
+pub use outcome::{Outcome, Timings};
 pub use partition::{Partition, PartitionError};
 pub use request::{Header, HeaderError, Method, MethodError, Version, build_request};
 /// The resolver crate (tulip-resolve): its configuration, pins and errors.

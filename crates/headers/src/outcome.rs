@@ -1,8 +1,11 @@
 //! What fetching one target gave: [`Outcome`], the one result type of [`fetch`](crate::fetch)
-//! and [`Many`](crate::Many), carrying its target, its redirect chain and its result.
+//! and [`Many`](crate::Many), carrying its target, its redirect chain, its result, the server's
+//! certificate and the [`Timings`] of its phases.
 
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
+use crate::cert::Certificate;
 use crate::error::FetchError;
 use crate::fetch::Response;
 use crate::target::Target;
@@ -30,8 +33,40 @@ pub struct Outcome {
     pub redirected_to: Option<Target>,
     /// The final head (not a redirect, or one not followed), or why there is none.
     pub result: Result<Response, FetchError>,
-    /// From the start of the first fetch to the end of the last, failed or not.
+    /// For `https://`: the leaf certificate of the last exchange's server, whenever one arrived
+    /// (and x509-parser could read it), whatever happened next: also when verification refused
+    /// it (expired, another name, an unknown issuer) or the fetch failed later.
+    #[cfg(feature = "tls")]
+    pub cert: Option<Certificate>,
+    /// How long the last exchange's phases took, as far as it got.
+    pub timings: Timings,
+    /// From the start of the first fetch to the end of the last, failed or not: the total time.
     pub elapsed: Duration,
+}
+
+/// How long each phase of an exchange took; a phase the exchange did not complete (a failure or
+/// a timeout struck in it, or it never began) is `None`. The total is [`Outcome::elapsed`].
+///
+/// ```
+/// use tulip_headers::{Options, fetch};
+/// # futures_lite::future::block_on(async {
+/// let outcome = fetch(&"127.0.0.1:1".parse().unwrap(), &Options::default()).await;
+/// assert_eq!(outcome.result.unwrap_err().kind(), "refused");
+/// // An IP literal skips DNS; refused, the connect phase never completed.
+/// assert_eq!((outcome.timings.dns, outcome.timings.connect), (None, None));
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Resolving the host name (`None` for an IP literal).
+    pub dns: Option<Duration>,
+    /// From the first connection attempt until the connection took the first bytes (the request
+    /// on plain TCP, the ClientHello over TLS), every address tried included.
+    pub connect: Option<Duration>,
+    /// The TLS handshake, until the request left with its last flight (`https://` only).
+    pub tls: Option<Duration>,
+    /// From the request sent to the first byte of the reply.
+    pub first_byte: Option<Duration>,
 }
 
 impl Outcome {

@@ -58,7 +58,7 @@ struct ReadmeDoctests;
 
 pub use dns::{Decoy, DnsBehavior, DnsStub};
 pub use nginx::{Nginx, NginxBuilder, Site};
-pub use tls::{Identity, TestCa};
+pub use tls::{CertSpec, Identity, IntermediateCa, TestCa};
 
 /// The TLS alerts [`Behavior::TlsAlert`] sends (rustls' type, re-exported so that tests need
 /// no rustls of their own).

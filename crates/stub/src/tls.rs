@@ -8,10 +8,7 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    date_time_ymd,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::crypto::cipher::{OutboundChunks, OutboundPlainMessage};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
@@ -19,6 +16,11 @@ use rustls::{
     ServerConnection, SupportedCipherSuite,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+// A child module, to issue with the CAs' keys and build identities.
+#[path = "certs.rs"]
+mod certs;
+pub use certs::{CertSpec, IntermediateCa};
 
 /// A certificate authority made at run time, to issue server certificates that a client trusts
 /// by being given [`TestCa::pem`] (`fetch-headers --cacert`; `fetch-headers --demo` makes one at
@@ -90,36 +92,17 @@ impl TestCa {
         }
     }
 
-    /// A server identity valid now for `names` (DNS names or IP addresses).
+    /// A server identity for `names` (DNS names or IP addresses), valid from a day ago for 90
+    /// days and more ([`CertSpec::new`]).
     pub fn issue(&self, names: &[&str]) -> io::Result<Identity> {
-        self.issue_with(names, false)
+        self.issue_spec(&CertSpec::new(names))
     }
 
-    /// A server identity for `names` whose certificate expired years ago (valid 2020-2021).
+    /// A server identity for `names` whose certificate expired 30 and a half days ago (a client
+    /// sees `expired 30 days ago` for the next twelve hours).
     pub fn issue_expired(&self, names: &[&str]) -> io::Result<Identity> {
-        self.issue_with(names, true)
-    }
-
-    fn issue_with(&self, names: &[&str], expired: bool) -> io::Result<Identity> {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names.clone()).map_err(rcgen_error)?;
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().cloned().unwrap_or_default(),
-        );
-        if expired {
-            params.not_before = date_time_ymd(2020, 1, 1);
-            params.not_after = date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().map_err(rcgen_error)?;
-        let cert = params.signed_by(&key, &self.issuer).map_err(rcgen_error)?;
-        Ok(Identity {
-            chain: vec![cert.der().clone()],
-            key: key.serialize_der(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            foreign_key: false,
-        })
+        let ago = std::time::Duration::from_secs(86_400 * 30 + 43_200);
+        self.issue_spec(&CertSpec::new(names).expired_since(ago))
     }
 }
 

@@ -7,6 +7,8 @@ use std::io;
 use rustls::CertificateError;
 use rustls_pki_types::ServerName;
 
+use super::verify::Refused;
+use crate::cert::days_ago;
 use crate::escape::escape_bytes;
 
 /// Why TLS failed: the handshake (most kinds), or the TLS layer after it, while reading the
@@ -38,11 +40,18 @@ pub enum TlsError {
     /// After the handshake, the TLS layer failed otherwise: a record that does not decrypt (bad
     /// record MAC), an unexpected message ...; holds rustls' reason.
     Protocol(String),
+    /// The certificate is good but expires within
+    /// [`Options::expires_within`](crate::Options::expires_within): it needs renewing. Holds its
+    /// [`Certificate::days_left`](crate::Certificate::days_left).
+    ExpiresSoon {
+        /// Whole days left (negative: expired that long ago, seen only without verification).
+        days_left: i64,
+    },
 }
 
 impl TlsError {
     /// `unknown-issuer`, `expired`, `name-mismatch`, `bad-certificate`, `handshake`, `not-tls`,
-    /// `tls-alert`, `tls-protocol`.
+    /// `tls-alert`, `tls-protocol`, `expires-soon`.
     pub fn kind(&self) -> &'static str {
         match self {
             TlsError::UnknownIssuer => "unknown-issuer",
@@ -53,6 +62,7 @@ impl TlsError {
             TlsError::NotTls(_) => "not-tls",
             TlsError::Alert(_) => "tls-alert",
             TlsError::Protocol(_) => "tls-protocol",
+            TlsError::ExpiresSoon { .. } => "expires-soon",
         }
     }
 }
@@ -72,6 +82,12 @@ impl fmt::Display for TlsError {
             TlsError::NotTls(start) => write!(f, "not tls: \"{start}\""),
             TlsError::Alert(alert) => write!(f, "tls: peer sent alert: {alert}"),
             TlsError::Protocol(why) => write!(f, "tls: protocol error after the handshake: {why}"),
+            TlsError::ExpiresSoon { days_left } => match days_left {
+                ..0 => write!(f, "certificate expired {}", days_ago(*days_left)),
+                0 => f.write_str("certificate expires within a day"),
+                1 => f.write_str("certificate expires in 1 day"),
+                n => write!(f, "certificate expires in {n} days"),
+            },
         }
     }
 }
@@ -96,7 +112,7 @@ pub(super) fn classify(e: io::Error, first: &[u8]) -> Failure {
         };
     };
     let error = match tls {
-        rustls::Error::InvalidCertificate(cert) => match cert {
+        rustls::Error::InvalidCertificate(cert) => match refused_reason(cert) {
             CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 TlsError::Expired
@@ -117,6 +133,27 @@ pub(super) fn classify(e: io::Error, first: &[u8]) -> Failure {
         other => TlsError::Handshake(lowercase(other)),
     };
     Failure::Tls(error)
+}
+
+/// The certificate the verifier refused, when that is what ended the handshake.
+pub(super) fn refused(e: &io::Error) -> Option<&Refused> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(CertificateError::Other(other)) => {
+            other.0.downcast_ref::<Refused>()
+        }
+        _ => None,
+    }
+}
+
+/// What is wrong with a certificate: the reason inside a [`Refused`], or the error itself.
+fn refused_reason(e: &CertificateError) -> &CertificateError {
+    match e {
+        CertificateError::Other(other) => match other.0.downcast_ref::<Refused>() {
+            Some(refused) => &refused.reason,
+            None => e,
+        },
+        e => e,
+    }
 }
 
 /// Classifies an error reading the head through an established TLS stream: the

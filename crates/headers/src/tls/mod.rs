@@ -1,7 +1,8 @@
 //! TLS for `https://` targets, with rustls on the `ring` provider: the client configuration
 //! ([`TlsConfig`], built once and shared by every fetch of a run), the handshake (SNI from the
 //! host name; an IP literal gets none and is verified against the certificate's IP addresses),
-//! and turning rustls' failures into a [`TlsError`] a user can act on.
+//! the leaf certificate's facts (kept even when verification refuses it), and turning rustls'
+//! failures into a [`TlsError`] a user can act on.
 
 mod error;
 mod record;
@@ -12,11 +13,12 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
 use futures_rustls::client::TlsStream;
-use rustls::client::Resumption;
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::crypto::hash::HashAlgorithm;
 use rustls::{ClientConfig, RootCertStore, SupportedCipherSuite};
@@ -27,10 +29,12 @@ pub use error::TlsError;
 pub(crate) use error::{Failure, classify_read};
 pub(crate) use record::Recording;
 
+use crate::cert::Certificate;
+use crate::fetch::Progress;
 use crate::target::Target;
-use error::{anchor_problem, classify, pem_problem};
+use error::{anchor_problem, classify, pem_problem, refused};
 use tickets::TicketStore;
-use verify::NoVerification;
+use verify::{NoVerification, Showing};
 
 /// The ALPN protocol offered: the heads we read are HTTP/1.x.
 const ALPN: &[u8] = b"http/1.1";
@@ -118,10 +122,20 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 fn with_roots(roots: RootCertStore) -> ClientConfig {
-    let builder = ClientConfig::builder_with_provider(provider())
+    let provider = provider();
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .expect("callers pass at least one root");
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions");
-    finish(builder.with_root_certificates(roots).with_no_client_auth())
+    let verifier = Arc::new(Showing(webpki));
+    finish(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth(),
+    )
 }
 
 /// What every configuration shares, verifying or not: our ALPN offer, and the ticket store that
@@ -224,13 +238,17 @@ impl TlsConfig {
 
     /// Connects TLS over `stream` to `target`, mapping a failure to a typed error. `request` is
     /// queued before the handshake starts, so that rustls sends it with its `Finished` message
-    /// (one write and one segment fewer per connection; never as 0-RTT early data).
-    pub(crate) async fn handshake<S>(
+    /// (one write and one segment fewer per connection; never as 0-RTT early data). The phase
+    /// turns to [`Phase::Tls`](crate::Phase::Tls) once the connection takes the first bytes (the
+    /// TCP connection is up), and the leaf certificate's facts go to `progress`, whether it
+    /// was accepted or refused.
+    pub(crate) async fn handshake<'p, S>(
         &self,
         target: &Target,
         stream: S,
         request: &[u8],
-    ) -> Result<TlsStream<Recording<S>>, Failure>
+        progress: &'p Progress,
+    ) -> Result<TlsStream<Recording<'p, S>>, Failure>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -245,7 +263,7 @@ impl TlsConfig {
             })?,
         };
         let connector = TlsConnector::from(self.config.clone());
-        let stream = Recording::new(stream);
+        let stream = Recording::new(stream, progress);
         // On failure the stream is handed back, with the first bytes the server sent.
         let queue = |conn: &mut rustls::ClientConnection| {
             // Buffered until the handshake completes. rustls' buffer holds 64 KiB by default
@@ -259,8 +277,22 @@ impl TlsConfig {
             .into_fallible()
             .await
         {
-            Ok(stream) => Ok(stream),
-            Err((e, stream)) => Err(classify(e, &stream.first[..stream.len as usize])),
+            Ok(stream) => {
+                // The chain rustls kept: the one verified now, or the one a resumed session
+                // was verified with.
+                let chain = stream.get_ref().1.peer_certificates().unwrap_or_default();
+                if let Some(leaf) = chain.first() {
+                    progress.set_cert(Certificate::from_der(leaf, chain.len(), SystemTime::now()));
+                }
+                Ok(stream)
+            }
+            Err((e, stream)) => {
+                if let Some(refused) = refused(&e) {
+                    let (leaf, len) = (&refused.leaf, refused.chain_len);
+                    progress.set_cert(Certificate::from_der(leaf, len, SystemTime::now()));
+                }
+                Err(classify(e, &stream.first[..stream.len as usize]))
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A stream that keeps the first bytes it reads, so that a server answering the handshake with
-//! something else (plain HTTP, say) can be quoted in the error.
+//! something else (plain HTTP, say) can be quoted in the error, and that marks the end of the
+//! connect phase when the first bytes leave.
 
 use std::io;
 use std::pin::Pin;
@@ -7,26 +8,42 @@ use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 
+use crate::error::Phase;
+use crate::fetch::Progress;
+
 /// A stream that keeps a copy of the first bytes read from it, so that a server answering the
-/// handshake with plain HTTP can be quoted in the error.
+/// handshake with plain HTTP can be quoted in the error. Its first write that succeeds (the
+/// ClientHello, which waits for the connection to complete) moves `progress` into
+/// [`Phase::Tls`].
 #[derive(Debug)]
-pub(crate) struct Recording<S> {
+pub(crate) struct Recording<'p, S> {
     inner: S,
     pub(super) first: [u8; 40],
     pub(super) len: u8,
+    /// Until the first write: the exchange to tell that the connection is up.
+    connecting: Option<&'p Progress>,
 }
 
-impl<S> Recording<S> {
-    pub(super) fn new(inner: S) -> Recording<S> {
+impl<'p, S> Recording<'p, S> {
+    pub(super) fn new(inner: S, progress: &'p Progress) -> Recording<'p, S> {
         Recording {
             inner,
             first: [0; 40],
             len: 0,
+            connecting: Some(progress),
+        }
+    }
+
+    fn wrote<T>(&mut self, written: &Poll<io::Result<T>>) {
+        if let Poll::Ready(Ok(_)) = written
+            && let Some(progress) = self.connecting.take()
+        {
+            progress.enter(Phase::Tls);
         }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for Recording<'_, S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -44,13 +61,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<'_, S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(&written);
+        written
     }
 
     /// Passed through, not left to the default (which writes the first slice only): rustls
@@ -63,7 +82,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(&written);
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -108,7 +129,8 @@ mod tests {
 
     #[test]
     fn records_go_out_in_one_vectored_write() {
-        let mut stream = Recording::new(Slices(Vec::new()));
+        let progress = Progress::new();
+        let mut stream = Recording::new(Slices(Vec::new()), &progress);
         let records: [&[u8]; 3] = [b"change cipher spec", b"finished", b"request"];
         let bufs = records.map(io::IoSlice::new);
         let written = futures_lite::future::block_on(futures_lite::AsyncWriteExt::write_vectored(
@@ -118,5 +140,6 @@ mod tests {
         .unwrap();
         assert_eq!(written, 33);
         assert_eq!(stream.inner.0, [3]);
+        assert_eq!(progress.phase(), Phase::Tls);
     }
 }
