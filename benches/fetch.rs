@@ -14,8 +14,9 @@
 //! (b) 1,000 hosts that answer after 200 ms, fetched at concurrency 1,000, and 10,000 such hosts at
 //! concurrency 10,000: wall time and peak RSS of our binary (peak RSS through GNU time). The slow
 //! hosts are distinct loopback addresses (127.0.0.1, 127.0.0.2 ... 127.0.39.250) on one port,
-//! served by this same bench program re-executed as a separate process (see [`serve`]), so the
-//! server's work never counts in the measured process. When one process could not hold every
+//! served by crates/stub's `Hosts` (`Behavior::Slow`: the 200 ms count from when the request has
+//! been read) in this same bench program re-executed as a separate process (see [`serve`]), so
+//! the server's work never counts in the measured process. When one process could not hold every
 //! listener plus its connection under the open-file limit, the hosts are split across several
 //! server processes.
 //!
@@ -33,12 +34,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use std::time::{Duration, Instant};
-use stub::{Nginx, Site};
+use stub::{Behavior, Nginx, Site};
 
 /// Our binary, built with the bench profile (release settings) by `cargo bench`.
 const OURS: &str = env!("CARGO_BIN_EXE_fetch-headers");
@@ -659,57 +659,29 @@ fn serve(spec: &str) {
     let [first, count, delay, port] = fields[..] else {
         panic!("{SERVE_ENV} wants FIRST,COUNT,DELAY_MS,PORT, got {spec:?}");
     };
-    let delay = Duration::from_millis(delay);
-    // Leaked so that the accept loops can spawn onto it; the process lives until it is killed.
-    let executor: &'static smol::LocalExecutor<'static> = Box::leak(Box::default());
+    let addrs = (first..first + count)
+        .map(|n| std::net::SocketAddrV4::new(host_address(n as usize), port as u16));
+    let hosts = match stub::Hosts::start(Behavior::Slow(Duration::from_millis(delay)), addrs) {
+        Ok(hosts) => hosts,
+        Err(e) => {
+            // The parent counts the addresses printed and skips the run.
+            eprintln!("slow server: {e}");
+            println!("ready");
+            return;
+        }
+    };
     let mut out = String::new();
-    let mut listeners = Vec::with_capacity(count as usize);
-    for n in first..first + count {
-        let addr = (host_address(n as usize), port as u16);
-        let Ok(listener) = TcpListener::bind(addr) else {
-            eprintln!("slow server: cannot bind {}:{}", addr.0, addr.1);
-            break;
-        };
-        let listener =
-            smol::net::TcpListener::from(smol::Async::new(listener).expect("register listener"));
-        writeln!(out, "{}:{}", addr.0, addr.1).unwrap();
-        listeners.push(listener);
+    for addr in hosts.addrs() {
+        writeln!(out, "{addr}").unwrap();
     }
     out.push_str("ready\n");
-    for listener in listeners {
-        executor
-            .spawn(async move {
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    executor.spawn(answer_slowly(stream, delay)).detach();
-                }
-            })
-            .detach();
-    }
     let mut stdout = std::io::stdout();
     stdout.write_all(out.as_bytes()).unwrap();
     stdout.flush().unwrap();
-    smol::block_on(executor.run(std::future::pending::<()>()));
-}
-
-async fn answer_slowly(mut stream: smol::net::TcpStream, delay: Duration) {
-    use smol::io::{AsyncReadExt, AsyncWriteExt};
-    let deadline = Instant::now() + delay;
-    // Read the request head (it fits in one segment on loopback, but be exact).
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
+    // Served until the parent kills this process.
+    loop {
+        std::thread::park();
     }
-    smol::Timer::at(deadline).await;
-    let _ = stream
-        .write_all(b"HTTP/1.0 200 OK\r\nServer: tulip-bench-slow\r\nContent-Length: 0\r\n\r\n")
-        .await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -453,6 +453,95 @@ impl Drop for Stub {
     }
 }
 
+/// Many hosts with one behaviour: a listener on each of many loopback addresses (127.0.0.1,
+/// 127.0.0.2 ...), all served by one thread, for a benchmark of thousands of distinct hosts where
+/// a thread per [`Stub`] would cost more than the fetching measured. Stops when dropped.
+#[derive(Debug)]
+pub struct Hosts {
+    addrs: Vec<SocketAddr>,
+    stop: Option<smol::channel::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Hosts {
+    /// Binds every address (a port of 0 takes a free one for that address) and serves
+    /// `behavior` on all of them; an address that cannot be bound is an error naming it.
+    pub fn start(
+        behavior: Behavior,
+        addrs: impl IntoIterator<Item = SocketAddrV4>,
+    ) -> io::Result<Hosts> {
+        let mut listeners = Vec::new();
+        for addr in addrs {
+            let listener = listen_on(addr, 65535)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            listeners.push(listener);
+        }
+        let bound = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        let listeners = listeners
+            .into_iter()
+            .map(Async::new)
+            .collect::<io::Result<Vec<_>>>()?;
+        let behavior = Arc::new(behavior);
+        let (accepted, open, peak) = (Arc::default(), Arc::default(), Arc::default());
+        let accept_times = Arc::default();
+        let (stop, stopped) = smol::channel::bounded::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name(format!("stub-hosts-{}", bound.len()))
+            .spawn(move || {
+                // Shared with the accept loops it runs; they are cancelled (dropping their
+                // handles) before it goes.
+                let ex = std::rc::Rc::new(LocalExecutor::new());
+                let all = listeners.into_iter().map(|listener| {
+                    let server = Server {
+                        behavior: behavior.clone(),
+                        tls: None,
+                        accepted: Arc::clone(&accepted),
+                        open: Arc::clone(&open),
+                        requests: None,
+                        peak: Arc::clone(&peak),
+                        accept_times: Arc::clone(&accept_times),
+                    };
+                    let runs_on = ex.clone();
+                    ex.spawn(async move { serve(&runs_on, listener, server).await })
+                });
+                let tasks: Vec<_> = all.collect();
+                let stopped = async {
+                    let _ = stopped.recv().await;
+                };
+                async_io::block_on(ex.run(stopped));
+                // Cancelled on the executor, which drops each loop and its listener (and the
+                // executor handle each holds).
+                async_io::block_on(ex.run(async {
+                    for task in tasks {
+                        task.cancel().await;
+                    }
+                }));
+            })?;
+        Ok(Hosts {
+            addrs: bound,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The addresses served, in the order given.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A port on 127.0.0.1 where nothing listens (bound, then released), for "connection refused".
 /// Another process could take it in between; tests on a quiet loopback can rely on it.
 pub fn closed_port() -> io::Result<u16> {
@@ -831,6 +920,25 @@ mod tests {
         }
         let ok = String::from_utf8(Behavior::Ok.reply().unwrap()).unwrap();
         assert!(!ok.contains("Date:"), "replies must be deterministic");
+    }
+
+    #[test]
+    fn hosts_serve_every_address_on_one_thread_and_stop_when_dropped() {
+        let port = closed_port().unwrap();
+        let addrs: Vec<SocketAddrV4> = (1..=3)
+            .map(|n| SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, n), port))
+            .collect();
+        let hosts = Hosts::start(Behavior::Status(404), addrs.clone()).unwrap();
+        assert_eq!(hosts.addrs().len(), 3);
+        for addr in hosts.addrs() {
+            let mut conn = TcpStream::connect(addr).unwrap();
+            conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut reply = Vec::new();
+            let _ = conn.read_to_end(&mut reply);
+            assert_eq!(reply, Behavior::Status(404).reply().unwrap(), "{addr}");
+        }
+        drop(hosts);
+        assert!(TcpStream::connect(addrs[1]).is_err(), "still listening");
     }
 
     #[test]
