@@ -34,7 +34,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// // The same, one level down: the server presents the leaf and the intermediate.
 /// let intermediate = ca.intermediate("tulip intermediate CA").unwrap();
 /// let chained = intermediate.issue(&soon).unwrap();
-/// assert_eq!(format!("{chained:?}"), "Identity { certificates: 2, .. }");
+/// assert_eq!(format!("{chained:?}"), "Identity { certificates: 2, foreign_key: false, .. }");
 /// ```
 #[derive(Debug, Clone)]
 pub struct CertSpec {
