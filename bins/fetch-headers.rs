@@ -95,6 +95,9 @@ fn main() -> ExitCode {
     if let Some(n) = args.per_host {
         many = many.per_host(n);
     }
+    if let Some(n) = args.threads {
+        many = many.threads(n);
+    }
     let format = output::Format {
         json: args.json,
         interim: args.interim,

@@ -772,3 +772,24 @@ fn a_stdout_blocked_longer_than_the_timeout_times_out_nothing() {
     assert!(stderr.contains("2000 targets: 2000 ok in"), "{stderr}");
     assert!(status.success(), "{status}: {stderr}");
 }
+
+/// `--threads` chooses the workers; every target is fetched whatever their number, and zero is a
+/// usage error naming the option.
+#[test]
+fn threads_option() {
+    let server = start(Behavior::Ok);
+    for threads in ["1", "3"] {
+        let output = cmd("fetch-headers")
+            .args(["--threads", threads, "-c", "8"])
+            .args((0..20).map(|i| url(&server, &i.to_string())))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("20 targets: 20 ok"), "{stderr}");
+    }
+    snapshot!(
+        "threads_zero",
+        cmd("fetch-headers").args(["--threads", "0", "127.0.0.1:1"])
+    );
+}

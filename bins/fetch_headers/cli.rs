@@ -44,6 +44,11 @@ pub struct Args {
     #[arg(short, long, value_name = "N", default_value = "64", value_parser = concurrency(), allow_negative_numbers = true)]
     pub concurrency: NonZeroUsize,
 
+    /// Fetch on N threads (default: one per core, as long as each has at least 64 of the
+    /// concurrency). The results are printed by a thread of their own either way.
+    #[arg(long, value_name = "N", value_parser = at_least_one(), allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+
     /// Deadline for a target's whole exchange (connect, send, read the head), in seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds, allow_hyphen_values = true)]
     pub timeout: Duration,
