@@ -38,6 +38,9 @@ pub struct Format {
 }
 
 /// A finished entry of the input: a target's outcome, or a line that was no target.
+// Nearly every item is an outcome: boxing it to shrink the rare bad line would cost an
+// allocation per result.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item {
     /// A target was fetched (or failed) at this input position.
@@ -225,7 +228,9 @@ impl Printer {
             result = result.and_then(|()| self.write_err(line.as_bytes()));
         }
         self.block = block;
-        self.unflushed.push(item.position());
+        if self.checkpoint.is_some() {
+            self.unflushed.push(item.position());
+        }
         result
     }
 
