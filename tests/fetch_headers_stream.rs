@@ -193,3 +193,49 @@ fn resume_refuses_another_runs_checkpoint() {
             .arg(url(&ok, "a"))
     );
 }
+
+/// Targets from stdin are fetched as their lines come, while stdin is still open: a head is
+/// printed before the input ends, and Ctrl-C ends a run that waits for its next line (exit 130).
+#[test]
+fn stdin_is_fetched_as_it_comes() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let ok = start(Behavior::Ok);
+    let mut child = cmd("fetch-headers")
+        .args(["-i", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", url(&ok, "first")).unwrap();
+    stdin.flush().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    // The whole head; stdin stays open all the while.
+    while !printed.ends_with("Connection: close\n") {
+        let before = printed.len();
+        stdout.read_line(&mut printed).unwrap();
+        assert!(printed.len() > before, "stdout ended early: {printed:?}");
+    }
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}")])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    drop(stdin);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(
+        stderr.starts_with("interrupted: the rest of the input not read\n1 target: 1 ok in "),
+        "{stderr}"
+    );
+}

@@ -195,48 +195,65 @@ impl Input {
 
     /// The stream of targets to fetch. Positions in `skip` are read and dropped; with a
     /// `window`, no position at or beyond the earliest unprinted one plus `window` is read.
-    pub fn into_stream(self, feed: SharedFeed, skip: Finished, window: Option<u64>) -> Source {
-        Source {
-            input: self,
+    /// The files are read on a thread of their own, a bounded channel ahead: a read that blocks
+    /// (stdin waiting for its next line) holds up neither the results nor Ctrl-C.
+    pub fn into_stream(
+        self,
+        feed: SharedFeed,
+        skip: Finished,
+        window: Option<u64>,
+    ) -> io::Result<Source> {
+        let mut lines = None;
+        if !self.files.is_empty() {
+            let (send, receive) = smol::channel::bounded(READ_AHEAD);
+            let files = self.files;
+            std::thread::Builder::new()
+                .name("read-targets".into())
+                .spawn(move || read_files(files, send))
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot start reading: {e}")))?;
+            lines = Some(Box::pin(receive));
+        }
+        Ok(Source {
+            arguments: self.arguments,
+            lines,
             feed,
             skip,
             window,
             position: 0,
-        }
+        })
     }
+}
 
-    /// The next entry: a target, or a bad line (its file and line number, what is wrong).
-    fn next_entry(&mut self) -> Option<Result<Target, (String, u64, LineProblem)>> {
-        if let Some(target) = self.arguments.pop_front() {
-            return Some(Ok(target));
-        }
-        loop {
-            let file = self.files.front_mut()?;
-            match file.lines.next() {
-                Some(Ok(target)) => return Some(Ok(target)),
-                Some(Err(e)) => {
-                    return Some(Err((file.name.clone(), e.line(), e.problem().clone())));
-                }
-                // After a line too long or a failed read the file ends here too.
-                None => {
-                    self.files.pop_front();
-                }
+/// Entries read ahead of the fetching from the files: enough that the fetcher never waits for
+/// a line it could have had, few enough to keep memory bound by the concurrency.
+const READ_AHEAD: usize = 1024;
+
+/// An entry of a file: a target, or a bad line (its file and line number, what is wrong).
+type Entry = Result<Target, (String, u64, LineProblem)>;
+
+/// Reads the files in order into `send`, until they end or the receiver is gone.
+fn read_files(files: VecDeque<File>, send: smol::channel::Sender<Entry>) {
+    for file in files {
+        let File { name, lines } = file;
+        // After a line too long or a failed read the file ends there.
+        for line in lines {
+            let entry = line.map_err(|e| (name.clone(), e.line(), e.problem().clone()));
+            if send.send_blocking(entry).is_err() {
+                return;
             }
         }
-    }
-
-    /// Whether nothing is left to read.
-    fn exhausted(&self) -> bool {
-        self.arguments.is_empty() && self.files.is_empty()
     }
 }
 
 /// The stream of targets [`Input::into_stream`] returns, for `Many::fetch_stream`. It is
-/// polled on the consuming thread; it answers `Pending` (without a wake-up: the consumer polls
-/// again after each result it prints) while a bad line waits for the printer or the reorder
-/// window is full.
+/// polled on the consuming thread; it answers `Pending` while the reader thread has no line
+/// ready (it wakes the consumer when it has), and, without a wake-up (the consumer polls again
+/// after each result it prints), while a bad line waits for the printer or the reorder window
+/// is full.
 pub struct Source {
-    input: Input,
+    arguments: VecDeque<Target>,
+    /// The entries of the files, read on their own thread.
+    lines: Option<Pin<Box<smol::channel::Receiver<Entry>>>>,
     feed: SharedFeed,
     skip: Finished,
     window: Option<u64>,
@@ -247,7 +264,7 @@ pub struct Source {
 impl Stream for Source {
     type Item = Target;
 
-    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Target>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Target>> {
         let this = &mut *self;
         let mut feed = lock(&this.feed);
         loop {
@@ -266,9 +283,24 @@ impl Stream for Source {
             {
                 return Poll::Pending;
             }
-            let Some(entry) = this.input.next_entry() else {
-                feed.ended = true;
-                return Poll::Ready(None);
+            let entry = match this.arguments.pop_front() {
+                Some(target) => Ok(target),
+                None => {
+                    let Some(lines) = this.lines.as_mut() else {
+                        feed.ended = true;
+                        return Poll::Ready(None);
+                    };
+                    // The reader thread wakes the consumer when it sends the next line.
+                    match lines.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(entry)) => entry,
+                        Poll::Ready(None) => {
+                            this.lines = None;
+                            feed.ended = true;
+                            return Poll::Ready(None);
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
             };
             this.position += 1;
             if skipped {
@@ -277,7 +309,7 @@ impl Stream for Source {
             }
             feed.reported += 1;
             // Known as soon as the last argument is out, so an interrupt can say "N of M".
-            feed.ended = this.input.exhausted();
+            feed.ended = this.arguments.is_empty() && this.lines.is_none();
             match entry {
                 Ok(target) => {
                     let index = feed.yielded;
@@ -303,8 +335,8 @@ impl Stream for Source {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         // Only arguments left: exactly these (Many lowers its concurrency to the count).
-        if self.input.files.is_empty() {
-            (0, Some(self.input.arguments.len()))
+        if self.lines.is_none() {
+            (0, Some(self.arguments.len()))
         } else {
             (0, None)
         }
@@ -314,7 +346,8 @@ impl Stream for Source {
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Source")
-            .field("input", &self.input)
+            .field("arguments", &self.arguments.len())
+            .field("reading", &self.lines.is_some())
             .field("position", &self.position)
             .field("window", &self.window)
             .finish_non_exhaustive()

@@ -429,11 +429,7 @@ impl Summary {
                     let left = total.saturating_sub(self.finished() as u64);
                     writeln!(s, "interrupted: {left} of {total} targets not finished")
                 }
-                None => writeln!(
-                    s,
-                    "interrupted: the rest of the input not read, {} finished",
-                    support::plural(self.finished() as u64, "target")
-                ),
+                None => writeln!(s, "interrupted: the rest of the input not read"),
             };
         }
         let plural = |n: usize, word: &str| support::plural(n as u64, word);

@@ -76,7 +76,7 @@ pub fn run(
     let extent = input.extent();
     let resuming = checkpoint.is_some();
     let mut printer = Printer::new(format, extent, feed.clone(), checkpoint);
-    let source = input.into_stream(feed.clone(), skip, window);
+    let source = input.into_stream(feed.clone(), skip, window)?;
     // Each outcome carries its target: the input is read as slots free up, not kept.
     let mut results = Many::new(options)
         .concurrency(concurrency)
