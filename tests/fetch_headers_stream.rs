@@ -239,3 +239,15 @@ fn stdin_is_fetched_as_it_comes() {
         "{stderr}"
     );
 }
+
+/// An input with no target at all (only comments and blank lines) is still a usage error:
+/// nothing was fetched.
+#[test]
+fn an_input_without_targets_is_a_usage_error() {
+    snapshot!(
+        "stream_no_targets_in_input",
+        cmd("fetch-headers")
+            .args(["-i", "-"])
+            .pass_stdin("# only a comment\n\n")
+    );
+}
