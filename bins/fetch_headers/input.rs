@@ -1,6 +1,6 @@
 //! The targets of a run as a stream read while it fetches: the TARGET arguments first, then each
-//! `-i` file (or stdin) a line at a time, so memory is bound by the concurrency and the reorder
-//! window, not by the length of the list.
+//! `-i` file (or stdin) a line at a time, on a thread of its own a bounded channel ahead, so
+//! memory is bound by the concurrency and the reorder window, not by the length of the list.
 //!
 //! Each entry of the input (an argument, or a line that is neither blank nor a comment) has a
 //! position, counted from 0 across all of them. A line that is no target does not stop the run:

@@ -1,8 +1,8 @@
 //! The fetch loop: hand the input to `headers::Many` as a stream read while it fetches, print
 //! each outcome (and each line that was no target) as it arrives, and stop early on Ctrl-C or
-//! SIGTERM. On a signal nothing new starts and the fetches in flight
-//! are dropped (a host that never answers must not hold the exit for its whole deadline); what
-//! finished is printed, then the summary.
+//! SIGTERM. On a signal nothing new starts and the fetches in flight are dropped (a host that
+//! never answers must not hold the exit for its whole deadline); what finished is printed, then
+//! the summary.
 
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
