@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo bench --bench fetch                 # all three parts, 3 rounds each
 //! cargo bench --bench fetch -- nginx        # only (a); also: slow, tls, --runs 5, --targets 20000
+//! cargo bench --bench fetch -- memory       # (d), only when asked: --memory-targets 2000000
 //! ```
 //!
 //! (a) A real nginx on 127.0.0.1 (configured at run time in a temporary directory, on a free port,
@@ -24,6 +25,12 @@
 //! 5,000 targets at concurrency 128, a new connection (and handshake) each, by our release
 //! binary (verifying with `--cacert`, and with `-k`) and by
 //! `curl --parallel --parallel-max 128 -k`; `--tls-targets N` changes the count.
+//!
+//! (d) Memory for a long list from stdin (`memory`, not run by default: about two minutes): peak
+//! RSS (GNU time's `%M`) of our binary fetching 20,000 and then 2,000,000 targets (`--memory-targets
+//! N`) piped into `-i -` at concurrency 256 from nginx on loopback, against the goal of at most 64
+//! MiB and within a few MiB of the small run. The list is written into the pipe as it is read,
+//! never held by the bench. With `--baseline`, the baseline runs the small list too.
 //!
 //! A peer that is not installed is skipped with a line that says what to `apt-get install`.
 //!
@@ -69,6 +76,7 @@ fn main() {
     let mut runs = 3;
     let mut targets = 20_000;
     let mut tls_targets = 5_000;
+    let mut memory_targets = 2_000_000;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -77,6 +85,7 @@ fn main() {
             "--runs" => runs = number(args.next(), "--runs"),
             "--targets" => targets = number(args.next(), "--targets"),
             "--tls-targets" => tls_targets = number(args.next(), "--tls-targets"),
+            "--memory-targets" => memory_targets = number(args.next(), "--memory-targets"),
             "--baseline" => match args.next() {
                 Some(path) if Path::new(&path).is_file() => {
                     let _ = BASELINE.set(path.into());
@@ -86,10 +95,10 @@ fn main() {
                     std::process::exit(2);
                 }
             },
-            "nginx" | "slow" | "tls" => parts.push(arg),
+            "nginx" | "slow" | "tls" | "memory" => parts.push(arg),
             other => {
                 eprintln!(
-                    "usage: fetch [nginx] [slow] [tls] [--runs N] [--targets N] [--tls-targets N] [--baseline PATH] (got {other:?})"
+                    "usage: fetch [nginx] [slow] [tls] [memory] [--runs N] [--targets N] [--tls-targets N] [--memory-targets N] [--baseline PATH] (got {other:?})"
                 );
                 std::process::exit(2);
             }
@@ -113,6 +122,9 @@ fn main() {
     }
     if parts.iter().any(|p| p == "tls") {
         tls_part(&scratch, tls_targets, runs);
+    }
+    if parts.iter().any(|p| p == "memory") {
+        memory_part(&scratch, memory_targets);
     }
 }
 
@@ -272,6 +284,119 @@ fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
         );
     }
     println!("  (wrk runs for 2 s per round; the others fetch the {targets} targets once)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) Memory: a long list from stdin.
+
+fn memory_part(scratch: &Scratch, large: usize) {
+    const SMALL: usize = 20_000;
+    const GOAL_MIB: f64 = 64.0;
+    println!("(d) peak RSS for targets piped into -i - at concurrency 256, nginx on loopback");
+    let Some(time) = gnu_time() else {
+        println!("  skipped: GNU time is not installed (apt-get install time)");
+        return;
+    };
+    let Some(nginx) = Nginx::find() else {
+        println!("  skipped: nginx is not installed (apt-get install nginx-light)");
+        return;
+    };
+    let server = match Site::plain().and_then(|site| bench_nginx(nginx, site)) {
+        Ok(server) => server,
+        Err(e) => {
+            println!("  skipped: nginx did not start: {e}");
+            return;
+        }
+    };
+    let line = format!("127.0.0.1:{}\n", server.port());
+    let mut contenders = vec![("fetch-headers", PathBuf::from(OURS), vec![SMALL, large])];
+    if let Some(base) = BASELINE.get() {
+        contenders.push(("baseline", base.clone(), vec![SMALL]));
+    }
+    let mut ours = BTreeMap::new();
+    for (name, binary, counts) in contenders {
+        for count in counts {
+            let rss_file = scratch.path.join("memory-rss.txt");
+            let start = Instant::now();
+            let child = Command::new(&time)
+                .args(["-f", "%M", "-o"])
+                .arg(&rss_file)
+                .arg(&binary)
+                .args(["-c", "256", "-i", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn();
+            let mut child = match child {
+                Ok(child) => child,
+                Err(e) => {
+                    println!("  {name}: did not run: {e}");
+                    continue;
+                }
+            };
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let line = line.clone();
+            // Written as fast as the binary reads, in 64 KiB pieces: the pipe is the buffer.
+            let writer = std::thread::spawn(move || {
+                let per_chunk = (64 * 1024 / line.len()).max(1);
+                let chunk = line.repeat(per_chunk);
+                let mut left = count;
+                while left > 0 {
+                    let n = left.min(per_chunk);
+                    if stdin
+                        .write_all(&chunk.as_bytes()[..n * line.len()])
+                        .is_err()
+                    {
+                        return;
+                    }
+                    left -= n;
+                }
+            });
+            let output = child.wait_with_output();
+            let wall = start.elapsed();
+            let _ = writer.join();
+            let rss_kib: Option<f64> = std::fs::read_to_string(&rss_file)
+                .ok()
+                .and_then(|t| t.lines().last()?.trim().parse().ok());
+            let summary = output
+                .as_ref()
+                .map(|o| {
+                    let text = String::from_utf8_lossy(&o.stderr);
+                    text.lines().last().unwrap_or_default().to_owned()
+                })
+                .unwrap_or_else(|e| e.to_string());
+            let Some(kib) = rss_kib else {
+                println!("  {name} {count}: no peak RSS measured ({summary})");
+                continue;
+            };
+            let mib = kib / 1024.0;
+            let rate = count as f64 / wall.as_secs_f64();
+            println!(
+                "  {name:<14} {count:>9} targets: peak RSS {mib:>6.1} MiB, {rate:>7.0}/s  ({summary})"
+            );
+            if name == "fetch-headers" {
+                ours.insert(count, mib);
+            }
+        }
+    }
+    if let (Some(small), Some(big)) = (ours.get(&SMALL), ours.get(&large)) {
+        let verdict = if *big <= GOAL_MIB { "met" } else { "MISSED" };
+        println!(
+            "  {large} targets: {big:.1} MiB (goal <= {GOAL_MIB} MiB: {verdict}), {:+.1} MiB over {SMALL}",
+            big - small
+        );
+    }
+}
+
+/// GNU time (it must understand -f and -o), not a shell builtin or BSD time.
+fn gnu_time() -> Option<PathBuf> {
+    find_tool("time", &["/usr/bin/time"]).filter(|t| {
+        Command::new(t)
+            .args(["-f", "%M", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,15 +9,20 @@
 //! fetch-headers -i hosts.txt --rate 50 --per-host 2 --retries 2 --shard 0/4 --json > 0.jsonl
 //! ```
 //!
-//! Thin glue: arguments in [`cli`], the fetching in crates/headers (driven by [`run`]), results,
-//! failures and the summary in [`output`], the demo servers in [`demo`].
+//! Thin glue: arguments in [`cli`], the input read as the run goes in [`input`], the fetching in
+//! crates/headers (driven by [`run`]), results, failures and the summary in [`output`], the
+//! `--resume` checkpoint in [`resume`], the demo servers in [`demo`].
 
 #[path = "fetch_headers/cli.rs"]
 mod cli;
 #[path = "fetch_headers/demo.rs"]
 mod demo;
+#[path = "fetch_headers/input.rs"]
+mod input;
 #[path = "fetch_headers/output.rs"]
 mod output;
+#[path = "fetch_headers/resume.rs"]
+mod resume;
 #[path = "fetch_headers/run.rs"]
 mod run;
 
@@ -59,16 +64,22 @@ fn main() -> ExitCode {
             // The demo CA is trusted instead of Mozilla's roots (--cacert is refused with
             // --demo); -k still verifies nothing.
             let tls = if tls.is_insecure() { tls } else { demo.tls() };
-            (demo.targets(), tls)
+            (input::Input::from_targets(demo.targets()), tls)
         }
         None => {
             let mut targets = cli::targets(&args);
             if let Some(part) = cli::partition(&args, |name| std::env::var_os(name)) {
-                targets.retain(|t| part.keeps(t));
+                targets.shard(part);
             }
             (targets, tls)
         }
     };
+    let checkpoint = args.resume.as_ref().map(|path| {
+        let inputs = args.inputs.iter();
+        let inputs = inputs.map(|p| p.to_string_lossy().into_owned()).collect();
+        resume::Checkpoint::open(path, args.targets.clone(), inputs)
+            .unwrap_or_else(|message| cli::usage_error(message))
+    });
     let resolver = match cli::resolver(&args) {
         Ok(resolver) => resolver,
         Err(message) => {
@@ -110,13 +121,14 @@ fn main() -> ExitCode {
             cli::Order::Completion
         }),
     };
-    match run::run(targets, many, format) {
+    match run::run(targets, many, args.concurrency.get(), format, checkpoint) {
         Ok(ended) if ended.interrupted => ExitCode::from(130),
         Ok(ended) if ended.summary.failed() > 0 => ExitCode::FAILURE,
         Ok(_) => ExitCode::SUCCESS,
+        Err(run::Failed::NoTargets) => cli::no_targets_in_input(),
         // `fetch-headers ... | head` closed our stdout: nothing more to say, to anyone.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
-        Err(e) => {
+        Err(run::Failed::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
+        Err(run::Failed::Io(e)) => {
             let _ = writeln!(io::stderr(), "fetch-headers: {e}");
             ExitCode::FAILURE
         }

@@ -29,7 +29,7 @@ pub(crate) fn start(behavior: Behavior) -> Stub {
 }
 
 /// `http://127.0.0.1:PORT/NAME`: the name survives the port redaction and says which is which.
-fn url(stub: &Stub, name: &str) -> String {
+pub(crate) fn url(stub: &Stub, name: &str) -> String {
     format!("http://{}/{name}", stub.target())
 }
 
@@ -307,13 +307,17 @@ fn non_utf8_arguments_are_not_echoed_raw() {
     }
 }
 
+/// A line that is no target is that line's own failure, named by file and line, counted as
+/// `bad-target`; the rest of the list is still fetched and the run exits 1. Only what is wrong
+/// before any fetch (a file that cannot be read) is still a usage error.
 #[test]
 fn bad_target_in_a_file_names_its_line() {
+    let ok = start(Behavior::Ok);
     let dir = TempDir::new("bad-line");
     let list = dir.path().join("targets.txt");
     std::fs::write(
         &list,
-        "# fine so far\n127.0.0.1:8080\n\nftp://example.com/\n",
+        format!("# fine so far\n{}\n\nftp://example.com/\n", url(&ok, "ok")),
     )
     .unwrap();
     snapshot!("bad_target_line", cmd("fetch-headers").arg("-i").arg(&list));
@@ -331,7 +335,7 @@ fn bad_target_in_a_file_names_its_line() {
         "bad_target_stdin",
         cmd("fetch-headers")
             .args(["-i", "-"])
-            .pass_stdin("ok.test\n\t\nbad host\n")
+            .pass_stdin(format!("{}\n\t\nbad host\n", url(&ok, "ok")))
     );
 }
 
@@ -510,7 +514,7 @@ fn interop_with_nginx() {
 // Helpers.
 
 /// Waits for the child at most `limit`, killing it past that (so a bug cannot hang the tests).
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+pub(crate) fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -10,6 +10,10 @@ mod socketpair_reader;
 // fetch-headers over crates/headers, against crates/stub servers.
 mod fetch_headers;
 
+// fetch-headers reading its input as it fetches: bad lines mid-list, the input-order window,
+// --resume after SIGKILL.
+mod fetch_headers_stream;
+
 // fetch-headers with https targets (TLS stubs, nginx over TLS) and -L redirect chains.
 mod fetch_headers_tls;
 

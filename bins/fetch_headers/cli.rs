@@ -3,7 +3,6 @@
 //! target that does not parse) ends here with clap's `error: ...` and exit status 2, naming the
 //! bad input and, for files, its line.
 
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -12,8 +11,10 @@ use std::time::Duration;
 use clap::builder::{RangedU64ValueParser, TypedValueParser as _};
 use clap::{CommandFactory, Parser, ValueEnum};
 use headers::resolve::Pin;
-use headers::{Header, LineProblem, Method, Partition, Resolver, Target, TargetLines, TlsConfig};
+use headers::{Header, Method, Partition, Resolver, Target, TlsConfig};
 use support::Utf8;
+
+use crate::input::Input;
 
 /// Fetch the HTTP response heads of many hosts at once, the way the classic asyncio `wget(host)`
 /// example does:
@@ -111,9 +112,19 @@ pub struct Args {
     pub json: bool,
 
     /// Print hosts as they complete (the default), or in the order they were given (the
-    /// default for --demo).
+    /// default for --demo). In input order at most 4 x --concurrency targets, counted from the
+    /// earliest one not yet printed, are read and started: while a slow one holds the window
+    /// full, nothing new starts until it finishes.
     #[arg(long, value_enum, value_name = "ORDER")]
     pub order: Option<Order>,
+
+    /// Keep a checkpoint in FILE of how far the input has been fetched (each result counted
+    /// once it is written out), and skip what it holds when started again with the same TARGET
+    /// arguments and -i files: a run killed at any moment repeats at most the targets that were
+    /// in flight. Append the output (>>) to keep the earlier results. Removed when a run
+    /// finishes every target.
+    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    pub resume: Option<PathBuf>,
 
     /// Also print the 1xx interim heads (100 Continue, 103 Early Hints) read on the way.
     #[arg(long)]
@@ -392,9 +403,10 @@ pub fn usage_error(message: impl std::fmt::Display) -> ! {
         .exit()
 }
 
-/// The targets named by the arguments and `-i` files, in that order, each parsed; the first bad
-/// one (or unreadable file) is a usage error that names it.
-pub fn targets(args: &Args) -> Vec<Target> {
+/// The input named by the arguments and `-i` files, in that order: the arguments parsed (the
+/// first bad one is a usage error naming it), the files opened (one that cannot be read is a
+/// usage error naming it) but not read: their lines are read as the run goes.
+pub fn targets(args: &Args) -> Input {
     let mut targets = Vec::with_capacity(args.targets.len());
     for input in &args.targets {
         match Target::parse(input) {
@@ -402,44 +414,22 @@ pub fn targets(args: &Args) -> Vec<Target> {
             Err(e) => usage_error(e),
         }
     }
+    if targets.is_empty() && args.inputs.is_empty() {
+        usage_error("no targets: give TARGET arguments, -i FILE or --demo");
+    }
+    let mut input = Input::from_targets(targets);
     for path in &args.inputs {
-        let name = if path.as_os_str() == "-" {
-            "stdin".to_owned()
-        } else {
-            path.display().to_string()
-        };
-        let mut reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdin().lock())
-        } else {
-            match std::fs::File::open(path) {
-                Ok(file) => Box::new(BufReader::new(file)),
-                Err(e) => cannot_read(&name, &e),
-            }
-        };
-        for read in TargetLines::new(&mut reader) {
-            match read {
-                Ok(t) => targets.push(t),
-                Err(e) => match e.problem() {
-                    LineProblem::BadTarget(bad) => {
-                        usage_error(format_args!("{bad} ({name} line {})", e.line()))
-                    }
-                    LineProblem::Io(io) => cannot_read(&name, io),
-                    problem => usage_error(format_args!("{name} line {}: {problem}", e.line())),
-                },
-            }
+        match crate::input::open(path) {
+            Ok((name, reader, size)) => input.add_file(name, reader, size),
+            Err((name, e)) => cannot_read(&name, &e),
         }
     }
-    if targets.is_empty() && !args.demo {
-        let empty = if args.inputs.is_empty() {
-            ""
-        } else {
-            " (the input held none)"
-        };
-        usage_error(format_args!(
-            "no targets: give TARGET arguments, -i FILE or --demo{empty}"
-        ));
-    }
-    targets
+    input
+}
+
+/// The usage error of an input that held no target at all (only blank lines and comments).
+pub fn no_targets_in_input() -> ! {
+    usage_error("no targets: give TARGET arguments, -i FILE or --demo (the input held none)")
 }
 
 /// Exits with the usage error for an input that cannot be read.

@@ -1,15 +1,19 @@
 //! Everything fetch-headers prints, in one place: the `HOST header > LINE` blocks (with
 //! a `HOST tls > VERSION, alpn PROTOCOL` line first for https, and one block per redirect hop
 //! with -L, each under its own URL), the `HOST cert > ...` line of the server's certificate
-//! (also when the fetch then failed), the `--json` lines, the `HOST error > MESSAGE` lines, the
-//! summary with the median and 99th percentile of the time per target, and the order they come
-//! out in.
+//! (also when the fetch then failed), the `--json` lines, the `HOST error > MESSAGE` lines (and
+//! `FILE line N error > bad target: ...` for a line that is no target), the summary (with the
+//! median and 99th percentile of the time per target), the
+//! progress display, and the order they come out in; with `--resume`, the checkpoint is told
+//! what has been written out.
 //! Results go to stdout (batched: a host's block is one write, flushed whenever no other result
 //! is ready); failures, the summary and the progress bar go to stderr.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use headers::{Certificate, FetchError, Head, JsonOptions, JsonRecord, Outcome, Response};
@@ -17,6 +21,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use support::stdout_error;
 
 use crate::cli::Order;
+use crate::input::{self, BadLine, Extent, SharedFeed};
+use crate::resume::{Checkpoint, Finished};
 
 /// From this many targets on, a terminal on stderr gets a progress bar.
 const PROGRESS_FROM: usize = 100;
@@ -34,93 +40,204 @@ pub struct Format {
     pub follow: bool,
 }
 
+/// A finished entry of the input: a target's outcome, or a line that was no target.
+// Nearly every item is an outcome: boxing it to shrink the rare bad line would cost an
+// allocation per result.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Item {
+    /// A target was fetched (or failed) at this input position.
+    Outcome(u64, Outcome),
+    /// A line of a file was no target.
+    Bad(BadLine),
+}
+
+impl Item {
+    fn position(&self) -> u64 {
+        match self {
+            Item::Outcome(position, _) => *position,
+            Item::Bad(bad) => bad.position,
+        }
+    }
+}
+
 /// Prints outcomes as they arrive (or in input order) and counts them for the summary.
 #[derive(Debug)]
 pub struct Printer {
     format: Format,
     out: BufWriter<StdoutLock<'static>>,
-    bar: Option<ProgressBar>,
-    /// Finished outcomes waiting for an earlier one (input order only).
-    waiting: BTreeMap<usize, Outcome>,
-    next: usize,
+    bar: Option<Bar>,
+    /// Finished entries waiting for an earlier one (input order only).
+    waiting: BTreeMap<u64, Item>,
+    /// The next position to print in input order.
+    next: u64,
+    /// Positions a checkpoint had when the run started: never read, so never waited for.
+    skip: Finished,
+    /// Where the reorder window starts is published here for the input side.
+    feed: SharedFeed,
+    /// `--resume`: told each position once its result is written out.
+    checkpoint: Option<Checkpoint>,
+    /// Printed since stdout was last flushed.
+    unflushed: Vec<u64>,
     pub summary: Summary,
     block: String,
 }
 
+/// The progress display.
+#[derive(Debug)]
+enum Bar {
+    /// Finished targets against a known count, or a count and rate alone.
+    Count(ProgressBar),
+    /// The bytes of the input files read, against their size.
+    Bytes(ProgressBar, Arc<AtomicU64>),
+}
+
 impl Printer {
-    /// A printer for `total` targets; shows a progress bar if stderr is a terminal and there are
-    /// many targets.
-    pub fn new(format: Format, total: usize) -> Printer {
-        let bar = (io::stderr().is_terminal() && total >= PROGRESS_FROM).then(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
-                    .expect("a valid template"),
-            );
-            bar
-        });
-        Printer {
+    /// A printer for the input of `extent`; shows progress if stderr is a terminal (and, for a
+    /// list of arguments, there are many).
+    pub fn new(
+        format: Format,
+        extent: Extent,
+        feed: SharedFeed,
+        checkpoint: Option<Checkpoint>,
+    ) -> Printer {
+        let skip = checkpoint
+            .as_ref()
+            .map(|c| c.finished().clone())
+            .unwrap_or_default();
+        let bar = io::stderr()
+            .is_terminal()
+            .then(|| progress(extent))
+            .flatten();
+        let mut printer = Printer {
             format,
             out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
             bar,
             waiting: BTreeMap::new(),
             next: 0,
-            summary: Summary::new(total),
+            skip,
+            feed,
+            checkpoint,
+            unflushed: Vec::new(),
+            summary: Summary::new(),
             block: String::new(),
-        }
+        };
+        printer.advance();
+        printer
     }
 
-    /// Takes one finished target: counts it and prints it now, or once all before it are
+    /// Takes one finished entry: counts it and prints it now, or once all before it are
     /// printed (input order).
-    pub fn push(&mut self, outcome: Outcome) -> io::Result<()> {
-        self.summary.count(&outcome);
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
+    pub fn push(&mut self, item: Item) -> io::Result<()> {
+        match &item {
+            Item::Outcome(_, outcome) => self.summary.count(outcome),
+            Item::Bad(_) => *self.summary.errors.entry(BAD_TARGET).or_default() += 1,
+        }
+        match &self.bar {
+            Some(Bar::Count(bar)) => bar.inc(1),
+            Some(Bar::Bytes(bar, read)) => {
+                bar.set_position(read.load(Ordering::Relaxed));
+                bar.set_message(format!("{} done", self.summary.finished()));
+            }
+            None => {}
         }
         match self.format.order {
-            Order::Completion => self.print(&outcome),
+            Order::Completion => self.print(&item),
             Order::Input => {
-                self.waiting.insert(outcome.index, outcome);
-                while let Some(outcome) = self.waiting.remove(&self.next) {
+                self.waiting.insert(item.position(), item);
+                while let Some(item) = self.waiting.remove(&self.next) {
                     self.next += 1;
-                    self.print(&outcome)?;
+                    self.print(&item)?;
+                    self.advance();
                 }
                 Ok(())
             }
         }
     }
 
+    /// Moves the next position to print past those the checkpoint had, and tells the input
+    /// side where the reorder window now starts.
+    fn advance(&mut self) {
+        while self.skip.contains(self.next) {
+            self.next += 1;
+        }
+        input::lock(&self.feed).set_next_print(self.next);
+    }
+
     /// Writes out what is buffered: called when no other result is ready, so output appears as
-    /// hosts complete without a write per line when many complete at once.
+    /// hosts complete without a write per line when many complete at once. With `--resume`,
+    /// the checkpoint is written after.
     pub fn flush(&mut self) -> io::Result<()> {
         let flushed = match &self.bar {
-            Some(bar) => bar.suspend(|| self.out.flush()),
+            Some(bar) => bar.bar().suspend(|| self.out.flush()),
             None => self.out.flush(),
         };
-        flushed.map_err(stdout_error)
+        flushed.map_err(stdout_error)?;
+        self.flushed()
+    }
+
+    /// Everything printed so far is written out: record it in the checkpoint, and save that.
+    fn flushed(&mut self) -> io::Result<()> {
+        let Some(checkpoint) = &mut self.checkpoint else {
+            return Ok(());
+        };
+        for position in self.unflushed.drain(..) {
+            checkpoint.finish(position);
+        }
+        checkpoint.save()
     }
 
     /// Prints what still waits for an unfinished earlier target (after an interrupt), flushes,
-    /// removes the progress bar and prints the summary.
-    pub fn finish(mut self, interrupted: bool) -> io::Result<Summary> {
-        for (_, outcome) in std::mem::take(&mut self.waiting) {
-            self.print(&outcome)?;
+    /// removes the progress bar and prints the summary, which counts `total` targets when the
+    /// whole input was read. The checkpoint is removed when nothing is left to fetch.
+    pub fn finish(mut self, interrupted: bool, total: Option<u64>) -> io::Result<Summary> {
+        for (_, item) in std::mem::take(&mut self.waiting) {
+            self.print(&item)?;
         }
         self.flush()?;
         if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
+            bar.bar().finish_and_clear();
         }
-        let mut summary = std::mem::replace(&mut self.summary, Summary::new(0));
+        if !interrupted && let Some(checkpoint) = self.checkpoint.take() {
+            checkpoint.remove()?;
+        }
+        let mut summary = std::mem::replace(&mut self.summary, Summary::new());
         // Like a failure's line, the summary is lost alone if stderr cannot take it.
         let _ = io::stderr()
             .lock()
-            .write_all(summary.render(interrupted).as_bytes());
+            .write_all(summary.render(interrupted, total).as_bytes());
         Ok(summary)
     }
 
-    fn print(&mut self, outcome: &Outcome) -> io::Result<()> {
+    fn print(&mut self, item: &Item) -> io::Result<()> {
         self.block.clear();
+        let failure = match item {
+            Item::Outcome(_, outcome) => {
+                self.render(outcome);
+                let failed = outcome.result.as_ref().err();
+                failed.map(|e| format!("{} error > {e}\n", outcome.final_target().input()))
+            }
+            Item::Bad(bad) => {
+                if self.format.json {
+                    render_bad_json(&mut self.block, bad);
+                }
+                Some(format!("{} error > {}\n", bad.place(), bad.message()))
+            }
+        };
+        let block = std::mem::take(&mut self.block);
+        let mut result = self.write_out(block.as_bytes());
+        if let Some(line) = failure {
+            // Failures go to stderr at once: they are few, and the user wants to see them.
+            result = result.and_then(|()| self.write_err(line.as_bytes()));
+        }
+        self.block = block;
+        if self.checkpoint.is_some() {
+            self.unflushed.push(item.position());
+        }
+        result
+    }
+
+    fn render(&mut self, outcome: &Outcome) {
         if self.format.json {
             let following = self.format.follow;
             render_json(&mut self.block, outcome, self.format.interim, following);
@@ -149,21 +266,12 @@ impl Printer {
                 }
             }
         }
-        let block = std::mem::take(&mut self.block);
-        let mut result = self.write_out(block.as_bytes());
-        if let Err(e) = &outcome.result {
-            // Failures go to stderr at once: they are few, and the user wants to see them.
-            let line = format!("{} error > {e}\n", outcome.final_target().input());
-            result = result.and_then(|()| self.write_err(line.as_bytes()));
-        }
-        self.block = block;
-        result
     }
 
     fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
         let written = match &self.bar {
             // With a bar on the terminal, stdout may be that terminal too: write around it.
-            Some(bar) => bar.suspend(|| {
+            Some(bar) => bar.bar().suspend(|| {
                 self.out.write_all(bytes)?;
                 self.out.flush()
             }),
@@ -180,11 +288,80 @@ impl Printer {
         self.flush()?;
         let write = || io::stderr().lock().write_all(bytes);
         let _ = match &self.bar {
-            Some(bar) => bar.suspend(write),
+            Some(bar) => bar.bar().suspend(write),
             None => write(),
         };
         Ok(())
     }
+}
+
+impl Bar {
+    fn bar(&self) -> &ProgressBar {
+        match self {
+            Bar::Count(bar) | Bar::Bytes(bar, _) => bar,
+        }
+    }
+}
+
+/// The progress display for an input of `extent`: finished against the count for arguments
+/// (from [`PROGRESS_FROM`] on), bytes read against the size for files (an ETA without reading
+/// the files twice), a count and a rate for stdin.
+fn progress(extent: Extent) -> Option<Bar> {
+    let style = |template| ProgressStyle::with_template(template).expect("a valid template");
+    let target = ProgressDrawTarget::stderr();
+    match extent {
+        Extent::Count(total) if total >= PROGRESS_FROM => {
+            let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+            bar.set_style(style("{bar:40} {pos}/{len} {per_sec} eta {eta}"));
+            Some(Bar::Count(bar))
+        }
+        Extent::Count(_) => None,
+        Extent::Bytes(read, total) => {
+            let bar = ProgressBar::with_draw_target(Some(total), target);
+            bar.set_style(style(
+                "{bar:40} {bytes}/{total_bytes} read, {msg}, eta {eta}",
+            ));
+            Some(Bar::Bytes(bar, read))
+        }
+        Extent::Unknown => {
+            let bar = ProgressBar::with_draw_target(None, target);
+            bar.set_style(style("{spinner} {pos} done, {per_sec}"));
+            Some(Bar::Count(bar))
+        }
+    }
+}
+
+/// The kind a line that is no target is counted under, in the summary and the JSON.
+pub const BAD_TARGET: &str = "bad-target";
+
+/// The `--json` line of a line that is no target: no target fields, where it is, the error.
+fn render_bad_json(block: &mut String, bad: &BadLine) {
+    #[derive(serde::Serialize)]
+    struct Record<'a> {
+        target: Option<&'a str>,
+        input: &'a str,
+        line: u64,
+        status: Option<u16>,
+        error: Error,
+    }
+    #[derive(serde::Serialize)]
+    struct Error {
+        kind: &'static str,
+        message: String,
+    }
+    let record = Record {
+        target: None,
+        input: &bad.name,
+        line: bad.line,
+        status: None,
+        error: Error {
+            kind: BAD_TARGET,
+            message: bad.message(),
+        },
+    };
+    let json = serde_json::to_string(&record).expect("plain data serializes");
+    block.push_str(&json);
+    block.push('\n');
 }
 
 /// The classic format: `HOST header > LINE` for each line of the head, as received; for https,
@@ -248,7 +425,6 @@ fn render_json(block: &mut String, outcome: &Outcome, interim: bool, following: 
 /// The counts the summary line reports.
 #[derive(Debug)]
 pub struct Summary {
-    total: usize,
     /// Heads with a 1xx, 2xx or 3xx status.
     pub ok: usize,
     /// Heads with a 4xx status.
@@ -263,9 +439,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn new(total: usize) -> Summary {
+    fn new() -> Summary {
         Summary {
-            total,
             ok: 0,
             client_errors: 0,
             server_errors: 0,
@@ -304,16 +479,17 @@ impl Summary {
 
     /// `5 targets: 3 ok, 1 HTTP 4xx, 1 HTTP 5xx, 2 errors (1 refused, 1 timeout) in 1.20s
     /// (per target: p50 10.20ms, p99 1.01s)`, preceded by a line saying how many were left when
-    /// interrupted.
-    fn render(&mut self, interrupted: bool) -> String {
+    /// interrupted (of the `total`, when the whole input had been read).
+    fn render(&mut self, interrupted: bool, total: Option<u64>) -> String {
         let mut s = String::new();
         if interrupted {
-            let left = self.total - self.finished();
-            let _ = writeln!(
-                s,
-                "interrupted: {left} of {} targets not finished",
-                self.total
-            );
+            let _ = match total {
+                Some(total) => {
+                    let left = total.saturating_sub(self.finished() as u64);
+                    writeln!(s, "interrupted: {left} of {total} targets not finished")
+                }
+                None => writeln!(s, "interrupted: the rest of the input not read"),
+            };
         }
         let plural = |n: usize, word: &str| support::plural(n as u64, word);
         let _ = write!(s, "{}: {} ok", plural(self.finished(), "target"), self.ok);

@@ -1,18 +1,33 @@
-//! The fetch loop: hand the targets to `headers::Many`, print each outcome as it arrives,
-//! and stop early on Ctrl-C or SIGTERM. On a signal nothing new starts and the fetches in flight
-//! are dropped (a host that never answers must not hold the exit for its whole deadline); what
-//! finished is printed, then the summary.
+//! The fetch loop: hand the input to `headers::Many` as a stream read while it fetches, print
+//! each outcome (and each line that was no target) as it arrives, and stop early on Ctrl-C or
+//! SIGTERM. On a signal nothing new starts and the fetches in flight are dropped (a host that
+//! never answers must not hold the exit for its whole deadline); what finished is printed, then
+//! the summary.
 
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
-use futures_lite::{StreamExt, future};
-use headers::{Many, Outcome, Target};
+use futures_lite::{Stream, future};
+use headers::Many;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::output::{Format, Printer, Summary};
+use crate::input::{self, Input, SharedFeed};
+use crate::output::{Format, Item, Printer, Summary};
+use crate::resume::Checkpoint;
+
+/// In input order, how many positions past the earliest one not yet printed may be read and
+/// started, per slot of the concurrency: enough to keep the slots busy behind one slow target
+/// for a while, and a bound on the outcomes held back.
+const WINDOW_PER_SLOT: u64 = 4;
+
+/// How often, at most, a run that never pauses between results flushes its output so the
+/// `--resume` checkpoint moves on.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// How a run ended.
 #[derive(Debug)]
@@ -23,61 +38,142 @@ pub struct Ended {
     pub interrupted: bool,
 }
 
-/// Fetches every target as `many` says (concurrency, pacing), printing as results arrive.
-pub fn run(targets: Vec<Target>, many: Many, format: Format) -> io::Result<Ended> {
+/// Why a run printed nothing at all.
+#[derive(Debug)]
+pub enum Failed {
+    /// The input held no target (only blank lines and comments): a usage error.
+    NoTargets,
+    /// Output could not be written, or the fetching failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for Failed {
+    fn from(e: io::Error) -> Failed {
+        Failed::Io(e)
+    }
+}
+
+/// Fetches every target of `input` as `many` says (at most `concurrency` at once, pacing),
+/// printing as results arrive; with a `checkpoint`, skipping what it holds and recording what
+/// is written out.
+pub fn run(
+    input: Input,
+    many: Many,
+    concurrency: usize,
+    format: Format,
+    checkpoint: Option<Checkpoint>,
+) -> Result<Ended, Failed> {
     let signal = Signal::register()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot watch for Ctrl-C: {e}")))?;
-    let total = targets.len();
-    let mut printer = Printer::new(format, total);
-    // Each outcome carries its target: the list is handed over, not kept.
-    let mut results = many.fetch(targets);
+    let feed = SharedFeed::default();
+    let skip = checkpoint
+        .as_ref()
+        .map(|c| c.finished().clone())
+        .unwrap_or_default();
+    let window = match format.order {
+        crate::cli::Order::Input => Some(WINDOW_PER_SLOT.saturating_mul(concurrency as u64)),
+        crate::cli::Order::Completion => None,
+    };
+    let extent = input.extent();
+    let resuming = checkpoint.is_some();
+    let mut printer = Printer::new(format, extent, feed.clone(), checkpoint);
+    let source = input.into_stream(feed.clone(), skip, window)?;
+    // Each outcome carries its target: the input is read as slots free up, not kept.
+    let mut results = many.fetch_stream(source);
+    let mut outcomes = 0;
+    let mut saved = Instant::now();
     let interrupted = smol::block_on(async {
         loop {
             if signal.received() {
                 return Ok::<_, io::Error>(true);
             }
-            // Every target has its outcome: done, without relying on the stream to say so.
-            if printer.summary.finished() == total {
-                return Ok(false);
+            // Everything read has its result: done, without relying on the stream to say so.
+            {
+                let feed = input::lock(&feed);
+                if feed.reported().1 && feed.yielded() == outcomes && !feed.has_bad() {
+                    return Ok(false);
+                }
+            }
+            if resuming && saved.elapsed() >= CHECKPOINT_EVERY {
+                printer.flush()?;
+                saved = Instant::now();
             }
             // Take what is ready without waiting; only before waiting is output flushed, so a
             // burst of completions costs one write, and a lone one is shown at once.
-            let next = match future::poll_once(results.next()).await {
+            let next = match future::poll_once(next_item(&mut results, &feed)).await {
                 Some(next) => next,
                 None => {
                     printer.flush()?;
+                    saved = Instant::now();
                     let signalled = async { signal.wait().await.map(|()| Wake::Signal) };
-                    let result = async { Ok(Wake::Result(results.next().await)) };
+                    let result = async { Ok(Wake::Item(next_item(&mut results, &feed).await)) };
                     match future::or(signalled, result).await? {
-                        Wake::Result(next) => next,
+                        Wake::Item(next) => next,
                         Wake::Signal => return Ok(true),
                     }
                 }
             };
-            let Some(outcome) = next else {
+            let Some(item) = next else {
+                let lost = input::lock(&feed).yielded() - outcomes;
+                if lost == 0 {
+                    return Ok(false);
+                }
                 // Only a panicking fetch thread ends the stream early: never exit 0 then.
-                let lost = total - printer.summary.finished();
                 return Err(io::Error::other(format!(
                     "{lost} targets got no outcome: a fetch thread failed"
                 )));
             };
-            printer.push(outcome)?;
+            if let Item::Outcome(..) = item {
+                outcomes += 1;
+            }
+            printer.push(item)?;
         }
     })?;
     // Dropping the stream cancels the fetches in flight (after a signal) before the summary.
     drop(results);
-    let summary = printer.finish(interrupted)?;
+    let (reported, ended, skipped) = {
+        let feed = input::lock(&feed);
+        let (reported, ended) = feed.reported();
+        (reported, ended, feed.skipped())
+    };
+    if ended && reported == 0 && skipped == 0 {
+        return Err(Failed::NoTargets);
+    }
+    let summary = printer.finish(interrupted, ended.then_some(reported))?;
     Ok(Ended {
         summary,
         interrupted,
     })
 }
 
-/// What ended a wait: the next result (or the end of the stream), or a signal.
+/// The next finished entry: a bad line the input side is holding, or the next outcome (with
+/// its input position); `None` when the stream of outcomes ended.
+async fn next_item(results: &mut headers::FetchMany, feed: &SharedFeed) -> Option<Item> {
+    future::poll_fn(|cx| {
+        if let Some(bad) = input::lock(feed).take_bad() {
+            return Poll::Ready(Some(Item::Bad(bad)));
+        }
+        // Polling the outcomes is what reads the input (a bad line stops that until taken).
+        match Pin::new(&mut *results).poll_next(cx) {
+            Poll::Ready(Some(outcome)) => {
+                let position = input::lock(feed).position(outcome.index);
+                Poll::Ready(Some(Item::Outcome(position, outcome)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match input::lock(feed).take_bad() {
+                Some(bad) => Poll::Ready(Some(Item::Bad(bad))),
+                None => Poll::Pending,
+            },
+        }
+    })
+    .await
+}
+
+/// What ended a wait: the next entry (or the end of the stream), or a signal.
 // Large, but it only lives on the stack for a moment; boxing would cost an allocation per result.
 #[allow(clippy::large_enum_variant)]
 enum Wake {
-    Result(Option<Outcome>),
+    Item(Option<Item>),
     Signal,
 }
 
