@@ -55,62 +55,54 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Cache {
-    /// The answer for `name` and `rtype`: cached, shared with a query in flight, or asked.
+    /// The answers for `name` and each of `rtypes`, in their order: cached, shared with a
+    /// query in flight, or asked (the types this lookup leads are asked together).
     pub(crate) async fn get(
         &self,
         inner: &Inner,
         name: &Name,
-        rtype: RecordType,
+        rtypes: &[RecordType],
         deadline: Instant,
-    ) -> Result<Answer, DnsError> {
-        let key = (name.clone(), rtype);
-        let flight = loop {
-            match self.claim(&key, inner.clock.now(), deadline) {
-                Claim::Hit(answer) => {
-                    inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(answer);
+    ) -> Vec<Result<Answer, DnsError>> {
+        let mut results: Vec<Option<Result<Answer, DnsError>>> = vec![None; rtypes.len()];
+        while results.iter().any(Option::is_none) {
+            let (mut leads, mut waits) = (Vec::new(), Vec::new());
+            for (i, &rtype) in rtypes.iter().enumerate() {
+                if results[i].is_some() {
+                    continue;
                 }
-                Claim::Lead(flight) => break flight,
-                Claim::Wait(flight, listener) => {
-                    if deadline >= flight.deadline {
-                        // The flight ends first: no timer of our own (a thousand waiters on
-                        // one name would otherwise each set one).
-                        listener.await;
-                    } else {
-                        let woken = async {
-                            listener.await;
-                            true
-                        };
-                        let expired = async {
-                            Timer::at(deadline).await;
-                            false
-                        };
-                        if !woken.or(expired).await {
-                            return Err(DnsError::Timeout);
-                        }
+                let key = (name.clone(), rtype);
+                match self.claim(&key, inner.clock.now(), deadline) {
+                    Claim::Hit(answer) => {
+                        inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                        results[i] = Some(Ok(answer));
                     }
-                    let result = lock(&flight.result).clone();
-                    match result {
-                        // The leader ran out of its own time; this lookup may have more.
-                        Some(Err(DnsError::Timeout)) if Instant::now() < deadline => {}
-                        Some(result) => {
-                            inner.stats.coalesced.fetch_add(1, Ordering::Relaxed);
-                            return result;
-                        }
-                        // The leader was dropped before it had a result.
-                        None => {}
-                    }
+                    Claim::Lead(flight) => leads.push((
+                        i,
+                        Lead {
+                            cache: self,
+                            key,
+                            flight,
+                            finished: false,
+                        },
+                    )),
+                    Claim::Wait(flight, listener) => waits.push((i, flight, listener)),
                 }
             }
-        };
-        let mut guard = Lead {
-            cache: self,
-            key,
-            flight,
-            finished: false,
-        };
-        let result = crate::ask(inner, name, rtype, deadline).await;
-        guard.finish(result, inner.clock.now())
+            // Our own queries first, then the others' flights: a lookup never waits while it
+            // leads, so two lookups leading one type each cannot wait on each other.
+            if !leads.is_empty() {
+                let asked: Vec<RecordType> = leads.iter().map(|(i, _)| rtypes[*i]).collect();
+                let answers = crate::ask(inner, name, &asked, deadline).await;
+                for ((i, mut guard), answer) in leads.into_iter().zip(answers) {
+                    results[i] = Some(guard.finish(answer, inner.clock.now()));
+                }
+            }
+            for (i, flight, listener) in waits {
+                results[i] = wait(inner, &flight, listener, deadline).await;
+            }
+        }
+        results.into_iter().flatten().collect()
     }
 
     fn claim(&self, key: &Key, now: Instant, deadline: Instant) -> Claim {
@@ -176,5 +168,43 @@ impl Drop for Lead<'_> {
             lock(&self.cache.slots).remove(&self.key);
             self.flight.done.notify(usize::MAX);
         }
+    }
+}
+
+/// The result of another lookup's query, or `None` if it has none for us (its leader was
+/// dropped, or ran out of its own time while ours goes on): then ask again.
+async fn wait(
+    inner: &Inner,
+    flight: &Flight,
+    listener: EventListener,
+    deadline: Instant,
+) -> Option<Result<Answer, DnsError>> {
+    if deadline >= flight.deadline {
+        // The flight ends first: no timer of our own (a thousand waiters on one name would
+        // otherwise each set one).
+        listener.await;
+    } else {
+        let woken = async {
+            listener.await;
+            true
+        };
+        let expired = async {
+            Timer::at(deadline).await;
+            false
+        };
+        if !woken.or(expired).await {
+            return Some(Err(DnsError::Timeout));
+        }
+    }
+    let result = lock(&flight.result).clone();
+    match result {
+        // The leader ran out of its own time; this lookup may have more.
+        Some(Err(DnsError::Timeout)) if Instant::now() < deadline => None,
+        Some(result) => {
+            inner.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+            Some(result)
+        }
+        // The leader was dropped before it had a result.
+        None => None,
     }
 }

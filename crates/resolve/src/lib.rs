@@ -68,7 +68,7 @@ use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use async_lock::Semaphore;
-use futures_lite::{FutureExt, future};
+use futures_lite::FutureExt;
 use hickory_proto::rr::{Name, RecordType};
 
 use cache::Cache;
@@ -259,11 +259,14 @@ impl Resolver {
     /// A and AAAA for one fully qualified name.
     async fn lookup_name(&self, name: &Name, deadline: Instant) -> Result<Addrs, DnsError> {
         let inner = &*self.inner;
-        let (v4, v6) = future::zip(
-            inner.cache.get(inner, name, RecordType::A, deadline),
-            inner.cache.get(inner, name, RecordType::AAAA, deadline),
-        )
-        .await;
+        let mut answers = inner
+            .cache
+            .get(inner, name, &[RecordType::A, RecordType::AAAA], deadline)
+            .await
+            .into_iter();
+        let (Some(v4), Some(v6)) = (answers.next(), answers.next()) else {
+            unreachable!("one answer per type asked");
+        };
         let mut ips = Vec::new();
         for answer in [&v6, &v4] {
             if let Ok(Answer::Addrs(found)) = answer {
@@ -281,26 +284,42 @@ impl Resolver {
     }
 }
 
-/// One query for the cache, holding a permit of the in-flight bound while it is out.
+/// Queries for the cache, one per type, each holding a permit of the in-flight bound while it
+/// is out; the types that get permits together share one socket.
 async fn ask(
     inner: &Inner,
     name: &Name,
-    rtype: RecordType,
+    rtypes: &[RecordType],
     deadline: Instant,
-) -> Result<Timed, DnsError> {
-    let permit = async { Some(inner.in_flight.acquire().await) };
-    let expired = async {
-        Timer::at(deadline).await;
-        None
-    };
-    let Some(_permit) = permit.or(expired).await else {
-        return Err(DnsError::Timeout);
-    };
-    // A permit freed at the deadline by another lookup must not start a query past ours.
-    if Instant::now() >= deadline {
-        return Err(DnsError::Timeout);
+) -> Vec<Result<Timed, DnsError>> {
+    let mut results = Vec::with_capacity(rtypes.len());
+    while results.len() < rtypes.len() {
+        let permit = async { Some(inner.in_flight.acquire().await) };
+        let expired = async {
+            Timer::at(deadline).await;
+            None
+        };
+        let Some(first) = permit.or(expired).await else {
+            break;
+        };
+        // A permit freed at the deadline by another lookup must not start a query past ours.
+        if Instant::now() >= deadline {
+            break;
+        }
+        // The other types ride along only on permits free now: waiting for a second permit
+        // while holding one could leave lookups waiting on one another.
+        let mut permits = vec![first];
+        while permits.len() < rtypes.len() - results.len() {
+            match inner.in_flight.try_acquire() {
+                Some(permit) => permits.push(permit),
+                None => break,
+            }
+        }
+        let batch = &rtypes[results.len()..results.len() + permits.len()];
+        results.extend(wire::query(inner, name, batch, deadline).await);
     }
-    wire::query(inner, name, rtype, deadline).await
+    results.resize_with(rtypes.len(), || Err(DnsError::Timeout));
+    results
 }
 
 /// Builds a [`Resolver`]; see [`Resolver::builder`].

@@ -2,15 +2,16 @@
 //! checks a reply must pass, and what its answer means.
 //!
 //! Everything here runs inside the caller's future (no task is spawned): dropping it closes the
-//! sockets and stops the retries.
+//! sockets and stops the retries. One lookup's queries (A and AAAA) share one socket per try,
+//! told apart by ID and question, so a lookup costs one socket rather than two.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
-use async_net::{TcpStream, UdpSocket};
+use async_io::{Async, Timer};
+use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
@@ -46,114 +47,211 @@ enum TryError {
 /// try would make each loss cost 5 s.
 const RETRANSMIT: Duration = Duration::from_millis(400);
 
-/// Asks the servers, `attempts` rounds in order, each try bounded by the timeout and the
-/// deadline, until one gives an answer.
+/// Asks the servers about `name` for each of `rtypes` (one socket per try carries them all),
+/// `attempts` rounds in order, each try bounded by the timeout and the deadline, until each
+/// type has an answer; the results come in the order of `rtypes`.
 pub(crate) async fn query(
     inner: &Inner,
     name: &Name,
-    rtype: RecordType,
+    rtypes: &[RecordType],
     deadline: Instant,
-) -> Result<Timed, DnsError> {
-    let (mut failed, mut io) = (false, None);
-    for _ in 0..inner.attempts {
+) -> Vec<Result<Timed, DnsError>> {
+    let mut pending: Vec<Pending> = rtypes.iter().map(|&rtype| Pending::new(rtype)).collect();
+    'rounds: for _ in 0..inner.attempts {
         for &server in &inner.servers {
             let now = Instant::now();
-            if now >= deadline {
-                return Err(DnsError::Timeout);
+            if now >= deadline || pending.iter().all(|p| p.answer.is_some()) {
+                break 'rounds;
             }
             let try_deadline = deadline.min(now + inner.timeout);
-            match ask(inner, server, name, rtype, try_deadline).await {
-                Ok(answer) => return Ok(answer),
-                Err(TryError::ServerFailure) => failed = true,
-                Err(TryError::Io(e)) => io = Some(e),
-                Err(TryError::Timeout) => {}
-            }
+            ask(inner, server, name, &mut pending, try_deadline).await;
         }
     }
-    Err(if failed {
-        DnsError::ServerFailure
-    } else if let Some(e) = io {
-        e.into()
-    } else {
-        DnsError::Timeout
-    })
+    pending.into_iter().map(Pending::result).collect()
 }
 
-/// One try at one server: over UDP, and again over TCP if the reply was truncated.
+/// One type's query across the tries: its answer once there is one, and why tries failed.
+struct Pending {
+    rtype: RecordType,
+    answer: Option<Timed>,
+    failed: bool,
+    io: Option<io::Error>,
+    /// This try's ID and message.
+    id: u16,
+    bytes: Vec<u8>,
+}
+
+impl Pending {
+    fn new(rtype: RecordType) -> Pending {
+        Pending {
+            rtype,
+            answer: None,
+            failed: false,
+            io: None,
+            id: 0,
+            bytes: Vec::new(),
+        }
+    }
+
+    fn settle(&mut self, outcome: Result<Timed, TryError>) {
+        match outcome {
+            Ok(answer) => self.answer = Some(answer),
+            Err(TryError::ServerFailure) => self.failed = true,
+            Err(TryError::Io(e)) => self.io = Some(e),
+            Err(TryError::Timeout) => {}
+        }
+    }
+
+    fn result(self) -> Result<Timed, DnsError> {
+        match (self.answer, self.failed, self.io) {
+            (Some(answer), _, _) => Ok(answer),
+            (None, true, _) => Err(DnsError::ServerFailure),
+            (None, false, Some(e)) => Err(e.into()),
+            (None, false, None) => Err(DnsError::Timeout),
+        }
+    }
+}
+
+/// One try at one server for every type still without an answer: over UDP on one socket, and
+/// again over TCP for a type whose reply was truncated.
 async fn ask(
     inner: &Inner,
     server: SocketAddr,
     name: &Name,
-    rtype: RecordType,
+    pending: &mut [Pending],
     deadline: Instant,
-) -> Result<Timed, TryError> {
-    let mut request = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
-    request.metadata.recursion_desired = true;
-    request.add_query(Query::query(name.clone(), rtype));
-    let bytes = request
-        .to_vec()
-        .map_err(|e| TryError::Io(io::Error::other(e)))?;
-    let id = request.metadata.id;
-
-    let exchange = async {
-        let reply = udp(inner, server, &bytes, id, name, rtype).await?;
-        if !reply.metadata.truncation {
-            return Ok(reply);
+) {
+    let mut open: Vec<&mut Pending> = pending.iter_mut().filter(|p| p.answer.is_none()).collect();
+    for p in open.iter_mut() {
+        let mut request = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
+        request.metadata.recursion_desired = true;
+        request.add_query(Query::query(name.clone(), p.rtype));
+        match request.to_vec() {
+            Ok(bytes) => (p.id, p.bytes) = (request.metadata.id, bytes),
+            Err(e) => return p.settle(Err(TryError::Io(io::Error::other(e)))),
         }
-        tcp(inner, server, &bytes, id, name, rtype).await
-    };
-    let timeout = async {
-        Timer::at(deadline).await;
-        Err(TryError::Timeout)
-    };
-    interpret(&exchange.or(timeout).await?, rtype)
+    }
+    if let Err(e) = udp(inner, server, name, &mut open, deadline).await {
+        // A socket error (an ICMP "port unreachable", say) ends the try for every type.
+        for p in open.iter_mut().filter(|p| p.answer.is_none()) {
+            p.settle(Err(TryError::Io(io::Error::new(e.kind(), e.to_string()))));
+        }
+    }
 }
 
+/// Sends every open query on one fresh socket and takes the replies as they come, resending
+/// the unanswered ones at [`RETRANSMIT`] (doubling) until the deadline. A query is closed
+/// when its reply is interpreted; an error of the socket itself is returned.
 async fn udp(
     inner: &Inner,
     server: SocketAddr,
-    bytes: &[u8],
-    id: u16,
     name: &Name,
-    rtype: RecordType,
-) -> Result<Message, TryError> {
-    // Port 0: the OS picks a fresh random source port for every query.
-    let any: IpAddr = match server {
+    open: &mut [&mut Pending],
+    deadline: Instant,
+) -> io::Result<()> {
+    let socket = connected(server)?;
+    let mut done = vec![false; open.len()];
+    let mut buf = vec![0u8; 4096];
+    let mut wait = RETRANSMIT;
+    // One timer for the try: it fires at the next resend or at the deadline, whichever is first.
+    let mut resend_at = Instant::now();
+    let mut timer = Timer::at(deadline);
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            for (p, _) in open.iter_mut().zip(&done).filter(|(_, d)| !**d) {
+                p.settle(Err(TryError::Timeout));
+            }
+            return Ok(());
+        }
+        if now >= resend_at {
+            // Lost datagrams are resent on the same socket with the same ID, so that a loss
+            // costs a fraction of a second rather than the whole try, and a late reply to an
+            // earlier copy still counts.
+            for (p, _) in open.iter().zip(&done).filter(|(_, d)| !**d) {
+                socket.get_ref().send(&p.bytes)?;
+                inner.stats.queries.fetch_add(1, Ordering::Relaxed);
+            }
+            resend_at = now + wait;
+            wait = wait.saturating_mul(2);
+            timer.set_at(resend_at.min(deadline));
+        }
+        // The replies cannot be there yet: wait for readiness before the first read.
+        let readable = async { socket.readable().await.map(|()| true) };
+        let fired = async {
+            (&mut timer).await;
+            Ok(false)
+        };
+        if !readable.or(fired).await? {
+            continue;
+        }
+        loop {
+            let (len, from) = match socket.get_ref().recv_from(&mut buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            if from != server {
+                continue;
+            }
+            let Ok(reply) = Message::from_vec(&buf[..len]) else {
+                continue;
+            };
+            let Some(i) = (0..open.len())
+                .find(|&i| !done[i] && answers(&reply, open[i].id, name, open[i].rtype))
+            else {
+                continue;
+            };
+            let p = &mut *open[i];
+            let outcome = if reply.metadata.truncation {
+                let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
+                let timeout = async {
+                    Timer::at(deadline).await;
+                    Err(TryError::Timeout)
+                };
+                tcp.or(timeout)
+                    .await
+                    .and_then(|reply| interpret(&reply, p.rtype))
+            } else {
+                interpret(&reply, p.rtype)
+            };
+            p.settle(outcome);
+            done[i] = true;
+            if done.iter().all(|&d| d) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A fresh UDP socket connected to `server`, so the kernel drops datagrams from other
+/// addresses and reports an ICMP "port unreachable" as an error at once (the source is
+/// checked all the same). Connecting an unbound socket binds it to a fresh random port.
+#[cfg(unix)]
+fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let family = match server {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    // Created non-blocking and connected without a bind: three system calls fewer per socket
+    // than std's bind and async-io's switch to non-blocking.
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let fd = rustix::net::socket_with(family, SocketType::DGRAM, flags, None)?;
+    rustix::net::connect(&fd, &server)?;
+    Async::new_nonblocking(UdpSocket::from(fd))
+}
+
+#[cfg(not(unix))]
+fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let any: std::net::IpAddr = match server {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
-    let socket = UdpSocket::bind((any, 0)).await.map_err(TryError::Io)?;
-    // Connected, so the kernel drops datagrams from other addresses and reports an ICMP
-    // "port unreachable" as an error at once; the source is checked below all the same.
-    socket.connect(server).await.map_err(TryError::Io)?;
-    let mut buf = vec![0u8; 4096];
-    // Lost datagrams are resent on the same socket with the same ID, so that a loss costs a
-    // fraction of a second rather than the whole try, and a late reply to an earlier copy
-    // still counts.
-    let mut wait = RETRANSMIT;
-    loop {
-        socket.send(bytes).await.map_err(TryError::Io)?;
-        inner.stats.queries.fetch_add(1, Ordering::Relaxed);
-        let reply = async {
-            loop {
-                let (len, from) = socket.recv_from(&mut buf).await.map_err(TryError::Io)?;
-                if from != server {
-                    continue;
-                }
-                if let Some(reply) = matching(&buf[..len], id, name, rtype) {
-                    return Ok(Some(reply));
-                }
-            }
-        };
-        let resend = async {
-            Timer::after(wait).await;
-            Ok(None)
-        };
-        if let Some(reply) = reply.or(resend).await? {
-            return Ok(reply);
-        }
-        wait = wait.saturating_mul(2);
-    }
+    let socket = UdpSocket::bind((any, 0))?;
+    socket.connect(server)?;
+    Async::new(socket)
 }
 
 async fn tcp(
@@ -175,27 +273,27 @@ async fn tcp(
         stream.read_exact(&mut len).await.map_err(TryError::Io)?;
         let mut buf = vec![0u8; u16::from_be_bytes(len).into()];
         stream.read_exact(&mut buf).await.map_err(TryError::Io)?;
-        if let Some(reply) = matching(&buf, id, name, rtype) {
+        if let Ok(reply) = Message::from_vec(&buf)
+            && answers(&reply, id, name, rtype)
+        {
             return Ok(reply);
         }
     }
 }
 
-/// The reply in `bytes` if it answers our query: a response with our ID and our question.
-/// Anything else (garbage, another ID, another question) is ignored by the caller.
-fn matching(bytes: &[u8], id: u16, name: &Name, rtype: RecordType) -> Option<Message> {
-    let reply = Message::from_vec(bytes).ok()?;
+/// Whether `reply` answers our query: a response with our ID and our question. Anything else
+/// (another ID, another question) is ignored by the caller.
+fn answers(reply: &Message, id: u16, name: &Name, rtype: RecordType) -> bool {
     let meta = &reply.metadata;
     let question = match reply.queries.as_slice() {
         [q] => q,
-        _ => return None,
+        _ => return false,
     };
-    let ours = meta.message_type == MessageType::Response
+    meta.message_type == MessageType::Response
         && meta.id == id
         && question.name == *name
         && question.query_type == rtype
-        && question.query_class == DNSClass::IN;
-    ours.then_some(reply)
+        && question.query_class == DNSClass::IN
 }
 
 /// What a reply says about the question.

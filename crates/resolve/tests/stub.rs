@@ -516,3 +516,39 @@ fn a_lost_datagram_is_sent_again_within_the_try() {
     // Sent at 0, 400 and 1200 ms, for A and AAAA each.
     assert_eq!(stub.queries(), 6);
 }
+
+#[test]
+fn a_lookups_a_and_aaaa_share_one_socket() {
+    use hickory_proto::op::{Message, MessageType, ResponseCode};
+    // A server of our own, to see the source port of each query.
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(ms(2000))).unwrap();
+    let addr = server.local_addr().unwrap();
+    let seen = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 512];
+        while seen.len() < 2 {
+            let Ok((len, from)) = server.recv_from(&mut buf) else {
+                break;
+            };
+            let mut reply = Message::from_vec(&buf[..len]).unwrap();
+            seen.push((from, reply.queries[0].query_type));
+            reply.metadata.message_type = MessageType::Response;
+            reply.metadata.response_code = ResponseCode::NXDomain;
+            server.send_to(&reply.to_vec().unwrap(), from).unwrap();
+        }
+        seen
+    });
+    let resolver = Resolver::builder()
+        .nameserver(addr)
+        .timeout(ms(1000))
+        .attempts(1)
+        .build()
+        .unwrap();
+    let err = block_on(resolver.lookup("gone.test", in_ms(2000))).unwrap_err();
+    assert!(matches!(err, DnsError::NoSuchHost), "{err:?}");
+    let seen = seen.join().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].0, seen[1].0, "one source port: {seen:?}");
+    assert_ne!(seen[0].1, seen[1].1, "A and AAAA: {seen:?}");
+}
