@@ -1,4 +1,4 @@
-//! lock-demo: the seed's `asyncio.Lock` demo on lockstat's locks, and the contention report.
+//! lock-demo: the classic `asyncio.Lock` demo on lockstat's locks, and the contention report.
 //!
 //! With no arguments two tasks share one mutex: each says it waits, holds the lock for a second,
 //! and releases it, and the report shows who waited and how long:
@@ -26,7 +26,7 @@ use futures_lite::future;
 use smol::LocalExecutor;
 use support::{plural, print};
 
-/// Tasks sharing a lock: the seed's asyncio.Lock demo, with a contention report.
+/// Tasks sharing a lock: the classic asyncio.Lock demo, with a contention report.
 #[derive(Parser, Debug)]
 #[command(name = "lock-demo", version, allow_negative_numbers = true)]
 #[command(after_help = "\
@@ -320,7 +320,7 @@ impl Future for Sleep<'_> {
     }
 }
 
-/// One task of the seed's demo: wait for the lock, hold it, release it; `--iterations` times.
+/// One task of the demo: wait for the lock, hold it, release it; `--iterations` times.
 /// The kind of lock is matched once, outside the loops, so the benchmark's loop (a quiet mutex)
 /// is only the acquisition, the hold, and the increment.
 async fn take_turns(demo: &Demo, n: u32) {

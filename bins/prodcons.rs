@@ -1,4 +1,4 @@
-//! prodcons: the seed's asyncio producer/consumer demo over tulip's bounded queue (crates/queue).
+//! prodcons: the classic asyncio producer/consumer demo over tulip's bounded queue (crates/queue).
 //!
 //! Producers put items `1..=N` (printing `producing x/n`, sleeping a seeded random time before
 //! each put), consumers take them (printing `consuming item x...`, then sleeping) until the queue
@@ -211,7 +211,7 @@ impl Role {
         if self.quiet {
             return;
         }
-        // The seed's lines as they are with one producer and one consumer; with more, who says it.
+        // The classic demo's lines as they are with one producer and one consumer; with more, who says it.
         let written = if self.many {
             writeln!(io::stdout(), "{} {}: {line}", self.name, self.index)
         } else {
