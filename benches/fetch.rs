@@ -143,16 +143,8 @@ fn number(arg: Option<String>, name: &str) -> usize {
 
 fn nginx_part(scratch: &Scratch, targets: usize, runs: usize) {
     println!("(a) nginx on loopback: {targets} heads at concurrency 256, a new connection each");
-    let Some(nginx) = Nginx::find() else {
-        println!("  skipped: nginx is not installed (apt-get install nginx-light)");
+    let Some(server) = plain_nginx() else {
         return;
-    };
-    let server = match Site::plain().and_then(|site| bench_nginx(nginx, site)) {
-        Ok(server) => server,
-        Err(e) => {
-            println!("  skipped: nginx did not start: {e}");
-            return;
-        }
     };
     let port = server.port();
     let list = scratch.path.join("nginx-targets.txt");
@@ -297,16 +289,8 @@ fn memory_part(scratch: &Scratch, large: usize) {
         println!("  skipped: GNU time is not installed (apt-get install time)");
         return;
     };
-    let Some(nginx) = Nginx::find() else {
-        println!("  skipped: nginx is not installed (apt-get install nginx-light)");
+    let Some(server) = plain_nginx() else {
         return;
-    };
-    let server = match Site::plain().and_then(|site| bench_nginx(nginx, site)) {
-        Ok(server) => server,
-        Err(e) => {
-            println!("  skipped: nginx did not start: {e}");
-            return;
-        }
     };
     let line = format!("127.0.0.1:{}\n", server.port());
     let mut contenders = vec![("fetch-headers", PathBuf::from(OURS), vec![SMALL, large])];
@@ -565,6 +549,22 @@ fn record(rates: &mut Rates, round: usize, name: &'static str, n: usize, run: Ru
         }
         Ok(status) => println!("\n  {name} failed ({status}): {}", run.stderr_tail()),
         Err(e) => println!("\n  {name} did not run: {e}"),
+    }
+}
+
+/// nginx serving the bench's page over plain http, or `None` after a line saying why the part
+/// is skipped.
+fn plain_nginx() -> Option<Nginx> {
+    let Some(nginx) = Nginx::find() else {
+        println!("  skipped: nginx is not installed (apt-get install nginx-light)");
+        return None;
+    };
+    match Site::plain().and_then(|site| bench_nginx(nginx, site)) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            println!("  skipped: nginx did not start: {e}");
+            None
+        }
     }
 }
 

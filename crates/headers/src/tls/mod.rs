@@ -105,9 +105,8 @@ impl std::error::Error for TlsConfigError {
 
 /// ring's provider, with the suites hashing with SHA-256 offered first: a client reading heads
 /// gains nothing from AES-256, and SHA-384's key schedule (SHA-512 blocks, which few CPUs
-/// accelerate) was the largest single cost of a handshake in a profile against nginx (9% of
-/// the client's CPU time), where SHA-256 runs on the CPU's SHA extensions. Browsers order them
-/// the same way; every suite stays offered.
+/// accelerate) costs far more per handshake than SHA-256 on the CPU's SHA extensions. Browsers
+/// order them the same way; every suite stays offered.
 fn provider() -> Arc<CryptoProvider> {
     let mut provider = rustls::crypto::ring::default_provider();
     // Stable: the order within each group is ring's.

@@ -8,8 +8,8 @@ use rustls::client::{ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSes
 use rustls_pki_types::ServerName;
 
 /// Tickets kept per server: enough for a full concurrency's worth of new connections to the
-/// same host to resume at once (rustls' own cache keeps 8, so at concurrency 128 most new
-/// connections found none and did a full handshake: 23% of them against nginx).
+/// same host to resume at once (rustls' own cache keeps 8, too few for a burst of connections
+/// to one server, whose later ones then shake hands in full).
 const TICKETS_PER_SERVER: usize = 512;
 
 /// Servers whose tickets are kept; past it, one server's tickets make room for the newcomer.
