@@ -218,7 +218,7 @@ impl Input {
     ) -> io::Result<Source> {
         let mut lines = None;
         if !self.files.is_empty() {
-            let (send, receive) = smol::channel::bounded(READ_AHEAD);
+            let (send, receive) = smol::channel::bounded(READ_AHEAD / CHUNK);
             let (files, partition) = (self.files, self.partition);
             std::thread::Builder::new()
                 .name("read-targets".into())
@@ -229,6 +229,7 @@ impl Input {
         Ok(Source {
             arguments: self.arguments,
             lines,
+            chunk: VecDeque::new(),
             feed,
             skip,
             window,
@@ -241,6 +242,10 @@ impl Input {
 /// a line it could have had, few enough to keep memory bound by the concurrency.
 const READ_AHEAD: usize = 1024;
 
+/// Entries sent to the fetcher at most at once: one wake-up of either thread per chunk rather
+/// than per line.
+const CHUNK: usize = 256;
+
 /// An entry of a file: a target, or a bad line (its file and line number, what is wrong).
 type Entry = Result<Target, (String, u64, LineProblem)>;
 
@@ -249,8 +254,9 @@ type Entry = Result<Target, (String, u64, LineProblem)>;
 fn read_files(
     files: VecDeque<File>,
     partition: Option<Partition>,
-    send: smol::channel::Sender<Entry>,
+    send: smol::channel::Sender<Vec<Entry>>,
 ) {
+    let mut chunk = Vec::with_capacity(CHUNK);
     for file in files {
         let File { name, lines } = file;
         // After a line too long or a failed read the file ends there.
@@ -260,11 +266,20 @@ fn read_files(
             {
                 continue;
             }
-            let entry = line.map_err(|e| (name.clone(), e.line(), e.problem().clone()));
-            if send.send_blocking(entry).is_err() {
+            chunk.push(line.map_err(|e| (name.clone(), e.line(), e.problem().clone())));
+            // A full chunk goes, and so does a partial one when the fetcher has nothing left
+            // (a slow stdin's line must not wait for the next 255).
+            if (chunk.len() >= CHUNK || send.is_empty())
+                && send
+                    .send_blocking(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    .is_err()
+            {
                 return;
             }
         }
+    }
+    if !chunk.is_empty() {
+        let _ = send.send_blocking(chunk);
     }
 }
 
@@ -275,8 +290,10 @@ fn read_files(
 /// is full.
 pub struct Source {
     arguments: VecDeque<Target>,
-    /// The entries of the files, read on their own thread.
-    lines: Option<Pin<Box<smol::channel::Receiver<Entry>>>>,
+    /// The entries of the files, read on their own thread, in chunks.
+    lines: Option<Pin<Box<smol::channel::Receiver<Vec<Entry>>>>>,
+    /// The rest of the chunk received last.
+    chunk: VecDeque<Entry>,
     feed: SharedFeed,
     skip: Finished,
     window: Option<u64>,
@@ -308,22 +325,28 @@ impl Stream for Source {
             }
             let entry = match this.arguments.pop_front() {
                 Some(target) => Ok(target),
-                None => {
-                    let Some(lines) = this.lines.as_mut() else {
-                        feed.ended = true;
-                        return Poll::Ready(None);
-                    };
-                    // The reader thread wakes the consumer when it sends the next line.
-                    match lines.as_mut().poll_next(cx) {
-                        Poll::Ready(Some(entry)) => entry,
-                        Poll::Ready(None) => {
-                            this.lines = None;
+                None => match this.chunk.pop_front() {
+                    Some(entry) => entry,
+                    None => {
+                        let Some(lines) = this.lines.as_mut() else {
                             feed.ended = true;
                             return Poll::Ready(None);
+                        };
+                        // The reader thread wakes the consumer when it sends the next chunk.
+                        match lines.as_mut().poll_next(cx) {
+                            Poll::Ready(Some(chunk)) => {
+                                this.chunk = chunk.into();
+                                continue;
+                            }
+                            Poll::Ready(None) => {
+                                this.lines = None;
+                                feed.ended = true;
+                                return Poll::Ready(None);
+                            }
+                            Poll::Pending => return Poll::Pending,
                         }
-                        Poll::Pending => return Poll::Pending,
                     }
-                }
+                },
             };
             this.position += 1;
             if skipped {

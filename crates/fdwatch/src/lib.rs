@@ -151,6 +151,7 @@
 mod error;
 mod event_loop;
 mod handle;
+pub mod local;
 mod readiness;
 mod sys;
 mod timer;

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Once;
 use std::time::Duration;
 
-use async_io::{Async, Timer};
+use crate::rt::{Async, Timer};
 use event_listener::Event;
 use futures_lite::future;
 
@@ -94,7 +94,8 @@ fn start_connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
         Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
         Err(e) => return Err(e.into()),
     }
-    Async::new_nonblocking(TcpStream::from(fd))
+    // Exclusive: the socket was just made here, so closing it also takes it out of the loop.
+    Async::new_exclusive(TcpStream::from(fd))
 }
 
 /// Elsewhere, async-io's connect (which waits for the connection).

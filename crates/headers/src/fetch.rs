@@ -23,8 +23,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "tls")]
-use async_io::Async;
-use async_io::Timer;
+use crate::rt::Async;
+use crate::rt::Timer;
 use futures_lite::{AsyncWriteExt, future};
 
 use resolve::Resolver;

@@ -95,6 +95,7 @@ mod many;
 mod outcome;
 mod partition;
 mod request;
+mod rt;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;

@@ -32,13 +32,17 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
+use crate::rt::{Idle, Timer, idle};
 use futures_lite::Stream;
 
 use crate::fd::fd_budget;
 use crate::fetch::{Deadline, Options, fetch_outcome};
 use crate::outcome::Outcome;
 use crate::target::Target;
+
+/// Outcomes a worker gathers before handing them over while it is busy (an idle worker hands
+/// over what it has at once): fewer, larger hand-overs wake the consumer less often.
+const HANDOVER_BATCH: usize = 64;
 
 /// Below this many connections per thread, another thread is not worth starting.
 const MIN_CONCURRENCY_PER_THREAD: usize = 64;
@@ -613,8 +617,10 @@ struct Shard {
     active: usize,
     /// Slots whose fetch was woken and must be polled, and the worker's waker.
     ready: Arc<ReadyQueue>,
-    /// Outcomes of this round, handed over in one go.
+    /// Outcomes not handed over yet: a batch, or what came before the worker went idle.
     done: Vec<Outcome>,
+    /// Set while outcomes wait for the worker's loop to go idle.
+    idle: Option<Idle>,
     /// (deadline, slot, input index) in start order, hence deadline order.
     deadlines: VecDeque<(Instant, usize, usize)>,
     /// Set to the front deadline (or earlier: it is not moved when the front fetch finishes).
@@ -717,6 +723,7 @@ impl Shard {
             active: 0,
             ready,
             done: Vec::new(),
+            idle: None,
             deadlines: VecDeque::new(),
             timer: Timer::never(),
             timer_armed: false,
@@ -896,13 +903,28 @@ impl Shard {
         }
     }
 
-    /// Hands this round's outcomes to the consumer, with one wake-up.
+    /// Hands the outcomes gathered to the consumer, with one wake-up.
     fn hand_over(&mut self) {
+        self.idle = None;
         if self.done.is_empty() {
             return;
         }
         lock(&self.shared.outbox).extend(self.done.drain(..));
         self.shared.wake_consumer();
+    }
+
+    /// Hands over a full batch, or what there is once the worker has nothing else to do.
+    fn hand_over_when_due(&mut self, cx: &mut Context<'_>) {
+        if self.done.is_empty() {
+            return;
+        }
+        if self.done.len() < HANDOVER_BATCH {
+            let idle = self.idle.get_or_insert_with(idle);
+            if Pin::new(idle).poll(cx).is_pending() {
+                return;
+            }
+        }
+        self.hand_over();
     }
 
     /// Runs the woken fetches and starts new ones; ready once nothing is in flight and no
@@ -926,9 +948,10 @@ impl Shard {
             self.expire(cx);
             let ready = std::mem::take(&mut *lock(&self.ready.indices));
             if ready.is_empty() {
-                self.hand_over();
+                self.hand_over_when_due(cx);
                 if self.active == 0 && self.shared.finished_input() && !self.gate_holds_targets(cx)
                 {
+                    self.hand_over();
                     return Poll::Ready(());
                 }
                 if !self.free.is_empty()
@@ -974,7 +997,7 @@ impl Shard {
 /// is dropped, closing its connections).
 fn run_worker(mut shard: Shard, shared: Arc<Shared>) {
     let _live = LiveGuard(shared.clone());
-    async_io::block_on(futures_lite::future::poll_fn(|cx| {
+    crate::rt::block_on(futures_lite::future::poll_fn(|cx| {
         if shared.cancel.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
