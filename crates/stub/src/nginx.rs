@@ -26,6 +26,8 @@ pub struct Site {
     port: u16,
     tls: Option<(String, String)>,
     directives: String,
+    /// Listens on 127.0.0.1 up to 127.0.0.`addresses`.
+    addresses: u8,
 }
 
 impl Site {
@@ -35,6 +37,7 @@ impl Site {
             port: crate::closed_port()?,
             tls: None,
             directives: String::new(),
+            addresses: 1,
         })
     }
 
@@ -52,6 +55,15 @@ impl Site {
     pub fn with(mut self, directives: &str) -> Site {
         self.directives.push_str(directives);
         self.directives.push('\n');
+        self
+    }
+
+    /// Listens on the port of 127.0.0.1, 127.0.0.2 ... 127.0.0.`n` (at least 1): a client
+    /// that closes first leaves its side in TIME_WAIT for a minute, holding one of about 28,000
+    /// local ports per destination address, so benchmark rounds that each use an address of
+    /// their own do not inherit the ports of the rounds before.
+    pub fn on_addresses(mut self, n: u8) -> Site {
+        self.addresses = n.max(1);
         self
     }
 
@@ -131,21 +143,28 @@ impl NginxBuilder {
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n"
         );
         for (i, site) in self.sites.iter().enumerate() {
-            let ssl = match &site.tls {
+            let (ssl, certificate) = match &site.tls {
                 Some((cert, key)) => {
                     fs::write(dir.join(format!("site-{i}.crt")), cert)?;
                     fs::write(dir.join(format!("site-{i}.key")), key)?;
-                    format!(
-                        " ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/site-{i}.crt; \
-                         ssl_certificate_key {d}/site-{i}.key"
+                    (
+                        " ssl",
+                        format!(
+                            " ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {d}/site-{i}.crt; \
+                             ssl_certificate_key {d}/site-{i}.key;"
+                        ),
                     )
                 }
-                None => String::new(),
+                None => ("", String::new()),
             };
             let port = site.port;
+            config.push_str("  server {");
+            for a in 1..=site.addresses {
+                let _ = write!(config, " listen 127.0.0.{a}:{port} backlog=4096{ssl};");
+            }
             let _ = writeln!(
                 config,
-                "  server {{ listen 127.0.0.1:{port} backlog=4096{ssl}; root {d}/html;\n{}  }}",
+                "{certificate} root {d}/html;\n{}  }}",
                 site.directives
             );
         }
