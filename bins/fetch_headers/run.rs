@@ -82,7 +82,8 @@ pub fn run(
     let mut results = many.fetch_stream(source);
     let mut outcomes = 0;
     let mut saved = Instant::now();
-    let interrupted = smol::block_on(async {
+    // On a loop of its own: a wake from a worker is one eventfd write, and only while it sleeps.
+    let interrupted = fdwatch::local::block_on(async {
         loop {
             if signal.received() {
                 return Ok::<_, io::Error>(true);
