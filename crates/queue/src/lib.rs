@@ -104,8 +104,9 @@
 //! - `join` counts items, not the tasks processing them: an item taken but never marked done
 //!   with [`Queue::task_done`] keeps `join` waiting, as in Python.
 //! - It does not reorder equal items in a priority queue by arrival; put `(priority, seq, item)`.
-//! - Every operation takes one short lock: under heavy contention from many threads a lock-free
-//!   channel may scale better (`cargo bench --bench queue` compares them).
+//! - Every operation takes one short lock: when two or more threads use the queue at the same
+//!   moment they take turns on it, and a lock-free channel such as async-channel is faster there
+//!   (`cargo bench --bench queue` compares them).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
