@@ -7,8 +7,14 @@
 //! cargo bench --bench queue
 //! ```
 //!
-//! Each in-process contender runs the workload `ROUNDS` times; the best rate is reported, since
-//! the machine is shared and slower runs measure the neighbours.
+//! The in-process contenders run in interleaved rounds (one run of each per round, the order
+//! rotated), so that a change in the machine's load hits them alike; the table gives each one's
+//! median, lowest and highest rate, and the tulip queue's ratio to each as the median of the
+//! rounds' ratios. Narrower runs:
+//!
+//! ```text
+//! cargo bench --bench queue -- --rounds 31 --threads 2 --only tulip,async-channel --raw
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,7 +27,7 @@ const ITEMS: u64 = 1_000_000;
 const PRODUCERS: u64 = 4;
 const CONSUMERS: u64 = 4;
 const CAPACITY: usize = 64;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 15;
 
 type BoxFuture = Pin<Box<dyn Future<Output = u64> + Send>>;
 
@@ -131,32 +137,204 @@ async fn workload<C: Contender>(spawn: impl Fn(BoxFuture) -> Task<u64>) -> u64 {
     total
 }
 
-/// Items per second of one run on `threads` executor threads (a `LocalExecutor` for one).
-fn run<C: Contender>(threads: usize) -> f64 {
+/// What the threads of one run used, from `/proc/thread-self` (zero where it is missing).
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    /// Time on a CPU, ns.
+    cpu: u64,
+    /// Time runnable but waiting for a CPU (the machine's load, not the queue's doing), ns.
+    wait: u64,
+    /// Context switches, voluntary (the thread slept) and not.
+    switches: u64,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        let sched = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+        let mut f = sched.split(' ').map(|x| x.trim().parse().unwrap_or(0));
+        let (cpu, wait) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+        let switches = status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+            .sum();
+        Usage {
+            cpu,
+            wait,
+            switches,
+        }
+    }
+
+    /// What this thread used while `f` ran.
+    fn of<R>(f: impl FnOnce() -> R) -> (R, Usage) {
+        let start = Usage::now();
+        let r = f();
+        let end = Usage::now();
+        let used = Usage {
+            cpu: end.cpu - start.cpu,
+            wait: end.wait - start.wait,
+            switches: end.switches - start.switches,
+        };
+        (r, used)
+    }
+
+    fn add(self, o: Usage) -> Usage {
+        Usage {
+            cpu: self.cpu + o.cpu,
+            wait: self.wait + o.wait,
+            switches: self.switches + o.switches,
+        }
+    }
+}
+
+/// One run's figures.
+#[derive(Clone, Copy)]
+struct Run {
+    /// Items per second of wall-clock time.
+    rate: f64,
+    used: Usage,
+}
+
+/// One run on `threads` executor threads (a `LocalExecutor` for one).
+fn run<C: Contender>(threads: usize) -> Run {
     let start = Instant::now();
-    let total = if threads == 1 {
+    let (total, used) = if threads == 1 {
         let ex = LocalExecutor::new();
-        smol::block_on(ex.run(workload::<C>(|f| ex.spawn(f))))
+        Usage::of(|| smol::block_on(ex.run(workload::<C>(|f| ex.spawn(f)))))
     } else {
         let ex = Executor::new();
         let (stop, stopped) = smol::channel::bounded::<()>(1);
         std::thread::scope(|s| {
-            for _ in 1..threads {
-                s.spawn(|| smol::block_on(ex.run(stopped.recv())));
-            }
-            let total = smol::block_on(ex.run(workload::<C>(|f| ex.spawn(f))));
+            let helpers: Vec<_> = (1..threads)
+                .map(|_| s.spawn(|| Usage::of(|| smol::block_on(ex.run(stopped.recv()))).1))
+                .collect();
+            let (total, mut used) =
+                Usage::of(|| smol::block_on(ex.run(workload::<C>(|f| ex.spawn(f)))));
             drop(stop);
-            total
+            for h in helpers {
+                used = used.add(h.join().unwrap());
+            }
+            (total, used)
         })
     };
     // Every item arrived exactly once (the sum of 1..=ITEMS).
     assert_eq!(total, ITEMS * (ITEMS + 1) / 2);
-    ITEMS as f64 / start.elapsed().as_secs_f64()
+    Run {
+        rate: ITEMS as f64 / start.elapsed().as_secs_f64(),
+        used,
+    }
 }
 
-/// The best rate of `ROUNDS` runs.
-fn best<C: Contender>(threads: usize) -> f64 {
-    (0..ROUNDS).map(|_| run::<C>(threads)).fold(0.0, f64::max)
+/// The in-process contenders, by the names `--only` selects them with.
+const NAMES: [&str; 3] = ["tulip", "async-channel", "flume"];
+
+fn run_named(name: &str, threads: usize) -> Run {
+    match name {
+        "tulip" => run::<Ours>(threads),
+        "async-channel" => run::<AsyncChannel>(threads),
+        _ => run::<Flume>(threads),
+    }
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn min(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(0.0, f64::max)
+}
+
+/// Runs the selected contenders `rounds` times on `threads` threads, interleaved (one run of
+/// each per round, the order rotated every round) so that a change in the machine's load hits
+/// them alike; prints the table and returns each one's median rate.
+fn table(threads: usize, a: &Args) -> Vec<(&'static str, f64)> {
+    let names: Vec<&'static str> = NAMES
+        .into_iter()
+        .filter(|n| a.only.is_empty() || a.only.iter().any(|o| o == n))
+        .collect();
+    let mut runs = vec![Vec::new(); names.len()];
+    for r in 0..a.rounds {
+        for i in 0..names.len() {
+            let k = (i + r) % names.len();
+            runs[k].push(run_named(names[k], threads));
+        }
+    }
+    let label = if threads == 1 {
+        "1 thread".into()
+    } else {
+        format!("{threads} threads")
+    };
+    println!(
+        "{label:<14} {:>8} {:>8} {:>8} {:>8} {:>9}   tulip/it: median of the rounds' ratios \
+         (lowest, rounds below 1x)",
+        "median", "min", "max", "cpu/item", "switches"
+    );
+    let ours = names.iter().position(|&n| n == "tulip");
+    let rates: Vec<Vec<f64>> = runs
+        .iter()
+        .map(|rs| rs.iter().map(|r| r.rate).collect())
+        .collect();
+    for (k, name) in names.iter().enumerate() {
+        let xs = &rates[k];
+        let per_item = |f: fn(&Usage) -> u64| {
+            median(
+                &runs[k]
+                    .iter()
+                    .map(|r| f(&r.used) as f64 / ITEMS as f64)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut line = format!(
+            "{name:<14} {:>7.2}M {:>7.2}M {:>7.2}M {:>6.0}ns {:>9.4}",
+            median(xs) / 1e6,
+            min(xs) / 1e6,
+            max(xs) / 1e6,
+            per_item(|u| u.cpu),
+            per_item(|u| u.switches),
+        );
+        if let Some(o) = ours.filter(|&o| o != k) {
+            let ratios: Vec<f64> = rates[o].iter().zip(xs).map(|(a, b)| a / b).collect();
+            let below = ratios.iter().filter(|&&x| x < 1.0).count();
+            line += &format!(
+                "   {:.2}x ({:.2}x, {below}/{})",
+                median(&ratios),
+                min(&ratios),
+                a.rounds
+            );
+        }
+        println!("{line}");
+        if a.raw {
+            // Per round: M items/s, CPU ns per item, and the share of the run's thread time
+            // spent runnable but waiting for a CPU (the machine's load).
+            for r in &runs[k] {
+                let u = r.used;
+                println!(
+                    "{:<14} {:>7.2}M {:>5.0}ns cpu, {:>3.0}% waiting for a cpu, {} switches",
+                    "",
+                    r.rate / 1e6,
+                    u.cpu as f64 / ITEMS as f64,
+                    100.0 * u.wait as f64 / (u.cpu + u.wait).max(1) as f64,
+                    u.switches
+                );
+            }
+        }
+    }
+    names
+        .into_iter()
+        .zip(rates.iter().map(|xs| median(xs)))
+        .collect()
 }
 
 /// The last number before ` items/s` on a line of a command's output.
@@ -169,7 +347,8 @@ fn parse_rate(out: &str) -> Option<f64> {
         .ok()
 }
 
-fn prodcons_binary() -> Option<f64> {
+/// The median rate of `rounds` runs of the release binary.
+fn prodcons_binary(rounds: usize) -> Option<f64> {
     let args = [
         "--items",
         "1000000",
@@ -184,14 +363,14 @@ fn prodcons_binary() -> Option<f64> {
         "--quiet",
     ];
     let mut rates = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let out = Command::new(env!("CARGO_BIN_EXE_prodcons"))
             .args(args)
             .output()
             .ok()?;
         rates.push(parse_rate(&String::from_utf8_lossy(&out.stdout))?);
     }
-    rates.into_iter().reduce(f64::max)
+    (!rates.is_empty()).then(|| median(&rates))
 }
 
 fn python() -> Option<f64> {
@@ -203,60 +382,87 @@ fn python() -> Option<f64> {
     parse_rate(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// Prints one executor setting's table; returns (ours, async-channel, flume).
-fn table(threads: usize) -> (f64, f64, f64) {
-    let ours = best::<Ours>(threads);
-    let (ac, fl) = (best::<AsyncChannel>(threads), best::<Flume>(threads));
-    let label = if threads == 1 {
-        "1 thread".into()
-    } else {
-        format!("{threads} threads")
+/// The command line: `--rounds N`, `--threads 1,2`, `--only tulip,async-channel` (in-process
+/// contenders only: the binary and Python are then skipped), `--raw` (every round's rate).
+struct Args {
+    rounds: usize,
+    threads: Vec<usize>,
+    only: Vec<String>,
+    raw: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        rounds: ROUNDS,
+        threads: vec![1, 2],
+        only: Vec::new(),
+        raw: false,
     };
-    println!(
-        "{:<34} {:>7.2}M items/s",
-        format!("tulip queue, {label}"),
-        ours / 1e6
-    );
-    for (name, r) in [("async-channel", ac), ("flume", fl)] {
-        println!(
-            "{:<34} {:>7.2}M items/s   tulip queue is {:.2}x",
-            format!("{name}, {label}"),
-            r / 1e6,
-            ours / r
-        );
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--rounds" => a.rounds = value().parse().expect("--rounds N"),
+            "--threads" => {
+                a.threads = value()
+                    .split(',')
+                    .map(|t| t.parse().expect("--threads 1,2"))
+                    .collect()
+            }
+            "--only" => a.only = value().split(',').map(String::from).collect(),
+            "--raw" => a.raw = true,
+            // `cargo bench` passes it to every bench target.
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
     }
-    (ours, ac, fl)
+    a
 }
 
 fn main() {
+    let a = args();
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into());
     println!(
         "{ITEMS} u64 items, {PRODUCERS} producers, {CONSUMERS} consumers, capacity {CAPACITY}; \
-         best of {ROUNDS}"
+         {} interleaved rounds; load average {load}",
+        a.rounds
     );
-    let (ours, ac, fl) = table(1);
-    table(2);
-    let binary = prodcons_binary();
+    let mut one = Vec::new();
+    for &t in &a.threads {
+        let medians = table(t, &a);
+        if t == 1 {
+            one = medians;
+        }
+    }
+    if !a.only.is_empty() || one.is_empty() {
+        return;
+    }
+    let get = |n: &str| one.iter().find(|(m, _)| *m == n).map(|&(_, r)| r).unwrap();
+    let (ours, ac, fl) = (get("tulip"), get("async-channel"), get("flume"));
+    let binary = prodcons_binary(a.rounds);
     match binary {
         Some(r) => println!(
-            "{:<34} {:>7.2}M items/s   vs async-channel {:.2}x, vs flume {:.2}x (1 thread)",
+            "{:<16} {:>7.2}M median   vs async-channel {:.2}x, vs flume {:.2}x (1 thread medians)",
             "prodcons binary",
             r / 1e6,
             r / ac,
             r / fl
         ),
-        None => println!("{:<34} (did not run)", "prodcons binary"),
+        None => println!("{:<16} (did not run)", "prodcons binary"),
     }
     match python() {
         Some(py) => println!(
-            "{:<34} {:>7.2}M items/s   tulip queue is {:.1}x, prodcons binary {}",
-            "python asyncio.Queue",
+            "{:<16} {:>7.2}M once     tulip queue is {:.1}x, prodcons binary {}",
+            "python asyncio",
             py / 1e6,
             ours / py,
             binary.map_or("-".into(), |b| format!("{:.1}x", b / py))
         ),
         None => println!(
-            "{:<34} (skipped: python3 missing or failed)",
-            "python asyncio.Queue"
+            "{:<16} (skipped: python3 missing or failed)",
+            "python asyncio"
         ),
     }
 }
