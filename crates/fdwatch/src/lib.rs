@@ -2,7 +2,7 @@
 //!
 //! `fdwatch` tells you when a file descriptor — a socket, one end of a socketpair or a pipe,
 //! stdin, a TCP stream — can be read or written, every time it can, for as long as the watch
-//! stands. It comes in two shapes:
+//! stands. It comes in three shapes:
 //!
 //! - [`EventLoop`]: a small callback loop shaped like asyncio's ([`add_reader`],
 //!   [`add_writer`], [`remove_reader`], [`remove_writer`], [`call_soon`], [`stop`], [`run`]),
@@ -15,7 +15,13 @@
 //!   the next readiness with [`Watch::readable`] / [`Watch::writable`], or take a
 //!   [`Stream`](futures_lite::Stream) of readiness events with [`Watch::readable_events`].
 //!
-//! Both report a [`Readiness`] that says what happened: [`Readiness::Ready`] (data to read, or
+//! - [`local`]: futures on an event loop of the calling thread's own ([`local::block_on`]), for
+//!   programs that spread many sockets over threads: [`local::Async`] registers a socket once,
+//!   edge-triggered, with the loop of the thread that made it, and [`local::Timer`] waits on the
+//!   same loop, so a socket's events are handled where they are collected, with no wake-up across
+//!   threads. Outside such a loop both fall back to async-io.
+//!
+//! The first two report a [`Readiness`] that says what happened: [`Readiness::Ready`] (data to read, or
 //! room to write), [`Readiness::Hangup`] (end of file: the other side is gone and nothing is left
 //! to read) or [`Readiness::Error`] (an error is pending on the descriptor).
 //!
