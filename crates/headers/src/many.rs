@@ -10,11 +10,11 @@
 //! memory stays bounded by the concurrency.
 //!
 //! Each worker runs its fetches on an event loop of its own (on Unix, fdwatch's
-//! `local::block_on`): its own epoll instance, each socket
-//! registered once for as long as it lives, so a socket's events are collected and handled on
-//! the thread that owns it, with no lock and no wake-up across threads. Outcomes are handed over
-//! in batches of up to 64, or as soon as the worker has nothing else to do, so the consumer is
-//! woken once per batch rather than once per outcome, and a lone outcome is not held back.
+//! `local::block_on`): its own epoll instance, each socket registered once for as long as it
+//! lives, so a socket's events are collected and handled on the thread that owns it, with no lock
+//! and no wake-up across threads. Outcomes are handed over in batches of up to 64, or as soon as
+//! the worker has nothing else to do, so the consumer is woken once per batch rather than once
+//! per outcome, and a lone outcome is not held back.
 //!
 //! Each worker keeps its share of the concurrency in slots and polls only the slots whose fetch
 //! was woken (each slot has its own waker that queues its index), so a completion costs O(1)
