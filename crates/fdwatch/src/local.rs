@@ -204,12 +204,12 @@ impl<T: AsFd> Async<T> {
         futures_lite::future::poll_fn(|cx| self.poll_writable(cx)).await
     }
 
-    /// Ready when the handle is readable. With the local loop, readiness is remembered from
-    /// the last event until an operation through [`Async::read_with`] finds it gone.
+    /// Ready when the handle is readable. As with async-io, a caller that reads by itself
+    /// until `WouldBlock` and asks again is answered only once the handle is readable again.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &self.inner {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Inner::Local(r) => r.poll_ready(reactor::READ, cx).map(|_| Ok(())),
+            Inner::Local(r) => r.poll_ready_told(reactor::READ, cx).map(Ok),
             Inner::Global(a) => a.poll_readable(cx),
         }
     }
@@ -218,7 +218,7 @@ impl<T: AsFd> Async<T> {
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &self.inner {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Inner::Local(r) => r.poll_ready(reactor::WRITE, cx).map(|_| Ok(())),
+            Inner::Local(r) => r.poll_ready_told(reactor::WRITE, cx).map(Ok),
             Inner::Global(a) => a.poll_writable(cx),
         }
     }
@@ -501,6 +501,8 @@ mod reactor {
         /// Counts the events per direction, so that clearing readiness after a `WouldBlock`
         /// cannot erase an event that came in between.
         ticks: [u64; 2],
+        /// The event count when `readable()` / `writable()` last answered ready.
+        told: [u64; 2],
         wakers: [Option<Waker>; 2],
     }
 
@@ -789,12 +791,48 @@ mod reactor {
             if state.ready[dir] {
                 return Poll::Ready(state.ticks[dir]);
             }
-            if !state.wakers[dir]
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-            {
-                state.wakers[dir] = Some(cx.waker().clone());
+            register(&mut state.wakers[dir], cx);
+            Poll::Pending
+        }
+
+        /// Ready when the direction is, for callers that do their I/O themselves (not through
+        /// `read_with`/`write_with`, which see `WouldBlock`): as async-io's `readable()` does,
+        /// an answer already given is not given again unless the handle is still ready, which
+        /// the kernel is asked (one `poll(2)`) only when no event came in between.
+        pub(super) fn poll_ready_told(&self, dir: usize, cx: &mut Context<'_>) -> Poll<()> {
+            let tick = {
+                let mut state = lock(&self.source.state);
+                if !state.ready[dir] {
+                    register(&mut state.wakers[dir], cx);
+                    return Poll::Pending;
+                }
+                if state.ticks[dir] != state.told[dir] {
+                    state.told[dir] = state.ticks[dir];
+                    return Poll::Ready(());
+                }
+                state.ticks[dir]
+            };
+            let interest = crate::sys::Interest {
+                read: dir == READ,
+                write: dir == WRITE,
+            };
+            // An fd the kernel cannot poll answers ready: the caller's own I/O reports why.
+            let still = crate::sys::poll_now(self.io().as_fd(), interest).map_or(true, |b| {
+                b.hangup
+                    || b.error
+                    || if dir == READ {
+                        b.readable || b.read_hangup
+                    } else {
+                        b.writable
+                    }
+            });
+            let mut state = lock(&self.source.state);
+            if still || state.ticks[dir] != tick {
+                state.told[dir] = state.ticks[dir];
+                return Poll::Ready(());
             }
+            state.ready[dir] = false;
+            register(&mut state.wakers[dir], cx);
             Poll::Pending
         }
 
@@ -817,6 +855,13 @@ mod reactor {
                 }
                 drop(io);
             }
+        }
+    }
+
+    /// Keeps `cx`'s waker in `slot` (cloned only if it is not the one there already).
+    fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+        if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *slot = Some(cx.waker().clone());
         }
     }
 
@@ -912,6 +957,41 @@ mod tests {
             buf[..n].to_vec()
         });
         assert_eq!(got, b"ping");
+    }
+
+    #[test]
+    fn readable_after_reading_by_hand_waits_for_more_data() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.connect(a.local_addr().unwrap()).unwrap();
+        let (got, recvs) = block_on(async {
+            let a = Async::new(a).unwrap();
+            b.send(b"one").unwrap();
+            b.send(b"two").unwrap();
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                b.send(b"three").unwrap();
+            });
+            let (mut got, mut recvs) = (Vec::new(), 0);
+            // async-io's pattern: wait, read by hand until WouldBlock, wait again.
+            while got.len() < 3 {
+                a.readable().await.unwrap();
+                loop {
+                    let mut buf = [0; 16];
+                    recvs += 1;
+                    match a.get_ref().recv(&mut buf) {
+                        Ok(n) => got.push(buf[..n].to_vec()),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            sender.join().unwrap();
+            (got, recvs)
+        });
+        assert_eq!(got, [&b"one"[..], b"two", b"three"]);
+        // One WouldBlock per wait, not a spin: two waits, five receives.
+        assert_eq!(recvs, 5);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
+use crate::rt::Timer;
 use event_listener::{Event, EventListener};
 use futures_lite::FutureExt;
 use hickory_proto::rr::{Name, RecordType};

@@ -52,6 +52,7 @@ mod addrs;
 mod cache;
 mod config;
 mod error;
+mod rt;
 mod wire;
 
 pub use addrs::{Addrs, interleave};
@@ -66,7 +67,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
+use crate::rt::Timer;
 use async_lock::Semaphore;
 use futures_lite::FutureExt;
 use hickory_proto::rr::{Name, RecordType};

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use async_io::{Async, Timer};
+use crate::rt::{Async, Timer};
 use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
@@ -239,7 +239,8 @@ fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = rustix::net::socket_with(family, SocketType::DGRAM, flags, None)?;
     rustix::net::connect(&fd, &server)?;
-    Async::new_nonblocking(UdpSocket::from(fd))
+    // Exclusive: made here, so closing it also takes it out of the loop.
+    Async::new_exclusive(UdpSocket::from(fd))
 }
 
 #[cfg(not(unix))]
