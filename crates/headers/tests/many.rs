@@ -299,3 +299,32 @@ fn targets_may_come_from_an_async_stream() {
     assert_eq!(indices, (0..20).collect::<Vec<_>>());
     assert!(outcomes.iter().all(|o| o.result.is_ok()));
 }
+
+#[test]
+fn an_outcome_is_handed_over_while_the_other_fetches_still_wait() {
+    for threads in [1, 2] {
+        let ok = Stub::start(Behavior::Ok).unwrap();
+        let silent = Stub::start(Behavior::Silent).unwrap();
+        let mut targets: Vec<Target> = (0..10).map(|_| silent.target().parse().unwrap()).collect();
+        targets.insert(5, ok.target().parse().unwrap());
+        let options = Options {
+            timeout: Duration::from_secs(60),
+            ..Options::default()
+        };
+        let mut stream = Many::new(&options)
+            .concurrency(16)
+            .threads(threads)
+            .fetch(targets);
+        // Outcomes go over in batches, but one with nothing else to come must not wait for
+        // the batch to fill (or for the silent servers' minute).
+        let first = smol::block_on(futures_lite::future::or(
+            async { stream.next().await.map(|o| o.index) },
+            async {
+                async_io::Timer::after(Duration::from_secs(10)).await;
+                None
+            },
+        ));
+        assert_eq!(first, Some(5), "on {threads} threads");
+        // Dropping the stream cancels the silent fetches.
+    }
+}
