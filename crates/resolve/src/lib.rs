@@ -52,6 +52,7 @@ mod addrs;
 mod cache;
 mod config;
 mod error;
+mod pipe;
 mod wire;
 
 pub use addrs::{Addrs, interleave};
@@ -73,6 +74,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use cache::Cache;
 use config::normalize;
+use pipe::Pipe;
 use wire::{Answer, Timed};
 
 /// The time the cache measures TTLs against; injectable so tests can move it.
@@ -130,6 +132,8 @@ struct Inner {
     hosts: HashMap<String, Vec<IpAddr>>,
     pins: HashMap<(String, u16), Vec<IpAddr>>,
     in_flight: Semaphore,
+    /// One window per server, in the order of `servers`.
+    pipes: Vec<Pipe>,
     cache: Cache,
     clock: Arc<dyn Clock>,
     stats: Counters,
@@ -150,6 +154,9 @@ pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 pub const HOSTS: &str = "/etc/hosts";
 /// The default bound on queries in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+/// The default window per server (see [`Builder::window`]): half of what a receive buffer of
+/// Linux's default size holds of small datagrams.
+pub const DEFAULT_WINDOW: usize = 128;
 
 impl Resolver {
     /// The system's configuration: /etc/resolv.conf (servers, search list, options; 127.0.0.1
@@ -333,6 +340,7 @@ pub struct Builder {
     timeout: Option<Duration>,
     attempts: Option<u32>,
     max_in_flight: usize,
+    window: usize,
     pins: Vec<Pin>,
     clock: Arc<dyn Clock>,
 }
@@ -348,6 +356,7 @@ impl Default for Builder {
             timeout: None,
             attempts: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            window: DEFAULT_WINDOW,
             pins: Vec::new(),
             clock: Arc::new(SystemClock),
         }
@@ -410,6 +419,16 @@ impl Builder {
     /// At most this many queries out at once, across all lookups (at least 1).
     pub fn max_in_flight(mut self, max: usize) -> Builder {
         self.max_in_flight = max.max(1);
+        self
+    }
+
+    /// At most this many queries to one server that it may not have read yet (at least 1):
+    /// those sent after the last one it answered, and less than the first retransmission
+    /// interval ago. Keeps a burst within the server's receive buffer, where every datagram
+    /// dropped would cost its lookup a retransmission; a name that is never answered stops
+    /// counting once a later query is answered, so it cannot hold the window shut.
+    pub fn window(mut self, window: usize) -> Builder {
+        self.window = window.max(1);
         self
     }
 
@@ -486,6 +505,11 @@ impl Builder {
         }
         Ok(Resolver {
             inner: Arc::new(Inner {
+                pipes: conf
+                    .nameservers
+                    .iter()
+                    .map(|_| Pipe::new(self.window))
+                    .collect(),
                 servers: conf.nameservers,
                 search: self.search.unwrap_or(conf.search),
                 ndots: self.ndots.unwrap_or(conf.ndots),

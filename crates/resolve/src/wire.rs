@@ -18,6 +18,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use crate::Inner;
 use crate::error::DnsError;
+use crate::pipe::Pipe;
 
 /// What the servers said about one name and type; cached for `ttl` seconds when it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub(crate) type Timed = (Answer, Option<u32>);
 /// Why one try at one server gave no answer.
 enum TryError {
     ServerFailure,
+    /// REFUSED: the server's policy, which asking it again will not change.
+    Refused,
     Timeout,
     Io(io::Error),
 }
@@ -45,7 +48,7 @@ enum TryError {
 /// How long a UDP query waits for its reply before it is sent again (doubling each time, within
 /// the try's timeout): a lost datagram is common under a burst, and the usual 5 s timeout per
 /// try would make each loss cost 5 s.
-const RETRANSMIT: Duration = Duration::from_millis(400);
+pub(crate) const RETRANSMIT: Duration = Duration::from_millis(400);
 
 /// Asks the servers about `name` for each of `rtypes` (one socket per try carries them all),
 /// `attempts` rounds in order, each try bounded by the timeout and the deadline, until each
@@ -58,13 +61,13 @@ pub(crate) async fn query(
 ) -> Vec<Result<Timed, DnsError>> {
     let mut pending: Vec<Pending> = rtypes.iter().map(|&rtype| Pending::new(rtype)).collect();
     'rounds: for _ in 0..inner.attempts {
-        for &server in &inner.servers {
+        for (&server, pipe) in inner.servers.iter().zip(&inner.pipes) {
             let now = Instant::now();
             if now >= deadline || pending.iter().all(|p| p.answer.is_some()) {
                 break 'rounds;
             }
             let try_deadline = deadline.min(now + inner.timeout);
-            ask(inner, server, name, &mut pending, try_deadline).await;
+            ask(inner, (server, pipe), name, &mut pending, try_deadline).await;
         }
     }
     pending.into_iter().map(Pending::result).collect()
@@ -75,6 +78,8 @@ struct Pending {
     rtype: RecordType,
     answer: Option<Timed>,
     failed: bool,
+    /// The servers that refused it, not asked again in later rounds.
+    refused: Vec<SocketAddr>,
     io: Option<io::Error>,
     /// This try's ID and message.
     id: u16,
@@ -87,16 +92,21 @@ impl Pending {
             rtype,
             answer: None,
             failed: false,
+            refused: Vec::new(),
             io: None,
             id: 0,
             bytes: Vec::new(),
         }
     }
 
-    fn settle(&mut self, outcome: Result<Timed, TryError>) {
+    fn settle(&mut self, server: SocketAddr, outcome: Result<Timed, TryError>) {
         match outcome {
             Ok(answer) => self.answer = Some(answer),
             Err(TryError::ServerFailure) => self.failed = true,
+            Err(TryError::Refused) => {
+                self.failed = true;
+                self.refused.push(server);
+            }
             Err(TryError::Io(e)) => self.io = Some(e),
             Err(TryError::Timeout) => {}
         }
@@ -116,73 +126,115 @@ impl Pending {
 /// again over TCP for a type whose reply was truncated.
 async fn ask(
     inner: &Inner,
-    server: SocketAddr,
+    server: (SocketAddr, &Pipe),
     name: &Name,
     pending: &mut [Pending],
     deadline: Instant,
 ) {
-    let mut open: Vec<&mut Pending> = pending.iter_mut().filter(|p| p.answer.is_none()).collect();
+    let mut open: Vec<&mut Pending> = pending
+        .iter_mut()
+        .filter(|p| p.answer.is_none() && !p.refused.contains(&server.0))
+        .collect();
+    if open.is_empty() {
+        return;
+    }
     for p in open.iter_mut() {
         let mut request = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
         request.metadata.recursion_desired = true;
         request.add_query(Query::query(name.clone(), p.rtype));
         match request.to_vec() {
             Ok(bytes) => (p.id, p.bytes) = (request.metadata.id, bytes),
-            Err(e) => return p.settle(Err(TryError::Io(io::Error::other(e)))),
+            Err(e) => return p.settle(server.0, Err(TryError::Io(io::Error::other(e)))),
         }
     }
     if let Err(e) = udp(inner, server, name, &mut open, deadline).await {
         // A socket error (an ICMP "port unreachable", say) ends the try for every type.
         for p in open.iter_mut().filter(|p| p.answer.is_none()) {
-            p.settle(Err(TryError::Io(io::Error::new(e.kind(), e.to_string()))));
+            p.settle(
+                server.0,
+                Err(TryError::Io(io::Error::new(e.kind(), e.to_string()))),
+            );
         }
     }
 }
 
-/// Sends every open query on one fresh socket and takes the replies as they come, resending
-/// the unanswered ones at [`RETRANSMIT`] (doubling) until the deadline. A query is closed
-/// when its reply is interpreted; an error of the socket itself is returned.
+/// Sends every open query on one fresh socket as the server's window lets it and takes the
+/// replies as they come, resending each unanswered one at [`RETRANSMIT`] (doubling) until the
+/// deadline. A query is closed when its reply is interpreted; an error of the socket itself is
+/// returned.
 async fn udp(
     inner: &Inner,
-    server: SocketAddr,
+    (server, pipe): (SocketAddr, &Pipe),
     name: &Name,
     open: &mut [&mut Pending],
     deadline: Instant,
 ) -> io::Result<()> {
     let socket = connected(server)?;
     let mut done = vec![false; open.len()];
+    // Per query: the number its latest copy got from the window, when it is (re)sent next,
+    // and the interval after that.
+    let mut seq = vec![0u64; open.len()];
+    let mut send_at = vec![Instant::now(); open.len()];
+    let mut wait = vec![RETRANSMIT; open.len()];
     let mut buf = vec![0u8; 4096];
-    let mut wait = RETRANSMIT;
-    // One timer for the try: it fires at the next resend or at the deadline, whichever is first.
-    let mut resend_at = Instant::now();
+    // One timer for the try: it fires at the next resend, at the oldest query leaving a full
+    // window, or at the deadline, whichever is first.
     let mut timer = Timer::at(deadline);
     loop {
         let now = Instant::now();
         if now >= deadline {
             for (p, _) in open.iter_mut().zip(&done).filter(|(_, d)| !**d) {
-                p.settle(Err(TryError::Timeout));
+                p.settle(server, Err(TryError::Timeout));
             }
             return Ok(());
         }
-        if now >= resend_at {
-            // Lost datagrams are resent on the same socket with the same ID, so that a loss
-            // costs a fraction of a second rather than the whole try, and a late reply to an
-            // earlier copy still counts.
-            for (p, _) in open.iter().zip(&done).filter(|(_, d)| !**d) {
-                socket.get_ref().send(&p.bytes)?;
-                inner.stats.queries.fetch_add(1, Ordering::Relaxed);
+        let due: Vec<usize> = (0..open.len())
+            .filter(|&i| !done[i] && send_at[i] <= now)
+            .collect();
+        let mut full = None;
+        if !due.is_empty() {
+            match pipe.enter(due.len(), now) {
+                Ok((first, granted)) => {
+                    // Lost datagrams are resent on the same socket with the same ID, so that
+                    // a loss costs a fraction of a second rather than the whole try, and a
+                    // late reply to an earlier copy still counts.
+                    for (k, &i) in due[..granted].iter().enumerate() {
+                        socket.get_ref().send(&open[i].bytes)?;
+                        inner.stats.queries.fetch_add(1, Ordering::Relaxed);
+                        seq[i] = first + k as u64;
+                        send_at[i] = now + wait[i];
+                        wait[i] = wait[i].saturating_mul(2);
+                    }
+                    if granted < due.len() {
+                        // The rest wait for room (the next round listens for it).
+                        continue;
+                    }
+                }
+                Err(f) => full = Some(f),
             }
-            resend_at = now + wait;
-            wait = wait.saturating_mul(2);
-            timer.set_at(resend_at.min(deadline));
         }
+        let mut wake = (0..open.len())
+            .filter(|&i| !done[i] && send_at[i] > now)
+            .map(|i| send_at[i])
+            .fold(deadline, Instant::min);
+        if let Some(f) = &full {
+            wake = wake.min(f.until);
+        }
+        timer.set_at(wake);
         // The replies cannot be there yet: wait for readiness before the first read.
         let readable = async { socket.readable().await.map(|()| true) };
         let fired = async {
             (&mut timer).await;
             Ok(false)
         };
-        if !readable.or(fired).await? {
+        let room = async {
+            match full {
+                Some(f) => f.listener.await,
+                None => std::future::pending().await,
+            }
+            Ok(false)
+        };
+        if !readable.or(fired).or(room).await? {
             continue;
         }
         loop {
@@ -202,6 +254,7 @@ async fn udp(
             else {
                 continue;
             };
+            pipe.answered(seq[i], Instant::now());
             let p = &mut *open[i];
             let outcome = if reply.metadata.truncation {
                 let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
@@ -215,7 +268,7 @@ async fn udp(
             } else {
                 interpret(&reply, p.rtype)
             };
-            p.settle(outcome);
+            p.settle(server, outcome);
             done[i] = true;
             if done.iter().all(|&d| d) {
                 return Ok(());
@@ -307,6 +360,7 @@ fn interpret(reply: &Message, rtype: RecordType) -> Result<Timed, TryError> {
     match reply.metadata.response_code {
         ResponseCode::NoError => {}
         ResponseCode::NXDomain => return Ok((Answer::NxDomain, negative_ttl())),
+        ResponseCode::Refused => return Err(TryError::Refused),
         _ => return Err(TryError::ServerFailure),
     }
     let mut addrs = Vec::new();

@@ -202,6 +202,57 @@ fn servfail_and_refused_are_server_failures_not_cached() {
 }
 
 #[test]
+fn a_server_that_refused_is_not_asked_again() {
+    let stub = stub(vec![("refused.test", DnsBehavior::Refused)]);
+    let resolver = builder(&stub).attempts(3).build().unwrap();
+    let err = block_on(resolver.lookup("refused.test", in_ms(2000))).unwrap_err();
+    assert!(matches!(err, DnsError::ServerFailure), "{err:?}");
+    assert_eq!(
+        stub.queries(),
+        2,
+        "A and AAAA once each, not once an attempt"
+    );
+}
+
+#[test]
+fn unanswered_names_do_not_hold_the_window_shut() {
+    let mut names = Vec::new();
+    for i in 0..10 {
+        names.push((format!("dead{i}.test"), DnsBehavior::Never));
+        names.push((format!("live{i}.test"), DnsBehavior::v4(V4, 60)));
+    }
+    let stub = stub(names.iter().map(|(n, b)| (n.as_str(), b.clone())).collect());
+    // Two lookups' queries at a time, and a deadline before an unanswered query would stop
+    // counting on its own: the live names get through only if their replies pass the dead.
+    let resolver = builder(&stub).timeout(ms(1000)).window(4).build().unwrap();
+    let deadline = in_ms(300);
+    let results = block_on(async {
+        let tasks: Vec<_> = names
+            .iter()
+            .map(|(name, _)| {
+                let (resolver, name) = (resolver.clone(), name.clone());
+                smol::spawn(async move { (name.clone(), resolver.lookup(&name, deadline).await) })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await);
+        }
+        results
+    });
+    for (name, result) in results {
+        if name.starts_with("live") {
+            assert_eq!(result.unwrap().ipv4(), [V4], "{name}");
+        } else {
+            assert!(
+                matches!(result, Err(DnsError::Timeout)),
+                "{name}: {result:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn silence_times_out_after_every_attempt() {
     let stub = stub(vec![("dead.test", DnsBehavior::Never)]);
     let resolver = builder(&stub).timeout(ms(50)).attempts(2).build().unwrap();
