@@ -5,9 +5,12 @@
 //! and async-net's sockets, inside the caller's own future:
 //!
 //! - a lookup ends with its caller: it spawns no task and no thread, so dropping its future
-//!   closes its sockets and stops its retries; each try is bounded by the server timeout and
+//!   frees its query IDs and stops its retries; each try is bounded by the server timeout and
 //!   by the deadline the caller passes;
-//! - at most [`Builder::max_in_flight`] queries are out at once;
+//! - at most [`Builder::max_in_flight`] queries are out at once, and at most
+//!   [`Builder::window`] per server that it may not have read yet;
+//! - the queries to one server share a UDP socket, told apart by ID (a fresh socket, and so a
+//!   fresh source port, every 1,024 queries);
 //! - answers are cached for the resolver's life as long as their TTLs allow, negative ones too
 //!   (NXDOMAIN and NODATA, for the SOA's minimum), and concurrent lookups of one name share
 //!   one query;
@@ -53,6 +56,7 @@ mod cache;
 mod config;
 mod error;
 mod pipe;
+mod shared;
 mod wire;
 
 pub use addrs::{Addrs, interleave};
@@ -75,6 +79,7 @@ use hickory_proto::rr::{Name, RecordType};
 use cache::Cache;
 use config::normalize;
 use pipe::Pipe;
+use shared::Sockets;
 use wire::{Answer, Timed};
 
 /// The time the cache measures TTLs against; injectable so tests can move it.
@@ -134,6 +139,8 @@ struct Inner {
     in_flight: Semaphore,
     /// One window per server, in the order of `servers`.
     pipes: Vec<Pipe>,
+    /// The UDP sockets to each server, in the order of `servers`.
+    sockets: Vec<Sockets>,
     cache: Cache,
     clock: Arc<dyn Clock>,
     stats: Counters,
@@ -292,7 +299,7 @@ impl Resolver {
 }
 
 /// Queries for the cache, one per type, each holding a permit of the in-flight bound while it
-/// is out; the types that get permits together share one socket.
+/// is out; the types that get permits together go out together.
 async fn ask(
     inner: &Inner,
     name: &Name,
@@ -510,6 +517,7 @@ impl Builder {
                     .iter()
                     .map(|_| Pipe::new(self.window))
                     .collect(),
+                sockets: conf.nameservers.iter().map(|&s| Sockets::new(s)).collect(),
                 servers: conf.nameservers,
                 search: self.search.unwrap_or(conf.search),
                 ndots: self.ndots.unwrap_or(conf.ndots),

@@ -5,7 +5,8 @@
 //! A server reads its socket in order, so a reply to a query means that every query sent
 //! before it has left the buffer too (read, or dropped): the window counts the queries sent
 //! after the last one answered. A query nobody passes (a name that is never answered, a server
-//! that is down) leaves the window after [`LINGER`], so unanswered names cannot hold it shut.
+//! that is down) leaves the window after [`LINGER`], so unanswered names cannot hold it shut;
+//! retransmissions go out without waiting for room and are not counted (see `wire::udp`).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -86,6 +87,11 @@ impl Pipe {
         }
         state.next += room as u64;
         Ok((first, room))
+    }
+
+    /// The number of the latest query let in: a copy sent again now counts as sent after it.
+    pub(crate) fn latest(&self) -> u64 {
+        self.lock().next - 1
     }
 
     /// A reply to query `seq`: it and every query sent before it are out of the buffer.

@@ -1,9 +1,8 @@
 //! One question to the nameservers: the query message, UDP with a TCP retry when truncated, the
 //! checks a reply must pass, and what its answer means.
 //!
-//! Everything here runs inside the caller's future (no task is spawned): dropping it closes the
-//! sockets and stops the retries. One lookup's queries (A and AAAA) share one socket per try,
-//! told apart by ID and question, so a lookup costs one socket rather than two.
+//! Everything here runs inside the caller's future (no task is spawned): dropping it frees its
+//! IDs on the server's shared socket (see `shared`) and stops the retries.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -19,6 +18,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use crate::Inner;
 use crate::error::DnsError;
 use crate::pipe::Pipe;
+use crate::shared::Sockets;
 
 /// What the servers said about one name and type; cached for `ttl` seconds when it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,13 +61,15 @@ pub(crate) async fn query(
 ) -> Vec<Result<Timed, DnsError>> {
     let mut pending: Vec<Pending> = rtypes.iter().map(|&rtype| Pending::new(rtype)).collect();
     'rounds: for _ in 0..inner.attempts {
-        for (&server, pipe) in inner.servers.iter().zip(&inner.pipes) {
+        for ((&server, pipe), sockets) in inner.servers.iter().zip(&inner.pipes).zip(&inner.sockets)
+        {
             let now = Instant::now();
             if now >= deadline || pending.iter().all(|p| p.answer.is_some()) {
                 break 'rounds;
             }
             let try_deadline = deadline.min(now + inner.timeout);
-            ask(inner, (server, pipe), name, &mut pending, try_deadline).await;
+            let server = (server, pipe, sockets);
+            ask(inner, server, name, &mut pending, try_deadline).await;
         }
     }
     pending.into_iter().map(Pending::result).collect()
@@ -126,7 +128,7 @@ impl Pending {
 /// again over TCP for a type whose reply was truncated.
 async fn ask(
     inner: &Inner,
-    server: (SocketAddr, &Pipe),
+    server: (SocketAddr, &Pipe, &Sockets),
     name: &Name,
     pending: &mut [Pending],
     deadline: Instant,
@@ -158,28 +160,34 @@ async fn ask(
     }
 }
 
-/// Sends every open query on one fresh socket as the server's window lets it and takes the
+/// Sends every open query on the server's shared socket as its window lets it and takes the
 /// replies as they come, resending each unanswered one at [`RETRANSMIT`] (doubling) until the
 /// deadline. A query is closed when its reply is interpreted; an error of the socket itself is
 /// returned.
 async fn udp(
     inner: &Inner,
-    (server, pipe): (SocketAddr, &Pipe),
+    (server, pipe, sockets): (SocketAddr, &Pipe, &Sockets),
     name: &Name,
     open: &mut [&mut Pending],
     deadline: Instant,
 ) -> io::Result<()> {
-    let socket = connected(server)?;
+    let ids = sockets.reserve(open.len())?;
+    for (p, &id) in open.iter_mut().zip(ids.ids()) {
+        // The ID is the message's first two bytes: the one reserved on the socket replaces
+        // the one the message was built with.
+        p.id = id;
+        p.bytes[..2].copy_from_slice(&id.to_be_bytes());
+    }
     let mut done = vec![false; open.len()];
-    // Per query: the number its latest copy got from the window, when it is (re)sent next,
-    // and the interval after that.
+    // Per query: the number its latest copy got from the window (0 before the first), when
+    // it is sent again, and the interval after that.
     let mut seq = vec![0u64; open.len()];
     let mut send_at = vec![Instant::now(); open.len()];
     let mut wait = vec![RETRANSMIT; open.len()];
-    let mut buf = vec![0u8; 4096];
     // One timer for the try: it fires at the next resend, at the oldest query leaving a full
     // window, or at the deadline, whichever is first.
     let mut timer = Timer::at(deadline);
+    let mut timer_at = deadline;
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -188,24 +196,39 @@ async fn udp(
             }
             return Ok(());
         }
-        let due: Vec<usize> = (0..open.len())
-            .filter(|&i| !done[i] && send_at[i] <= now)
-            .collect();
+        // Lost datagrams are resent with the same ID, so that a loss costs a fraction of a
+        // second rather than the whole try, and a late reply to an earlier copy still counts.
+        // A copy goes out at once, outside the window: it stands for a datagram taken for
+        // lost, and names that are never answered, whose copies keep coming, would otherwise
+        // fill the window and hold the live names back.
+        for i in 0..open.len() {
+            if !done[i] && seq[i] != 0 && send_at[i] <= now {
+                ids.send(&open[i].bytes)?;
+                inner.stats.queries.fetch_add(1, Ordering::Relaxed);
+                seq[i] = pipe.latest();
+                send_at[i] = now + wait[i];
+                wait[i] = wait[i].saturating_mul(2);
+            }
+        }
+        let unsent = seq.iter().filter(|&&s| s == 0).count();
         let mut full = None;
-        if !due.is_empty() {
-            match pipe.enter(due.len(), now) {
-                Ok((first, granted)) => {
-                    // Lost datagrams are resent on the same socket with the same ID, so that
-                    // a loss costs a fraction of a second rather than the whole try, and a
-                    // late reply to an earlier copy still counts.
-                    for (k, &i) in due[..granted].iter().enumerate() {
-                        socket.get_ref().send(&open[i].bytes)?;
+        if unsent > 0 {
+            match pipe.enter(unsent, now) {
+                Ok((mut number, mut granted)) => {
+                    let first = number;
+                    for i in 0..open.len() {
+                        if seq[i] != 0 || granted == 0 {
+                            continue;
+                        }
+                        granted -= 1;
+                        ids.send(&open[i].bytes)?;
                         inner.stats.queries.fetch_add(1, Ordering::Relaxed);
-                        seq[i] = first + k as u64;
+                        seq[i] = number;
+                        number += 1;
                         send_at[i] = now + wait[i];
                         wait[i] = wait[i].saturating_mul(2);
                     }
-                    if granted < due.len() {
+                    if number < first + unsent as u64 {
                         // The rest wait for room (the next round listens for it).
                         continue;
                     }
@@ -214,65 +237,61 @@ async fn udp(
             }
         }
         let mut wake = (0..open.len())
-            .filter(|&i| !done[i] && send_at[i] > now)
+            .filter(|&i| !done[i] && seq[i] != 0)
             .map(|i| send_at[i])
             .fold(deadline, Instant::min);
         if let Some(f) = &full {
             wake = wake.min(f.until);
         }
-        timer.set_at(wake);
-        // The replies cannot be there yet: wait for readiness before the first read.
-        let readable = async { socket.readable().await.map(|()| true) };
+        if wake != timer_at {
+            timer.set_at(wake);
+            timer_at = wake;
+        }
+        let reply = async { Some(std::future::poll_fn(|cx| ids.poll_reply(cx)).await) };
         let fired = async {
             (&mut timer).await;
-            Ok(false)
+            None
         };
         let room = async {
             match full {
                 Some(f) => f.listener.await,
                 None => std::future::pending().await,
             }
-            Ok(false)
+            None
         };
-        if !readable.or(fired).or(room).await? {
+        let Some(datagram) = reply.or(fired).or(room).await else {
+            // The timer, once fired, must be set again even for the same instant.
+            timer_at = now;
             continue;
-        }
-        loop {
-            let (len, from) = match socket.get_ref().recv_from(&mut buf) {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
+        };
+        let Ok(reply) = Message::from_vec(&datagram?) else {
+            continue;
+        };
+        let Some(i) =
+            (0..open.len()).find(|&i| !done[i] && answers(&reply, open[i].id, name, open[i].rtype))
+        else {
+            continue;
+        };
+        pipe.answered(seq[i], Instant::now());
+        let p = &mut *open[i];
+        let outcome = if reply.metadata.truncation {
+            // Another query reads the shared socket while this one is busy over TCP.
+            ids.pause();
+            let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
+            let timeout = async {
+                Timer::at(deadline).await;
+                Err(TryError::Timeout)
             };
-            if from != server {
-                continue;
-            }
-            let Ok(reply) = Message::from_vec(&buf[..len]) else {
-                continue;
-            };
-            let Some(i) = (0..open.len())
-                .find(|&i| !done[i] && answers(&reply, open[i].id, name, open[i].rtype))
-            else {
-                continue;
-            };
-            pipe.answered(seq[i], Instant::now());
-            let p = &mut *open[i];
-            let outcome = if reply.metadata.truncation {
-                let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
-                let timeout = async {
-                    Timer::at(deadline).await;
-                    Err(TryError::Timeout)
-                };
-                tcp.or(timeout)
-                    .await
-                    .and_then(|reply| interpret(&reply, p.rtype))
-            } else {
-                interpret(&reply, p.rtype)
-            };
-            p.settle(server, outcome);
-            done[i] = true;
-            if done.iter().all(|&d| d) {
-                return Ok(());
-            }
+            tcp.or(timeout)
+                .await
+                .and_then(|reply| interpret(&reply, p.rtype))
+        } else {
+            interpret(&reply, p.rtype)
+        };
+        p.settle(server, outcome);
+        done[i] = true;
+        if done.iter().all(|&d| d) {
+            return Ok(());
         }
     }
 }
@@ -281,7 +300,7 @@ async fn udp(
 /// addresses and reports an ICMP "port unreachable" as an error at once (the source is
 /// checked all the same). Connecting an unbound socket binds it to a fresh random port.
 #[cfg(unix)]
-fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
+pub(crate) fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};
     let family = match server {
         SocketAddr::V4(_) => AddressFamily::INET,
@@ -296,7 +315,7 @@ fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
 }
 
 #[cfg(not(unix))]
-fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
+pub(crate) fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
     use std::net::{Ipv4Addr, Ipv6Addr};
     let any: std::net::IpAddr = match server {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),

@@ -603,3 +603,36 @@ fn a_lookups_a_and_aaaa_share_one_socket() {
     assert_eq!(seen[0].0, seen[1].0, "one source port: {seen:?}");
     assert_ne!(seen[0].1, seen[1].1, "A and AAAA: {seen:?}");
 }
+
+#[test]
+fn lookups_sharing_a_socket_survive_the_reader_being_dropped() {
+    let slow = |ms_| DnsBehavior::After(ms(ms_), Box::new(DnsBehavior::v4(V4, 60)));
+    let names: Vec<String> = (0..6).map(|i| format!("slow{i}.test")).collect();
+    let stub = stub(names.iter().map(|n| (n.as_str(), slow(100))).collect());
+    let resolver = builder(&stub).timeout(ms(1000)).build().unwrap();
+    let results = block_on(async {
+        // The first lookup waits first, so it reads the socket for the others; it is dropped
+        // before any reply comes.
+        let first = resolver.lookup(&names[0], in_ms(2000));
+        let cut = async {
+            async_io::Timer::after(ms(30)).await;
+            Err(DnsError::Timeout)
+        };
+        let rest: Vec<_> = names[1..]
+            .iter()
+            .map(|name| {
+                let (resolver, name) = (resolver.clone(), name.clone());
+                smol::spawn(async move { resolver.lookup(&name, in_ms(2000)).await })
+            })
+            .collect();
+        assert!(future::or(first, cut).await.is_err());
+        let mut results = Vec::new();
+        for task in rest {
+            results.push(task.await);
+        }
+        results
+    });
+    for result in results {
+        assert_eq!(result.unwrap().ipv4(), [V4]);
+    }
+}
