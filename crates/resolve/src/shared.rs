@@ -9,12 +9,18 @@
 //! same for the resolver's life; the old one closes with its last query.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use async_io::Async;
+use async_io::{Async, Timer};
+
+/// How long the reader waits before reading again while replies keep coming.
+const NAP: Duration = Duration::from_micros(500);
 
 /// How many queries one socket carries before a new one takes its place.
 pub(crate) const ROTATE: u32 = 1024;
@@ -52,6 +58,7 @@ impl Sockets {
                         server: self.server,
                         socket: crate::wire::connected(self.server)?,
                         table: Mutex::new(Table::default()),
+                        nap: Mutex::new(None),
                     });
                     *current = Some((shared.clone(), count as u32));
                     shared
@@ -84,6 +91,8 @@ pub(crate) struct Shared {
     server: SocketAddr,
     socket: Async<UdpSocket>,
     table: Mutex<Table>,
+    /// The reader's nap between two reads while replies keep coming.
+    nap: Mutex<Option<Timer>>,
 }
 
 #[derive(Debug, Default)]
@@ -148,7 +157,29 @@ impl Reservation {
                     _ => table.reader = self.ids.first().copied(),
                 }
             }
-            if self.shared.read(&self.ids) {
+            {
+                let mut nap = lock(&self.shared.nap);
+                if let Some(timer) = nap.as_mut() {
+                    if Pin::new(timer).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *nap = None;
+                }
+            }
+            let (for_us, count) = self.shared.read(&self.ids);
+            if count > 0 {
+                // Replies are coming one after another: read again after a nap, many at a
+                // time, rather than each on a readiness event of its own (two thread wake-ups
+                // a reply); back to readiness once a read finds nothing.
+                let mut nap = lock(&self.shared.nap);
+                let timer = nap.insert(Timer::after(NAP));
+                if for_us {
+                    continue;
+                }
+                if Pin::new(timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                *nap = None;
                 continue;
             }
             match self.shared.socket.poll_readable(cx) {
@@ -199,8 +230,8 @@ fn hand_over(table: &mut Table, ids: &[u16]) {
 impl Shared {
     /// Reads every datagram there is and hands each to the query of its ID (one for no query
     /// is dropped); an error of the socket goes to every query. Whether anything came for
-    /// `ours`.
-    fn read(&self, ours: &[u16]) -> bool {
+    /// `ours`, and how many datagrams came.
+    fn read(&self, ours: &[u16]) -> (bool, usize) {
         let mut buf = [0u8; 4096];
         let mut came = Vec::new();
         let error = loop {
@@ -214,8 +245,9 @@ impl Shared {
                 Err(e) => break Some(e),
             }
         };
-        if came.is_empty() && error.is_none() {
-            return false;
+        let count = came.len();
+        if count == 0 && error.is_none() {
+            return (false, 0);
         }
         let mut wake = Vec::new();
         let mut for_us = false;
@@ -244,6 +276,6 @@ impl Shared {
             }
         }
         wake.into_iter().for_each(Waker::wake);
-        for_us
+        (for_us, count)
     }
 }
