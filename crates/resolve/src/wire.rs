@@ -296,6 +296,9 @@ async fn udp(
     }
 }
 
+/// The receive buffer asked for a shared socket, in bytes.
+const RECV_BUFFER: usize = 1 << 20;
+
 /// A fresh UDP socket connected to `server`, so the kernel drops datagrams from other
 /// addresses and reports an ICMP "port unreachable" as an error at once (the source is
 /// checked all the same). Connecting an unbound socket binds it to a fresh random port.
@@ -311,6 +314,9 @@ pub(crate) fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = rustix::net::socket_with(family, SocketType::DGRAM, flags, None)?;
     rustix::net::connect(&fd, &server)?;
+    // The socket takes the replies of many lookups: room for them while the thread that
+    // reads it is held up (the kernel caps this at net.core.rmem_max).
+    rustix::net::sockopt::set_socket_recv_buffer_size(&fd, RECV_BUFFER)?;
     Async::new_nonblocking(UdpSocket::from(fd))
 }
 
