@@ -430,10 +430,10 @@ impl Builder {
     }
 
     /// At most this many queries to one server that it may not have read yet (at least 1):
-    /// those sent after the last one it answered, and less than the first retransmission
-    /// interval ago. Keeps a burst within the server's receive buffer, where every datagram
-    /// dropped would cost its lookup a retransmission; a name that is never answered stops
-    /// counting once a later query is answered, so it cannot hold the window shut.
+    /// those sent after the last one it answered, and less than 50 ms ago. Keeps a burst
+    /// within the server's receive buffer, where every datagram dropped would cost its lookup
+    /// a retransmission; a name that is never answered stops counting once a later query is
+    /// answered, or 50 ms on, so it cannot hold the window shut.
     pub fn window(mut self, window: usize) -> Builder {
         self.window = window.max(1);
         self

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use event_listener::{Event, EventListener, IntoNotification};
 
-/// How long an unanswered query counts against the window at most: as long as the first
-/// retransmission interval, after which it is taken for lost.
-pub(crate) const LINGER: Duration = crate::wire::RETRANSMIT;
+/// How long an unanswered query counts against the window at most: a server that has not read
+/// a query by then is not draining a burst, and unanswered names must not hold the window.
+pub(crate) const LINGER: Duration = Duration::from_millis(50);
 
 /// The window of one server.
 #[derive(Debug)]

@@ -222,8 +222,8 @@ fn unanswered_names_do_not_hold_the_window_shut() {
         names.push((format!("live{i}.test"), DnsBehavior::v4(V4, 60)));
     }
     let stub = stub(names.iter().map(|(n, b)| (n.as_str(), b.clone())).collect());
-    // Two lookups' queries at a time, and a deadline before an unanswered query would stop
-    // counting on its own: the live names get through only if their replies pass the dead.
+    // Two lookups' queries at a time, and a deadline too short for all of them to get through
+    // by the dead queries' linger alone: the live names' replies must pass the dead.
     let resolver = builder(&stub).timeout(ms(1000)).window(4).build().unwrap();
     let deadline = in_ms(300);
     let results = block_on(async {
