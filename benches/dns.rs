@@ -75,14 +75,54 @@ fn usage(why: &str) -> ! {
     std::process::exit(2);
 }
 
-/// One run of fetch-headers: wall time, exit status and its summary line.
+/// One run of fetch-headers: wall time, its CPU time, the datagrams UDP sockets dropped on this
+/// machine meanwhile (a DNS server's full receive buffer), exit status and its summary line.
 struct Run {
     wall: Duration,
+    cpu: Duration,
+    drops: u64,
     ok: bool,
     summary: String,
 }
 
+/// User and system time of the children waited for so far (/proc/self/stat's cutime and
+/// cstime), zero where there is no /proc.
+fn children_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [13, 14]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    // The kernel reports these in USER_HZ, 100 on every Linux port.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Datagrams dropped by full UDP receive buffers on this machine (`RcvbufErrors` in
+/// /proc/net/snmp), zero where there is no /proc.
+fn udp_drops() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
 fn run(resolver: SocketAddr, concurrency: usize, timeout: &str, list: &Path) -> Run {
+    let (cpu, drops) = (children_cpu(), udp_drops());
     let start = Instant::now();
     let out = Command::new(OURS)
         .arg("--resolver")
@@ -96,6 +136,8 @@ fn run(resolver: SocketAddr, concurrency: usize, timeout: &str, list: &Path) -> 
     let stderr = String::from_utf8_lossy(&out.stderr);
     Run {
         wall: start.elapsed(),
+        cpu: children_cpu().saturating_sub(cpu),
+        drops: udp_drops().saturating_sub(drops),
         ok: out.status.success(),
         summary: stderr
             .lines()
@@ -149,8 +191,10 @@ fn dead_names(scratch: &Path, web: &Stub, runs: usize) {
     for round in 1..=runs {
         let r = run(dns.addr(), 1000, "3", &list);
         println!(
-            "  round {round}: {:.2} s  {}",
+            "  round {round}: {:.2} s, CPU {:.2} s, {} dropped  {}",
             r.wall.as_secs_f64(),
+            r.cpu.as_secs_f64(),
+            r.drops,
             r.summary
         );
         walls.push(r.wall.as_secs_f64());
@@ -161,7 +205,8 @@ fn dead_names(scratch: &Path, web: &Stub, runs: usize) {
     );
 }
 
-/// A dnsmasq answering every name under .test with 127.0.0.1; killed when dropped.
+/// A dnsmasq answering every name under .test with 127.0.0.1 (and NODATA for AAAA), with its
+/// default receive buffer; killed when dropped.
 struct Dnsmasq(Child, SocketAddr);
 
 impl Dnsmasq {
@@ -183,7 +228,13 @@ impl Dnsmasq {
                 "--no-resolv",
             ])
             .args(["--no-hosts", "--conf-file=/dev/null", "--cache-size=0"])
-            .args(["--address=/test/127.0.0.1", "--local-ttl=300"])
+            // --local: AAAA gets NODATA, as from a real server, not REFUSED for want of an
+            // upstream to forward it to.
+            .args([
+                "--address=/test/127.0.0.1",
+                "--local=/test/",
+                "--local-ttl=300",
+            ])
             .arg(format!(
                 "--pid-file={}",
                 scratch.join("dnsmasq.pid").display()
@@ -238,10 +289,13 @@ fn distinct_names(scratch: &Path, web: &Stub, runs: usize) {
         let n = run(server, 1000, "10", &names);
         let i = run(server, 1000, "10", &ips);
         println!(
-            "  round {round}: names {:.3} s ({}), IPs {:.3} s ({})",
+            "  round {round}: names {:.3} s, CPU {:.2} s, {} dropped ({}); IPs {:.3} s, CPU {:.2} s ({})",
             n.wall.as_secs_f64(),
+            n.cpu.as_secs_f64(),
+            n.drops,
             if n.ok { "all ok" } else { &n.summary },
             i.wall.as_secs_f64(),
+            i.cpu.as_secs_f64(),
             if i.ok { "all ok" } else { &i.summary },
         );
         by_name.push(n.wall.as_secs_f64());

@@ -5,9 +5,12 @@
 //! and async-net's sockets, inside the caller's own future:
 //!
 //! - a lookup ends with its caller: it spawns no task and no thread, so dropping its future
-//!   closes its sockets and stops its retries; each try is bounded by the server timeout and
+//!   frees its query IDs and stops its retries; each try is bounded by the server timeout and
 //!   by the deadline the caller passes;
-//! - at most [`Builder::max_in_flight`] queries are out at once;
+//! - at most [`Builder::max_in_flight`] queries are out at once, and at most
+//!   [`Builder::window`] per server that it may not have read yet;
+//! - the queries to one server share a UDP socket, told apart by ID (a fresh socket, and so a
+//!   fresh source port, every 1,024 queries);
 //! - answers are cached for the resolver's life as long as their TTLs allow, negative ones too
 //!   (NXDOMAIN and NODATA, for the SOA's minimum), and concurrent lookups of one name share
 //!   one query;
@@ -52,7 +55,9 @@ mod addrs;
 mod cache;
 mod config;
 mod error;
+mod pipe;
 mod rt;
+mod shared;
 mod wire;
 
 pub use addrs::{Addrs, interleave};
@@ -74,6 +79,8 @@ use hickory_proto::rr::{Name, RecordType};
 
 use cache::Cache;
 use config::normalize;
+use pipe::Pipe;
+use shared::Sockets;
 use wire::{Answer, Timed};
 
 /// The time the cache measures TTLs against; injectable so tests can move it.
@@ -131,6 +138,10 @@ struct Inner {
     hosts: HashMap<String, Vec<IpAddr>>,
     pins: HashMap<(String, u16), Vec<IpAddr>>,
     in_flight: Semaphore,
+    /// One window per server, in the order of `servers`.
+    pipes: Vec<Pipe>,
+    /// The UDP sockets to each server, in the order of `servers`.
+    sockets: Vec<Sockets>,
     cache: Cache,
     clock: Arc<dyn Clock>,
     stats: Counters,
@@ -151,6 +162,9 @@ pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 pub const HOSTS: &str = "/etc/hosts";
 /// The default bound on queries in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+/// The default window per server (see [`Builder::window`]): half of what a receive buffer of
+/// Linux's default size holds of small datagrams.
+pub const DEFAULT_WINDOW: usize = 128;
 
 impl Resolver {
     /// The system's configuration: /etc/resolv.conf (servers, search list, options; 127.0.0.1
@@ -286,7 +300,7 @@ impl Resolver {
 }
 
 /// Queries for the cache, one per type, each holding a permit of the in-flight bound while it
-/// is out; the types that get permits together share one socket.
+/// is out; the types that get permits together go out together.
 async fn ask(
     inner: &Inner,
     name: &Name,
@@ -334,6 +348,7 @@ pub struct Builder {
     timeout: Option<Duration>,
     attempts: Option<u32>,
     max_in_flight: usize,
+    window: usize,
     pins: Vec<Pin>,
     clock: Arc<dyn Clock>,
 }
@@ -349,6 +364,7 @@ impl Default for Builder {
             timeout: None,
             attempts: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            window: DEFAULT_WINDOW,
             pins: Vec::new(),
             clock: Arc::new(SystemClock),
         }
@@ -411,6 +427,16 @@ impl Builder {
     /// At most this many queries out at once, across all lookups (at least 1).
     pub fn max_in_flight(mut self, max: usize) -> Builder {
         self.max_in_flight = max.max(1);
+        self
+    }
+
+    /// At most this many queries to one server that it may not have read yet (at least 1):
+    /// those sent after the last one it answered, and less than 50 ms ago. Keeps a burst
+    /// within the server's receive buffer, where every datagram dropped would cost its lookup
+    /// a retransmission; a name that is never answered stops counting once a later query is
+    /// answered, or 50 ms on, so it cannot hold the window shut.
+    pub fn window(mut self, window: usize) -> Builder {
+        self.window = window.max(1);
         self
     }
 
@@ -487,6 +513,12 @@ impl Builder {
         }
         Ok(Resolver {
             inner: Arc::new(Inner {
+                pipes: conf
+                    .nameservers
+                    .iter()
+                    .map(|_| Pipe::new(self.window))
+                    .collect(),
+                sockets: conf.nameservers.iter().map(|&s| Sockets::new(s)).collect(),
                 servers: conf.nameservers,
                 search: self.search.unwrap_or(conf.search),
                 ndots: self.ndots.unwrap_or(conf.ndots),

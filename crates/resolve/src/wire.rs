@@ -1,16 +1,15 @@
 //! One question to the nameservers: the query message, UDP with a TCP retry when truncated, the
 //! checks a reply must pass, and what its answer means.
 //!
-//! Everything here runs inside the caller's future (no task is spawned): dropping it closes the
-//! sockets and stops the retries. One lookup's queries (A and AAAA) share one socket per try,
-//! told apart by ID and question, so a lookup costs one socket rather than two.
+//! Everything here runs inside the caller's future (no task is spawned): dropping it frees its
+//! IDs on the server's shared socket (see `shared`) and stops the retries.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::rt::{Async, Timer};
+use crate::rt::Timer;
 use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
@@ -18,6 +17,8 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use crate::Inner;
 use crate::error::DnsError;
+use crate::pipe::Pipe;
+use crate::shared::Sockets;
 
 /// What the servers said about one name and type; cached for `ttl` seconds when it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub(crate) type Timed = (Answer, Option<u32>);
 /// Why one try at one server gave no answer.
 enum TryError {
     ServerFailure,
+    /// REFUSED: the server's policy, which asking it again will not change.
+    Refused,
     Timeout,
     Io(io::Error),
 }
@@ -45,7 +48,7 @@ enum TryError {
 /// How long a UDP query waits for its reply before it is sent again (doubling each time, within
 /// the try's timeout): a lost datagram is common under a burst, and the usual 5 s timeout per
 /// try would make each loss cost 5 s.
-const RETRANSMIT: Duration = Duration::from_millis(400);
+pub(crate) const RETRANSMIT: Duration = Duration::from_millis(400);
 
 /// Asks the servers about `name` for each of `rtypes` (one socket per try carries them all),
 /// `attempts` rounds in order, each try bounded by the timeout and the deadline, until each
@@ -58,12 +61,14 @@ pub(crate) async fn query(
 ) -> Vec<Result<Timed, DnsError>> {
     let mut pending: Vec<Pending> = rtypes.iter().map(|&rtype| Pending::new(rtype)).collect();
     'rounds: for _ in 0..inner.attempts {
-        for &server in &inner.servers {
+        for ((&server, pipe), sockets) in inner.servers.iter().zip(&inner.pipes).zip(&inner.sockets)
+        {
             let now = Instant::now();
             if now >= deadline || pending.iter().all(|p| p.answer.is_some()) {
                 break 'rounds;
             }
             let try_deadline = deadline.min(now + inner.timeout);
+            let server = (server, pipe, sockets);
             ask(inner, server, name, &mut pending, try_deadline).await;
         }
     }
@@ -75,6 +80,8 @@ struct Pending {
     rtype: RecordType,
     answer: Option<Timed>,
     failed: bool,
+    /// The servers that refused it, not asked again in later rounds.
+    refused: Vec<SocketAddr>,
     io: Option<io::Error>,
     /// This try's ID and message.
     id: u16,
@@ -87,16 +94,21 @@ impl Pending {
             rtype,
             answer: None,
             failed: false,
+            refused: Vec::new(),
             io: None,
             id: 0,
             bytes: Vec::new(),
         }
     }
 
-    fn settle(&mut self, outcome: Result<Timed, TryError>) {
+    fn settle(&mut self, server: SocketAddr, outcome: Result<Timed, TryError>) {
         match outcome {
             Ok(answer) => self.answer = Some(answer),
             Err(TryError::ServerFailure) => self.failed = true,
+            Err(TryError::Refused) => {
+                self.failed = true;
+                self.refused.push(server);
+            }
             Err(TryError::Io(e)) => self.io = Some(e),
             Err(TryError::Timeout) => {}
         }
@@ -116,119 +128,184 @@ impl Pending {
 /// again over TCP for a type whose reply was truncated.
 async fn ask(
     inner: &Inner,
-    server: SocketAddr,
+    server: (SocketAddr, &Pipe, &Sockets),
     name: &Name,
     pending: &mut [Pending],
     deadline: Instant,
 ) {
-    let mut open: Vec<&mut Pending> = pending.iter_mut().filter(|p| p.answer.is_none()).collect();
+    let mut open: Vec<&mut Pending> = pending
+        .iter_mut()
+        .filter(|p| p.answer.is_none() && !p.refused.contains(&server.0))
+        .collect();
+    if open.is_empty() {
+        return;
+    }
     for p in open.iter_mut() {
         let mut request = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
         request.metadata.recursion_desired = true;
         request.add_query(Query::query(name.clone(), p.rtype));
         match request.to_vec() {
             Ok(bytes) => (p.id, p.bytes) = (request.metadata.id, bytes),
-            Err(e) => return p.settle(Err(TryError::Io(io::Error::other(e)))),
+            Err(e) => return p.settle(server.0, Err(TryError::Io(io::Error::other(e)))),
         }
     }
     if let Err(e) = udp(inner, server, name, &mut open, deadline).await {
         // A socket error (an ICMP "port unreachable", say) ends the try for every type.
         for p in open.iter_mut().filter(|p| p.answer.is_none()) {
-            p.settle(Err(TryError::Io(io::Error::new(e.kind(), e.to_string()))));
+            p.settle(
+                server.0,
+                Err(TryError::Io(io::Error::new(e.kind(), e.to_string()))),
+            );
         }
     }
 }
 
-/// Sends every open query on one fresh socket and takes the replies as they come, resending
-/// the unanswered ones at [`RETRANSMIT`] (doubling) until the deadline. A query is closed
-/// when its reply is interpreted; an error of the socket itself is returned.
+/// Sends every open query on the server's shared socket as its window lets it and takes the
+/// replies as they come, resending each unanswered one at [`RETRANSMIT`] (doubling) until the
+/// deadline. A query is closed when its reply is interpreted; an error of the socket itself is
+/// returned.
 async fn udp(
     inner: &Inner,
-    server: SocketAddr,
+    (server, pipe, sockets): (SocketAddr, &Pipe, &Sockets),
     name: &Name,
     open: &mut [&mut Pending],
     deadline: Instant,
 ) -> io::Result<()> {
-    let socket = connected(server)?;
+    let ids = sockets.reserve(open.len())?;
+    for (p, &id) in open.iter_mut().zip(ids.ids()) {
+        // The ID is the message's first two bytes: the one reserved on the socket replaces
+        // the one the message was built with.
+        p.id = id;
+        p.bytes[..2].copy_from_slice(&id.to_be_bytes());
+    }
     let mut done = vec![false; open.len()];
-    let mut buf = vec![0u8; 4096];
-    let mut wait = RETRANSMIT;
-    // One timer for the try: it fires at the next resend or at the deadline, whichever is first.
-    let mut resend_at = Instant::now();
+    // Per query: the number its latest copy got from the window (0 before the first), when
+    // it is sent again, and the interval after that.
+    let mut seq = vec![0u64; open.len()];
+    let mut send_at = vec![Instant::now(); open.len()];
+    let mut wait = vec![RETRANSMIT; open.len()];
+    // One timer for the try: it fires at the next resend, at the oldest query leaving a full
+    // window, or at the deadline, whichever is first.
     let mut timer = Timer::at(deadline);
+    let mut timer_at = deadline;
     loop {
         let now = Instant::now();
         if now >= deadline {
             for (p, _) in open.iter_mut().zip(&done).filter(|(_, d)| !**d) {
-                p.settle(Err(TryError::Timeout));
+                p.settle(server, Err(TryError::Timeout));
             }
             return Ok(());
         }
-        if now >= resend_at {
-            // Lost datagrams are resent on the same socket with the same ID, so that a loss
-            // costs a fraction of a second rather than the whole try, and a late reply to an
-            // earlier copy still counts.
-            for (p, _) in open.iter().zip(&done).filter(|(_, d)| !**d) {
-                socket.get_ref().send(&p.bytes)?;
+        // Lost datagrams are resent with the same ID, so that a loss costs a fraction of a
+        // second rather than the whole try, and a late reply to an earlier copy still counts.
+        // A copy goes out at once, outside the window: it stands for a datagram taken for
+        // lost, and names that are never answered, whose copies keep coming, would otherwise
+        // fill the window and hold the live names back.
+        for i in 0..open.len() {
+            if !done[i] && seq[i] != 0 && send_at[i] <= now {
+                ids.send(&open[i].bytes)?;
                 inner.stats.queries.fetch_add(1, Ordering::Relaxed);
+                seq[i] = pipe.latest();
+                send_at[i] = now + wait[i];
+                wait[i] = wait[i].saturating_mul(2);
             }
-            resend_at = now + wait;
-            wait = wait.saturating_mul(2);
-            timer.set_at(resend_at.min(deadline));
         }
-        // The replies cannot be there yet: wait for readiness before the first read.
-        let readable = async { socket.readable().await.map(|()| true) };
+        let unsent = seq.iter().filter(|&&s| s == 0).count();
+        let mut full = None;
+        if unsent > 0 {
+            match pipe.enter(unsent, now) {
+                Ok((mut number, mut granted)) => {
+                    let first = number;
+                    for i in 0..open.len() {
+                        if seq[i] != 0 || granted == 0 {
+                            continue;
+                        }
+                        granted -= 1;
+                        ids.send(&open[i].bytes)?;
+                        inner.stats.queries.fetch_add(1, Ordering::Relaxed);
+                        seq[i] = number;
+                        number += 1;
+                        send_at[i] = now + wait[i];
+                        wait[i] = wait[i].saturating_mul(2);
+                    }
+                    if number < first + unsent as u64 {
+                        // The rest wait for room (the next round listens for it).
+                        continue;
+                    }
+                }
+                Err(f) => full = Some(f),
+            }
+        }
+        let mut wake = (0..open.len())
+            .filter(|&i| !done[i] && seq[i] != 0)
+            .map(|i| send_at[i])
+            .fold(deadline, Instant::min);
+        if let Some(f) = &full {
+            wake = wake.min(f.until);
+        }
+        if wake != timer_at {
+            timer.set_at(wake);
+            timer_at = wake;
+        }
+        let reply = async { Some(std::future::poll_fn(|cx| ids.poll_reply(cx)).await) };
         let fired = async {
             (&mut timer).await;
-            Ok(false)
+            None
         };
-        if !readable.or(fired).await? {
+        let room = async {
+            match full {
+                Some(f) => f.listener.await,
+                None => std::future::pending().await,
+            }
+            None
+        };
+        let Some(datagram) = reply.or(fired).or(room).await else {
+            // The timer, once fired, must be set again even for the same instant.
+            timer_at = now;
             continue;
-        }
-        loop {
-            let (len, from) = match socket.get_ref().recv_from(&mut buf) {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
+        };
+        let Ok(reply) = Message::from_vec(&datagram?) else {
+            continue;
+        };
+        let Some(i) =
+            (0..open.len()).find(|&i| !done[i] && answers(&reply, open[i].id, name, open[i].rtype))
+        else {
+            continue;
+        };
+        pipe.answered(seq[i], Instant::now());
+        let p = &mut *open[i];
+        let outcome = if reply.metadata.truncation {
+            // Another query reads the shared socket while this one is busy over TCP.
+            ids.pause();
+            let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
+            let timeout = async {
+                Timer::at(deadline).await;
+                Err(TryError::Timeout)
             };
-            if from != server {
-                continue;
-            }
-            let Ok(reply) = Message::from_vec(&buf[..len]) else {
-                continue;
-            };
-            let Some(i) = (0..open.len())
-                .find(|&i| !done[i] && answers(&reply, open[i].id, name, open[i].rtype))
-            else {
-                continue;
-            };
-            let p = &mut *open[i];
-            let outcome = if reply.metadata.truncation {
-                let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
-                let timeout = async {
-                    Timer::at(deadline).await;
-                    Err(TryError::Timeout)
-                };
-                tcp.or(timeout)
-                    .await
-                    .and_then(|reply| interpret(&reply, p.rtype))
-            } else {
-                interpret(&reply, p.rtype)
-            };
-            p.settle(outcome);
-            done[i] = true;
-            if done.iter().all(|&d| d) {
-                return Ok(());
-            }
+            tcp.or(timeout)
+                .await
+                .and_then(|reply| interpret(&reply, p.rtype))
+        } else {
+            interpret(&reply, p.rtype)
+        };
+        p.settle(server, outcome);
+        done[i] = true;
+        if done.iter().all(|&d| d) {
+            return Ok(());
         }
     }
 }
 
+/// The receive buffer asked for a shared socket, in bytes.
+const RECV_BUFFER: usize = 1 << 20;
+
 /// A fresh UDP socket connected to `server`, so the kernel drops datagrams from other
 /// addresses and reports an ICMP "port unreachable" as an error at once (the source is
-/// checked all the same). Connecting an unbound socket binds it to a fresh random port.
+/// checked all the same). Connecting an unbound socket binds it to a fresh random port. On
+/// async-io's reactor, never a thread's own loop: the lookups of every thread share it, and it
+/// outlives any one of them.
 #[cfg(unix)]
-fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
+pub(crate) fn connected(server: SocketAddr) -> io::Result<async_io::Async<UdpSocket>> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};
     let family = match server {
         SocketAddr::V4(_) => AddressFamily::INET,
@@ -239,12 +316,14 @@ fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = rustix::net::socket_with(family, SocketType::DGRAM, flags, None)?;
     rustix::net::connect(&fd, &server)?;
-    // Exclusive: made here, so closing it also takes it out of the loop.
-    Async::new_exclusive(UdpSocket::from(fd))
+    // The socket takes the replies of many lookups: room for them while the thread that
+    // reads it is held up (the kernel caps this at net.core.rmem_max).
+    rustix::net::sockopt::set_socket_recv_buffer_size(&fd, RECV_BUFFER)?;
+    async_io::Async::new_nonblocking(UdpSocket::from(fd))
 }
 
 #[cfg(not(unix))]
-fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
+pub(crate) fn connected(server: SocketAddr) -> io::Result<async_io::Async<UdpSocket>> {
     use std::net::{Ipv4Addr, Ipv6Addr};
     let any: std::net::IpAddr = match server {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
@@ -252,7 +331,7 @@ fn connected(server: SocketAddr) -> io::Result<Async<UdpSocket>> {
     };
     let socket = UdpSocket::bind((any, 0))?;
     socket.connect(server)?;
-    Async::new(socket)
+    async_io::Async::new(socket)
 }
 
 async fn tcp(
@@ -308,6 +387,7 @@ fn interpret(reply: &Message, rtype: RecordType) -> Result<Timed, TryError> {
     match reply.metadata.response_code {
         ResponseCode::NoError => {}
         ResponseCode::NXDomain => return Ok((Answer::NxDomain, negative_ttl())),
+        ResponseCode::Refused => return Err(TryError::Refused),
         _ => return Err(TryError::ServerFailure),
     }
     let mut addrs = Vec::new();

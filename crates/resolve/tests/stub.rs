@@ -202,6 +202,57 @@ fn servfail_and_refused_are_server_failures_not_cached() {
 }
 
 #[test]
+fn a_server_that_refused_is_not_asked_again() {
+    let stub = stub(vec![("refused.test", DnsBehavior::Refused)]);
+    let resolver = builder(&stub).attempts(3).build().unwrap();
+    let err = block_on(resolver.lookup("refused.test", in_ms(2000))).unwrap_err();
+    assert!(matches!(err, DnsError::ServerFailure), "{err:?}");
+    assert_eq!(
+        stub.queries(),
+        2,
+        "A and AAAA once each, not once an attempt"
+    );
+}
+
+#[test]
+fn unanswered_names_do_not_hold_the_window_shut() {
+    let mut names = Vec::new();
+    for i in 0..10 {
+        names.push((format!("dead{i}.test"), DnsBehavior::Never));
+        names.push((format!("live{i}.test"), DnsBehavior::v4(V4, 60)));
+    }
+    let stub = stub(names.iter().map(|(n, b)| (n.as_str(), b.clone())).collect());
+    // Two lookups' queries at a time, and a deadline too short for all of them to get through
+    // by the dead queries' linger alone: the live names' replies must pass the dead.
+    let resolver = builder(&stub).timeout(ms(1000)).window(4).build().unwrap();
+    let deadline = in_ms(300);
+    let results = block_on(async {
+        let tasks: Vec<_> = names
+            .iter()
+            .map(|(name, _)| {
+                let (resolver, name) = (resolver.clone(), name.clone());
+                smol::spawn(async move { (name.clone(), resolver.lookup(&name, deadline).await) })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await);
+        }
+        results
+    });
+    for (name, result) in results {
+        if name.starts_with("live") {
+            assert_eq!(result.unwrap().ipv4(), [V4], "{name}");
+        } else {
+            assert!(
+                matches!(result, Err(DnsError::Timeout)),
+                "{name}: {result:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn silence_times_out_after_every_attempt() {
     let stub = stub(vec![("dead.test", DnsBehavior::Never)]);
     let resolver = builder(&stub).timeout(ms(50)).attempts(2).build().unwrap();
@@ -551,4 +602,37 @@ fn a_lookups_a_and_aaaa_share_one_socket() {
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(seen[0].0, seen[1].0, "one source port: {seen:?}");
     assert_ne!(seen[0].1, seen[1].1, "A and AAAA: {seen:?}");
+}
+
+#[test]
+fn lookups_sharing_a_socket_survive_the_reader_being_dropped() {
+    let slow = |ms_| DnsBehavior::After(ms(ms_), Box::new(DnsBehavior::v4(V4, 60)));
+    let names: Vec<String> = (0..6).map(|i| format!("slow{i}.test")).collect();
+    let stub = stub(names.iter().map(|n| (n.as_str(), slow(100))).collect());
+    let resolver = builder(&stub).timeout(ms(1000)).build().unwrap();
+    let results = block_on(async {
+        // The first lookup waits first, so it reads the socket for the others; it is dropped
+        // before any reply comes.
+        let first = resolver.lookup(&names[0], in_ms(2000));
+        let cut = async {
+            async_io::Timer::after(ms(30)).await;
+            Err(DnsError::Timeout)
+        };
+        let rest: Vec<_> = names[1..]
+            .iter()
+            .map(|name| {
+                let (resolver, name) = (resolver.clone(), name.clone());
+                smol::spawn(async move { resolver.lookup(&name, in_ms(2000)).await })
+            })
+            .collect();
+        assert!(future::or(first, cut).await.is_err());
+        let mut results = Vec::new();
+        for task in rest {
+            results.push(task.await);
+        }
+        results
+    });
+    for result in results {
+        assert_eq!(result.unwrap().ipv4(), [V4]);
+    }
 }
