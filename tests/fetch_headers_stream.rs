@@ -194,8 +194,9 @@ fn resume_refuses_another_runs_checkpoint() {
     );
 }
 
-/// Targets from stdin are fetched as their lines come, while stdin is still open: a head is
-/// printed before the input ends, and Ctrl-C ends a run that waits for its next line (exit 130).
+/// Targets from stdin are fetched as their lines come, while stdin is still open: heads are
+/// printed before the input ends (both lines of one write, not only the first), and Ctrl-C ends
+/// a run that waits for its next line (exit 130).
 #[test]
 fn stdin_is_fetched_as_it_comes() {
     use std::io::{BufRead, BufReader, Read, Write};
@@ -207,18 +208,45 @@ fn stdin_is_fetched_as_it_comes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let pid = child.id().to_string();
+    // A run that holds a line back would wait for more input forever: killed after a while,
+    // its stdout ends and the test fails rather than hangs.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let (done, pid) = (done.clone(), pid.clone());
+        std::thread::spawn(move || {
+            for _ in 0..300 {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        })
+    };
     let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{}", url(&ok, "first")).unwrap();
+    write!(stdin, "{}\n{}\n", url(&ok, "first"), url(&ok, "second")).unwrap();
     stdin.flush().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut printed = String::new();
-    // The whole head; stdin stays open all the while.
-    while !printed.ends_with("Connection: close\n") {
+    // Both heads; stdin stays open all the while.
+    while printed.matches("Connection: close\n").count() < 2 {
         let before = printed.len();
         stdout.read_line(&mut printed).unwrap();
         assert!(printed.len() > before, "stdout ended early: {printed:?}");
     }
-    let pid = child.id().to_string();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    watchdog.join().unwrap();
+    assert!(
+        printed.contains("/first header > HTTP/1.1 200"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("/second header > HTTP/1.1 200"),
+        "{printed}"
+    );
     let sent = std::process::Command::new("sh")
         .args(["-c", &format!("kill -INT {pid}")])
         .status()
@@ -235,7 +263,7 @@ fn stdin_is_fetched_as_it_comes() {
         .unwrap();
     assert_eq!(status, Some(130), "{stderr}");
     assert!(
-        stderr.starts_with("interrupted: the rest of the input not read\n1 target: 1 ok in "),
+        stderr.starts_with("interrupted: the rest of the input not read\n2 targets: 2 ok in "),
         "{stderr}"
     );
 }

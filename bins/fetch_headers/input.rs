@@ -174,7 +174,7 @@ impl Input {
 
     /// Adds a file of targets to read after what is there: `name` as messages show it, `size`
     /// its length if it is a regular file.
-    pub fn add_file(&mut self, name: String, reader: Box<dyn BufRead + Send>, size: Option<u64>) {
+    pub fn add_file(&mut self, name: String, reader: Reader, size: Option<u64>) {
         let bytes = match (&self.extent, size) {
             (Extent::Count(_), Some(size)) => {
                 let bytes = Arc::new(AtomicU64::new(0));
@@ -258,18 +258,19 @@ fn read_files(
 ) {
     let mut chunk = Vec::with_capacity(CHUNK);
     for file in files {
-        let File { name, lines } = file;
+        let File { name, mut lines } = file;
         // After a line too long or a failed read the file ends there.
-        for line in lines {
+        while let Some(line) = lines.next() {
             if let (Ok(target), Some(part)) = (&line, &partition)
                 && !part.keeps(target)
             {
                 continue;
             }
             chunk.push(line.map_err(|e| (name.clone(), e.line(), e.problem().clone())));
-            // A full chunk goes, and so does a partial one when the fetcher has nothing left
-            // (a slow stdin's line must not wait for the next 255).
-            if (chunk.len() >= CHUNK || send.is_empty())
+            // A full chunk goes, and so does a partial one before a read that may block (a
+            // slow stdin's line must not wait for the next one to be written).
+            let next_buffered = lines.get_ref().inner.buffer().contains(&b'\n');
+            if (chunk.len() >= CHUNK || !next_buffered)
                 && send
                     .send_blocking(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
                     .is_err()
@@ -402,7 +403,7 @@ impl std::fmt::Debug for Source {
 
 /// A reader that counts the bytes taken from it, for a progress display by bytes.
 struct Counting {
-    inner: Box<dyn BufRead + Send>,
+    inner: Reader,
     bytes: Arc<AtomicU64>,
 }
 
@@ -426,15 +427,22 @@ impl BufRead for Counting {
 }
 
 /// An opened input: its name as messages show it, the reader, its size if a regular file.
-pub type Opened = (String, Box<dyn BufRead + Send>, Option<u64>);
+pub type Opened = (String, Reader, Option<u64>);
+
+/// A buffered input: its buffer can be looked at, to tell whether the next line needs a read.
+pub type Reader = BufReader<Box<dyn Read + Send>>;
 
 /// Opens `path` (`-` for stdin) for reading targets; `(name, reader, size)`. A file that cannot
 /// be opened, or whose first read fails (a directory), is an error: it is known before any
 /// fetch. Stdin is not read ahead: its first line may come late.
 pub fn open(path: &std::path::Path) -> Result<Opened, (String, io::Error)> {
     if path.as_os_str() == "-" {
-        let stdin = BufReader::with_capacity(64 * 1024, io::stdin());
-        return Ok(("stdin".to_owned(), Box::new(stdin), None));
+        let stdin: Box<dyn Read + Send> = Box::new(io::stdin());
+        return Ok((
+            "stdin".to_owned(),
+            BufReader::with_capacity(64 * 1024, stdin),
+            None,
+        ));
     }
     let name = path.display().to_string();
     let file = match std::fs::File::open(path) {
@@ -446,9 +454,10 @@ pub fn open(path: &std::path::Path) -> Result<Opened, (String, io::Error)> {
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len());
+    let file: Box<dyn Read + Send> = Box::new(file);
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     if let Err(e) = reader.fill_buf() {
         return Err((name, e));
     }
-    Ok((name, Box::new(reader), size))
+    Ok((name, reader, size))
 }

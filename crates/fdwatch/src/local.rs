@@ -418,12 +418,17 @@ impl Future for Timer {
                 this.backend = Backend::Global(async_io::Timer::at(when));
             }
         }
-        match &mut this.backend {
+        let fired = match &mut this.backend {
             Backend::Unbound => Poll::Pending,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Local(entry) => entry.poll(when, cx),
             Backend::Global(timer) => Pin::new(timer).poll(cx),
+        };
+        if fired.is_ready() {
+            // Fired once, as async-io's: pending again until set anew.
+            this.when = None;
         }
+        fired
     }
 }
 
@@ -458,6 +463,9 @@ mod reactor {
 
     /// Events taken per wait.
     const EVENTS: usize = 1024;
+
+    /// The longest single wait for a timer.
+    const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
 
     thread_local! {
         static CURRENT: RefCell<Option<Arc<Reactor>>> = const { RefCell::new(None) };
@@ -554,7 +562,10 @@ mod reactor {
                     Some(Timespec::default())
                 } else {
                     lock(&self.timers).keys().next().map(|&(at, _)| {
-                        let d = at.saturating_duration_since(Instant::now());
+                        // Capped, so that epoll_pwait takes it (past i32 milliseconds rustix
+                        // turns to epoll_pwait2, which kernels before 5.11 lack): waking early
+                        // only means another turn.
+                        let d = at.saturating_duration_since(Instant::now()).min(MAX_WAIT);
                         Timespec {
                             tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
                             tv_nsec: d.subsec_nanos().into(),
@@ -1041,6 +1052,36 @@ mod tests {
         assert!(order[0].1 >= Duration::from_millis(10));
         assert_eq!(order[1].0, "late");
         assert!(order[1].1 >= Duration::from_millis(40));
+    }
+
+    #[test]
+    fn a_fired_timer_stays_pending_until_set_again() {
+        block_on(async {
+            let mut timer = Timer::after(Duration::from_millis(5));
+            (&mut timer).await;
+            let again = futures_lite::future::poll_once(&mut timer).await;
+            assert!(again.is_none(), "fired twice");
+            timer.set_after(Duration::from_millis(5));
+            timer.await;
+        });
+    }
+
+    #[test]
+    fn a_timer_a_year_away_does_not_make_the_loop_spin() {
+        let polls = block_on(async {
+            let mut far = Timer::after(Duration::from_secs(365 * 86_400));
+            let mut near = Timer::after(Duration::from_millis(50));
+            let mut polls = 0;
+            futures_lite::future::poll_fn(|cx| {
+                polls += 1;
+                let _ = Pin::new(&mut far).poll(cx);
+                Pin::new(&mut near).poll(cx).map(|_| ())
+            })
+            .await;
+            polls
+        });
+        // Polled when made and when the near timer fires, not in a loop meanwhile.
+        assert!(polls <= 3, "{polls} polls");
     }
 
     #[test]

@@ -47,6 +47,11 @@ impl<R: BufRead> TargetLines<R> {
         }
     }
 
+    /// The reader lines are read from.
+    pub fn get_ref(&self) -> &R {
+        &self.reader
+    }
+
     /// The number of the last line read (1-based; 0 before the first).
     pub fn line_number(&self) -> u64 {
         self.number

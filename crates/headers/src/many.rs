@@ -13,8 +13,8 @@
 //! `local::block_on`): its own epoll instance, each socket registered once for as long as it
 //! lives, so a socket's events are collected and handled on the thread that owns it, with no lock
 //! and no wake-up across threads. Outcomes are handed over in batches of up to 64, or as soon as
-//! the worker has nothing else to do, so the consumer is woken once per batch rather than once
-//! per outcome, and a lone outcome is not held back.
+//! the worker has nothing else to do (and within 5 ms while it stays busy), so the consumer is
+//! woken once per batch rather than once per outcome, and a lone outcome is not held back.
 //!
 //! Each worker keeps its share of the concurrency in slots and polls only the slots whose fetch
 //! was woken (each slot has its own waker that queues its index), so a completion costs O(1)
@@ -50,6 +50,9 @@ use crate::target::Target;
 /// Outcomes a worker gathers before handing them over while it is busy (an idle worker hands
 /// over what it has at once): fewer, larger hand-overs wake the consumer less often.
 const HANDOVER_BATCH: usize = 64;
+
+/// The longest an outcome waits for its batch while the worker stays busy.
+const HANDOVER_WAIT: Duration = Duration::from_millis(5);
 
 /// Below this many connections per thread, another thread is not worth starting.
 const MIN_CONCURRENCY_PER_THREAD: usize = 64;
@@ -628,6 +631,8 @@ struct Shard {
     done: Vec<Outcome>,
     /// Set while outcomes wait for the worker's loop to go idle.
     idle: Option<Idle>,
+    /// When the oldest outcome in `done` came.
+    done_since: Option<Instant>,
     /// (deadline, slot, input index) in start order, hence deadline order.
     deadlines: VecDeque<(Instant, usize, usize)>,
     /// Set to the front deadline (or earlier: it is not moved when the front fetch finishes).
@@ -731,6 +736,7 @@ impl Shard {
             ready,
             done: Vec::new(),
             idle: None,
+            done_since: None,
             deadlines: VecDeque::new(),
             timer: Timer::never(),
             timer_armed: false,
@@ -913,6 +919,7 @@ impl Shard {
     /// Hands the outcomes gathered to the consumer, with one wake-up.
     fn hand_over(&mut self) {
         self.idle = None;
+        self.done_since = None;
         if self.done.is_empty() {
             return;
         }
@@ -920,12 +927,14 @@ impl Shard {
         self.shared.wake_consumer();
     }
 
-    /// Hands over a full batch, or what there is once the worker has nothing else to do.
+    /// Hands over a full batch, or what there is once the worker has nothing else to do or the
+    /// oldest has waited [`HANDOVER_WAIT`].
     fn hand_over_when_due(&mut self, cx: &mut Context<'_>) {
         if self.done.is_empty() {
             return;
         }
-        if self.done.len() < HANDOVER_BATCH {
+        let since = *self.done_since.get_or_insert_with(Instant::now);
+        if self.done.len() < HANDOVER_BATCH && since.elapsed() < HANDOVER_WAIT {
             let idle = self.idle.get_or_insert_with(idle);
             if Pin::new(idle).poll(cx).is_pending() {
                 return;
