@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use stub::{Behavior, Stub};
 
-use crate::fixture::{TempDir, cmd};
+use crate::fixture::{TempDir, cmd, read_all};
 
 /// JSON fields that vary from run to run: the shared filters only know `127.0.0.1:PORT` and
 /// times with a unit.
@@ -435,13 +435,7 @@ fn sigterm_prints_what_finished_and_exits_130() {
         assert!(sent.success());
         let status = wait_bounded(&mut child, Duration::from_secs(60));
         stdout.read_to_string(&mut printed).unwrap();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = read_all(child.stderr.take());
         let report = format!(
             "signal: SIG{signal}\nexit: {status:?}\n----- stdout -----\n{printed}----- stderr -----\n{stderr}"
         );
@@ -635,13 +629,7 @@ fn a_closed_stdout_ends_the_run() {
     assert!(first.contains("header > HTTP/1.1 200 OK"), "{first}");
     drop(stdout);
     let status = wait_bounded(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = read_all(child.stderr.take());
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status, Some(1), "{stderr}");
 }
@@ -751,20 +739,8 @@ fn a_stdout_blocked_longer_than_the_timeout_times_out_nothing() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
     let status = child.wait().unwrap();
     assert_eq!(
         stdout

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use stub::Behavior;
 
 use crate::fetch_headers::{JSON, start, url, wait_bounded};
-use crate::fixture::{TempDir, cmd};
+use crate::fixture::{TempDir, cmd, read_all};
 
 /// A list with bad lines between good ones: each bad line is reported under its file and line
 /// number, the targets after it are still fetched, the summary counts `bad-target`, exit 1.
@@ -199,7 +199,7 @@ fn resume_refuses_another_runs_checkpoint() {
 /// a run that waits for its next line (exit 130).
 #[test]
 fn stdin_is_fetched_as_it_comes() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader, Write};
     let ok = start(Behavior::Ok);
     let mut child = cmd("fetch-headers")
         .args(["-i", "-"])
@@ -254,13 +254,7 @@ fn stdin_is_fetched_as_it_comes() {
     assert!(sent.success());
     let status = wait_bounded(&mut child, Duration::from_secs(30));
     drop(stdin);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = read_all(child.stderr.take());
     assert_eq!(status, Some(130), "{stderr}");
     assert!(
         stderr.starts_with("interrupted: the rest of the input not read\n2 targets: 2 ok in "),

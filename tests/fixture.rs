@@ -185,3 +185,12 @@ pub fn stdout_full_stderr_closed(cmd: &mut Command) -> Option<i32> {
     let status = cmd.stdout(full).stderr(writer).status().unwrap();
     status.code()
 }
+
+/// Reads a child's pipe (its `stdout` or `stderr`, taken) to the end.
+pub fn read_all(pipe: Option<impl std::io::Read>) -> String {
+    let mut text = String::new();
+    pipe.expect("the pipe was set up and not taken yet")
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
