@@ -88,7 +88,17 @@ struct Run {
 /// User and system time of the children waited for so far (/proc/self/stat's cutime and
 /// cstime), zero where there is no /proc.
 fn children_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    stat_cpu("/proc/self/stat", [13, 14])
+}
+
+/// User and system time of process `pid` so far, zero where there is no /proc.
+fn process_cpu(pid: u32) -> Duration {
+    stat_cpu(&format!("/proc/{pid}/stat"), [11, 12])
+}
+
+/// The sum of two clock-tick fields of a /proc stat file (counted after the command name).
+fn stat_cpu(path: &str, which: [usize; 2]) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return Duration::ZERO;
     };
     // The fields after the command name, which is in parentheses and may hold spaces.
@@ -97,7 +107,7 @@ fn children_cpu() -> Duration {
         .map_or("", |(_, rest)| rest)
         .split_whitespace()
         .collect();
-    let ticks: u64 = [13, 14]
+    let ticks: u64 = which
         .iter()
         .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
         .sum();
@@ -239,7 +249,7 @@ impl Dnsmasq {
                 "--pid-file={}",
                 scratch.join("dnsmasq.pid").display()
             ))
-            .args(["--user=root", "--dns-forward-max=10000"])
+            .arg("--user=root")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -262,8 +272,8 @@ fn distinct_names(scratch: &Path, web: &Stub, runs: usize) {
     let port = web.addr().port();
     let dnsmasq = Dnsmasq::start(scratch);
     let stub;
-    let (server, which) = match &dnsmasq {
-        Some(d) => (d.1, "dnsmasq"),
+    let (server, which, server_pid) = match &dnsmasq {
+        Some(d) => (d.1, "dnsmasq", Some(d.0.id())),
         None => {
             let names = (0..N).map(|i| {
                 (
@@ -272,7 +282,7 @@ fn distinct_names(scratch: &Path, web: &Stub, runs: usize) {
                 )
             });
             stub = DnsStub::start(names).expect("start the DNS stub");
-            (stub.addr(), "the DNS stub (dnsmasq is not installed)")
+            (stub.addr(), "the DNS stub (dnsmasq is not installed)", None)
         }
     };
     println!(
@@ -286,12 +296,16 @@ fn distinct_names(scratch: &Path, web: &Stub, runs: usize) {
     let (mut by_name, mut by_ip) = (Vec::new(), Vec::new());
     for round in 1..=runs {
         // A fresh process each time: every name is resolved anew.
+        let server_cpu = || server_pid.map_or(Duration::ZERO, process_cpu);
+        let before = server_cpu();
         let n = run(server, 1000, "10", &names);
+        let served = server_cpu().saturating_sub(before);
         let i = run(server, 1000, "10", &ips);
         println!(
-            "  round {round}: names {:.3} s, CPU {:.2} s, {} dropped ({}); IPs {:.3} s, CPU {:.2} s ({})",
+            "  round {round}: names {:.3} s, CPU {:.2} s, server CPU {:.2} s, {} dropped ({}); IPs {:.3} s, CPU {:.2} s ({})",
             n.wall.as_secs_f64(),
             n.cpu.as_secs_f64(),
+            served.as_secs_f64(),
             n.drops,
             if n.ok { "all ok" } else { &n.summary },
             i.wall.as_secs_f64(),

@@ -85,6 +85,30 @@ pub fn in_local_loop() -> bool {
     }
 }
 
+/// An identifier of the loop the calling thread runs, if it runs one of [`block_on`]'s: unique
+/// for the process's life, so that state kept for a loop (a socket registered with it, reused
+/// by later tasks on the thread) can tell a loop that has ended from the one running now.
+///
+/// ```
+/// use tulip_fdwatch::local;
+///
+/// assert_eq!(local::loop_id(), None);
+/// let first = local::block_on(async { local::loop_id() });
+/// let second = local::block_on(async { local::loop_id() });
+/// assert!(first.is_some() && second.is_some());
+/// assert_ne!(first, second);
+/// ```
+pub fn loop_id() -> Option<u64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        reactor::current().map(|r| r.id())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
+}
+
 /// A future that completes once the current thread's loop has run out of other work: every
 /// woken task polled, every event collected, so that the loop would wait for the kernel next.
 /// Work that is cheaper in batches (handing results to another thread, flushing) can wait for
@@ -475,7 +499,11 @@ mod reactor {
         CURRENT.with(|c| c.borrow().clone())
     }
 
+    /// The identifier the next reactor gets.
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
     pub(super) struct Reactor {
+        id: u64,
         epoll: OwnedFd,
         notify: OwnedFd,
         thread: ThreadId,
@@ -529,6 +557,7 @@ mod reactor {
                 EventFlags::IN | EventFlags::ET,
             )?;
             Ok(Arc::new(Reactor {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 epoll,
                 notify,
                 thread: std::thread::current().id(),
@@ -547,6 +576,10 @@ mod reactor {
                 // Fails only when the counter would overflow, which needs no second wake.
                 let _ = rustix::io::write(&self.notify, &1u64.to_ne_bytes());
             }
+        }
+
+        pub(super) fn id(&self) -> u64 {
+            self.id
         }
 
         fn on_loop_thread(&self) -> bool {

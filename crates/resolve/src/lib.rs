@@ -9,8 +9,9 @@
 //!   by the deadline the caller passes;
 //! - at most [`Builder::max_in_flight`] queries are out at once, and at most
 //!   [`Builder::window`] per server that it may not have read yet;
-//! - the queries to one server share a UDP socket, told apart by ID (a fresh socket, and so a
-//!   fresh source port, every 1,024 queries);
+//! - the lookups on one thread share a UDP socket per server, told apart by random IDs (a fresh
+//!   socket, and so a fresh random source port, every 1,024 queries); on a thread that runs
+//!   fdwatch's `local::block_on` it is registered with that loop and read there;
 //! - answers are cached for the resolver's life as long as their TTLs allow, negative ones too
 //!   (NXDOMAIN and NODATA, for the SOA's minimum), and concurrent lookups of one name share
 //!   one query;
@@ -57,7 +58,7 @@ mod config;
 mod error;
 mod pipe;
 mod rt;
-mod shared;
+mod socket;
 mod wire;
 
 pub use addrs::{Addrs, interleave};
@@ -80,7 +81,6 @@ use hickory_proto::rr::{Name, RecordType};
 use cache::Cache;
 use config::normalize;
 use pipe::Pipe;
-use shared::Sockets;
 use wire::{Answer, Timed};
 
 /// The time the cache measures TTLs against; injectable so tests can move it.
@@ -141,7 +141,6 @@ struct Inner {
     /// One window per server, in the order of `servers`.
     pipes: Vec<Pipe>,
     /// The UDP sockets to each server, in the order of `servers`.
-    sockets: Vec<Sockets>,
     cache: Cache,
     clock: Arc<dyn Clock>,
     stats: Counters,
@@ -309,13 +308,20 @@ async fn ask(
 ) -> Vec<Result<Timed, DnsError>> {
     let mut results = Vec::with_capacity(rtypes.len());
     while results.len() < rtypes.len() {
-        let permit = async { Some(inner.in_flight.acquire().await) };
-        let expired = async {
-            Timer::at(deadline).await;
-            None
-        };
-        let Some(first) = permit.or(expired).await else {
-            break;
+        // A permit to be had at once needs no timer for the deadline.
+        let first = match inner.in_flight.try_acquire() {
+            Some(permit) => permit,
+            None => {
+                let permit = async { Some(inner.in_flight.acquire().await) };
+                let expired = async {
+                    Timer::at(deadline).await;
+                    None
+                };
+                let Some(permit) = permit.or(expired).await else {
+                    break;
+                };
+                permit
+            }
         };
         // A permit freed at the deadline by another lookup must not start a query past ours.
         if Instant::now() >= deadline {
@@ -518,7 +524,6 @@ impl Builder {
                     .iter()
                     .map(|_| Pipe::new(self.window))
                     .collect(),
-                sockets: conf.nameservers.iter().map(|&s| Sockets::new(s)).collect(),
                 servers: conf.nameservers,
                 search: self.search.unwrap_or(conf.search),
                 ndots: self.ndots.unwrap_or(conf.ndots),

@@ -2,10 +2,10 @@
 //! checks a reply must pass, and what its answer means.
 //!
 //! Everything here runs inside the caller's future (no task is spawned): dropping it frees its
-//! IDs on the server's shared socket (see `shared`) and stops the retries.
+//! IDs on its thread's socket to the server (see `socket`) and stops the retries.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use crate::Inner;
 use crate::error::DnsError;
 use crate::pipe::Pipe;
-use crate::shared::Sockets;
+use crate::socket;
 
 /// What the servers said about one name and type; cached for `ttl` seconds when it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,14 +61,13 @@ pub(crate) async fn query(
 ) -> Vec<Result<Timed, DnsError>> {
     let mut pending: Vec<Pending> = rtypes.iter().map(|&rtype| Pending::new(rtype)).collect();
     'rounds: for _ in 0..inner.attempts {
-        for ((&server, pipe), sockets) in inner.servers.iter().zip(&inner.pipes).zip(&inner.sockets)
-        {
+        for (&server, pipe) in inner.servers.iter().zip(&inner.pipes) {
             let now = Instant::now();
             if now >= deadline || pending.iter().all(|p| p.answer.is_some()) {
                 break 'rounds;
             }
             let try_deadline = deadline.min(now + inner.timeout);
-            let server = (server, pipe, sockets);
+            let server = (server, pipe);
             ask(inner, server, name, &mut pending, try_deadline).await;
         }
     }
@@ -128,7 +127,7 @@ impl Pending {
 /// again over TCP for a type whose reply was truncated.
 async fn ask(
     inner: &Inner,
-    server: (SocketAddr, &Pipe, &Sockets),
+    server: (SocketAddr, &Pipe),
     name: &Name,
     pending: &mut [Pending],
     deadline: Instant,
@@ -160,18 +159,18 @@ async fn ask(
     }
 }
 
-/// Sends every open query on the server's shared socket as its window lets it and takes the
+/// Sends every open query on the thread's socket to the server as its window lets it and takes the
 /// replies as they come, resending each unanswered one at [`RETRANSMIT`] (doubling) until the
 /// deadline. A query is closed when its reply is interpreted; an error of the socket itself is
 /// returned.
 async fn udp(
     inner: &Inner,
-    (server, pipe, sockets): (SocketAddr, &Pipe, &Sockets),
+    (server, pipe): (SocketAddr, &Pipe),
     name: &Name,
     open: &mut [&mut Pending],
     deadline: Instant,
 ) -> io::Result<()> {
-    let ids = sockets.reserve(open.len())?;
+    let ids = socket::reserve(server, open.len())?;
     for (p, &id) in open.iter_mut().zip(ids.ids()) {
         // The ID is the message's first two bytes: the one reserved on the socket replaces
         // the one the message was built with.
@@ -275,7 +274,7 @@ async fn udp(
         pipe.answered(seq[i], Instant::now());
         let p = &mut *open[i];
         let outcome = if reply.metadata.truncation {
-            // Another query reads the shared socket while this one is busy over TCP.
+            // Another query reads the socket while this one is busy over TCP.
             ids.pause();
             let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
             let timeout = async {
@@ -294,44 +293,6 @@ async fn udp(
             return Ok(());
         }
     }
-}
-
-/// The receive buffer asked for a shared socket, in bytes.
-const RECV_BUFFER: usize = 1 << 20;
-
-/// A fresh UDP socket connected to `server`, so the kernel drops datagrams from other
-/// addresses and reports an ICMP "port unreachable" as an error at once (the source is
-/// checked all the same). Connecting an unbound socket binds it to a fresh random port. On
-/// async-io's reactor, never a thread's own loop: the lookups of every thread share it, and it
-/// outlives any one of them.
-#[cfg(unix)]
-pub(crate) fn connected(server: SocketAddr) -> io::Result<async_io::Async<UdpSocket>> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType};
-    let family = match server {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    // Created non-blocking and connected without a bind: three system calls fewer per socket
-    // than std's bind and async-io's switch to non-blocking.
-    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-    let fd = rustix::net::socket_with(family, SocketType::DGRAM, flags, None)?;
-    rustix::net::connect(&fd, &server)?;
-    // The socket takes the replies of many lookups: room for them while the thread that
-    // reads it is held up (the kernel caps this at net.core.rmem_max).
-    rustix::net::sockopt::set_socket_recv_buffer_size(&fd, RECV_BUFFER)?;
-    async_io::Async::new_nonblocking(UdpSocket::from(fd))
-}
-
-#[cfg(not(unix))]
-pub(crate) fn connected(server: SocketAddr) -> io::Result<async_io::Async<UdpSocket>> {
-    use std::net::{Ipv4Addr, Ipv6Addr};
-    let any: std::net::IpAddr = match server {
-        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    };
-    let socket = UdpSocket::bind((any, 0))?;
-    socket.connect(server)?;
-    async_io::Async::new(socket)
 }
 
 async fn tcp(

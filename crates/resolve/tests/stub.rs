@@ -636,3 +636,25 @@ fn lookups_sharing_a_socket_survive_the_reader_being_dropped() {
         assert_eq!(result.unwrap().ipv4(), [V4]);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_later_loop_on_the_same_thread_reads_a_socket_of_its_own() {
+    // Answered after 50 ms, so that the reply is read on readiness: a socket registered with
+    // the first loop, which has ended, would never be told, and its lookup would read the
+    // reply only when its timer fires for the resend, at 400 ms.
+    let late = || DnsBehavior::After(ms(50), Box::new(DnsBehavior::v4(V4, 60)));
+    let stub = stub(vec![("one.test", late()), ("two.test", late())]);
+    let resolver = builder(&stub)
+        .timeout(ms(2000))
+        .attempts(1)
+        .build()
+        .unwrap();
+    for name in ["one.test", "two.test"] {
+        let start = Instant::now();
+        let addrs = fdwatch::local::block_on(resolver.lookup(name, in_ms(2000)));
+        assert!(addrs.is_ok(), "{name}: {addrs:?}");
+        let took = start.elapsed();
+        assert!(took < ms(350), "{name} took {took:?}");
+    }
+}
