@@ -1,5 +1,5 @@
 //! fetch-headers resolving names at scale, on loopback only: every name is answered by a DNS
-//! server on 127.0.0.1 given with `--resolver`, every host is one HTTP stub on 127.0.0.1.
+//! server on 127.0.0.1 given with `--resolver`, every host is an HTTP stub on 127.0.0.1.
 //!
 //! ```sh
 //! cargo bench --bench dns                   # all three parts, 3 rounds each
@@ -63,7 +63,7 @@ fn main() {
     for part in &parts {
         match part.as_str() {
             "dead" => dead_names(&scratch, &web, runs),
-            "distinct" => distinct_names(&scratch, &web, runs),
+            "distinct" => distinct_names(&scratch, runs),
             _ => shared_names(&scratch, &web),
         }
     }
@@ -267,9 +267,8 @@ impl Drop for Dnsmasq {
 }
 
 // (b) Distinct names against the same hosts as IPs.
-fn distinct_names(scratch: &Path, web: &Stub, runs: usize) {
+fn distinct_names(scratch: &Path, runs: usize) {
     const N: usize = 10_000;
-    let port = web.addr().port();
     let dnsmasq = Dnsmasq::start(scratch);
     let stub;
     let (server, which, server_pid) = match &dnsmasq {
@@ -290,17 +289,25 @@ fn distinct_names(scratch: &Path, web: &Stub, runs: usize) {
     );
     let names = scratch.join("names.txt");
     let ips = scratch.join("ips.txt");
-    write_list(&names, (0..N).map(|i| format!("http://h{i}.test:{port}/")));
-    write_list(&ips, (0..N).map(|i| format!("http://127.0.0.1:{port}/{i}")));
     let mut ratios = Vec::new();
     let (mut by_name, mut by_ip) = (Vec::new(), Vec::new());
     for round in 1..=runs {
+        // Each run fetches from a web server on a port of its own: the connections of the
+        // runs before it, in TIME_WAIT for a minute, then leave its source ports alone.
+        let web = Stub::start(Behavior::Ok).expect("start the HTTP stub");
+        let port = web.addr().port();
+        write_list(&names, (0..N).map(|i| format!("http://h{i}.test:{port}/")));
         // A fresh process each time: every name is resolved anew.
         let server_cpu = || server_pid.map_or(Duration::ZERO, process_cpu);
         let before = server_cpu();
         let n = run(server, 1000, "10", &names);
         let served = server_cpu().saturating_sub(before);
+        drop(web);
+        let web = Stub::start(Behavior::Ok).expect("start the HTTP stub");
+        let port = web.addr().port();
+        write_list(&ips, (0..N).map(|i| format!("http://127.0.0.1:{port}/{i}")));
         let i = run(server, 1000, "10", &ips);
+        drop(web);
         println!(
             "  round {round}: names {:.3} s, CPU {:.2} s, server CPU {:.2} s, {} dropped ({}); IPs {:.3} s, CPU {:.2} s ({})",
             n.wall.as_secs_f64(),

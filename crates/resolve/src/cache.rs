@@ -126,6 +126,17 @@ impl Cache {
 
 /// The leader's hold on a slot in flight; dropped unfinished (its lookup cancelled), it frees
 /// the slot and wakes the waiters so that one of them takes over.
+impl Flight {
+    /// Wakes the lookups waiting for this flight. Each listens under the cache's lock, and the
+    /// leader takes that lock before this, so a count of zero means nobody waits: no notice
+    /// then, which would allocate the event's state for nothing.
+    fn wake_waiters(&self) {
+        if self.done.total_listeners() > 0 {
+            self.done.notify(usize::MAX);
+        }
+    }
+}
+
 struct Lead<'a> {
     cache: &'a Cache,
     key: Key,
@@ -157,7 +168,7 @@ impl Lead<'_> {
             lock(&self.cache.slots).remove(&self.key);
         }
         self.finished = true;
-        self.flight.done.notify(usize::MAX);
+        self.flight.wake_waiters();
         shared
     }
 }
@@ -166,7 +177,7 @@ impl Drop for Lead<'_> {
     fn drop(&mut self) {
         if !self.finished {
             lock(&self.cache.slots).remove(&self.key);
-            self.flight.done.notify(usize::MAX);
+            self.flight.wake_waiters();
         }
     }
 }

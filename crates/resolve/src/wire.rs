@@ -177,12 +177,7 @@ async fn udp(
         p.id = id;
         p.bytes[..2].copy_from_slice(&id.to_be_bytes());
     }
-    let mut done = vec![false; open.len()];
-    // Per query: the number its latest copy got from the window (0 before the first), when
-    // it is sent again, and the interval after that.
-    let mut seq = vec![0u64; open.len()];
-    let mut send_at = vec![Instant::now(); open.len()];
-    let mut wait = vec![RETRANSMIT; open.len()];
+    let mut out = vec![Sent::default(); open.len()];
     // One timer for the try: it fires at the next resend, at the oldest query leaving a full
     // window, or at the deadline, whichever is first.
     let mut timer = Timer::at(deadline);
@@ -190,7 +185,7 @@ async fn udp(
     loop {
         let now = Instant::now();
         if now >= deadline {
-            for (p, _) in open.iter_mut().zip(&done).filter(|(_, d)| !**d) {
+            for (p, _) in open.iter_mut().zip(&out).filter(|(_, o)| !o.done) {
                 p.settle(server, Err(TryError::Timeout));
             }
             return Ok(());
@@ -200,32 +195,28 @@ async fn udp(
         // A copy goes out at once, outside the window: it stands for a datagram taken for
         // lost, and names that are never answered, whose copies keep coming, would otherwise
         // fill the window and hold the live names back.
-        for i in 0..open.len() {
-            if !done[i] && seq[i] != 0 && send_at[i] <= now {
-                ids.send(&open[i].bytes)?;
+        for (p, o) in open.iter().zip(&mut out) {
+            if !o.done && o.seq != 0 && o.send_at <= now {
+                ids.send(&p.bytes)?;
                 inner.stats.queries.fetch_add(1, Ordering::Relaxed);
-                seq[i] = pipe.latest();
-                send_at[i] = now + wait[i];
-                wait[i] = wait[i].saturating_mul(2);
+                o.sent(pipe.latest(), now);
             }
         }
-        let unsent = seq.iter().filter(|&&s| s == 0).count();
+        let unsent = out.iter().filter(|o| o.seq == 0).count();
         let mut full = None;
         if unsent > 0 {
             match pipe.enter(unsent, now) {
                 Ok((mut number, mut granted)) => {
                     let first = number;
-                    for i in 0..open.len() {
-                        if seq[i] != 0 || granted == 0 {
+                    for (p, o) in open.iter().zip(&mut out) {
+                        if o.seq != 0 || granted == 0 {
                             continue;
                         }
                         granted -= 1;
-                        ids.send(&open[i].bytes)?;
+                        ids.send(&p.bytes)?;
                         inner.stats.queries.fetch_add(1, Ordering::Relaxed);
-                        seq[i] = number;
+                        o.sent(number, now);
                         number += 1;
-                        send_at[i] = now + wait[i];
-                        wait[i] = wait[i].saturating_mul(2);
                     }
                     if number < first + unsent as u64 {
                         // The rest wait for room (the next round listens for it).
@@ -235,9 +226,10 @@ async fn udp(
                 Err(f) => full = Some(f),
             }
         }
-        let mut wake = (0..open.len())
-            .filter(|&i| !done[i] && seq[i] != 0)
-            .map(|i| send_at[i])
+        let mut wake = out
+            .iter()
+            .filter(|o| !o.done && o.seq != 0)
+            .map(|o| o.send_at)
             .fold(deadline, Instant::min);
         if let Some(f) = &full {
             wake = wake.min(f.until);
@@ -266,12 +258,12 @@ async fn udp(
         let Ok(reply) = Message::from_vec(&datagram?) else {
             continue;
         };
-        let Some(i) =
-            (0..open.len()).find(|&i| !done[i] && answers(&reply, open[i].id, name, open[i].rtype))
+        let Some(i) = (0..open.len())
+            .find(|&i| !out[i].done && answers(&reply, open[i].id, name, open[i].rtype))
         else {
             continue;
         };
-        pipe.answered(seq[i], Instant::now());
+        pipe.answered(out[i].seq, Instant::now());
         let p = &mut *open[i];
         let outcome = if reply.metadata.truncation {
             // Another query reads the socket while this one is busy over TCP.
@@ -288,10 +280,40 @@ async fn udp(
             interpret(&reply, p.rtype)
         };
         p.settle(server, outcome);
-        done[i] = true;
-        if done.iter().all(|&d| d) {
+        out[i].done = true;
+        if out.iter().all(|o| o.done) {
             return Ok(());
         }
+    }
+}
+
+/// Where one query of a try stands: the number its latest copy got from the window (0 before
+/// the first), when it is sent again, the interval after that, and whether it is answered.
+#[derive(Clone, Copy)]
+struct Sent {
+    seq: u64,
+    send_at: Instant,
+    wait: Duration,
+    done: bool,
+}
+
+impl Default for Sent {
+    fn default() -> Sent {
+        Sent {
+            seq: 0,
+            send_at: Instant::now(),
+            wait: RETRANSMIT,
+            done: false,
+        }
+    }
+}
+
+impl Sent {
+    /// A copy went out now as query `seq`: the next one waits twice as long.
+    fn sent(&mut self, seq: u64, now: Instant) {
+        self.seq = seq;
+        self.send_at = now + self.wait;
+        self.wait = self.wait.saturating_mul(2);
     }
 }
 
