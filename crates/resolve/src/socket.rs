@@ -15,11 +15,11 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use rustix::buffer::spare_capacity;
 use rustix::net::RecvFlags;
 
 use crate::rt::{Async, loop_id};
@@ -229,18 +229,18 @@ impl Shared {
     /// is dropped); an error of the socket goes to every query. Whether anything came for
     /// `ours`.
     fn read(&self, ours: &[u16]) -> bool {
-        // Uninitialised room, not a zeroed array: most reads find nothing or a short reply.
-        let mut buf = Vec::with_capacity(DATAGRAM);
+        // Uninitialised room on the stack: neither zeroed nor allocated for every read (an
+        // allocation this large is beyond malloc's per-thread cache).
+        let mut buf = [const { MaybeUninit::<u8>::uninit() }; DATAGRAM];
         let mut came = Vec::new();
         let error = loop {
-            buf.clear();
             let fd = self.socket.get_ref();
-            match rustix::net::recvfrom(fd, spare_capacity(&mut buf), RecvFlags::empty()) {
-                Ok((_, _, from)) => {
+            match rustix::net::recvfrom(fd, &mut buf[..], RecvFlags::empty()) {
+                Ok(((datagram, _), _, from)) => {
                     // The socket is connected; the source is checked all the same.
                     let from = from.and_then(|a| SocketAddr::try_from(a).ok());
-                    if buf.len() >= 2 && from == Some(self.server) {
-                        came.push(buf.clone());
+                    if datagram.len() >= 2 && from == Some(self.server) {
+                        came.push(datagram.to_vec());
                     }
                 }
                 Err(e) if e == rustix::io::Errno::AGAIN => break None,
