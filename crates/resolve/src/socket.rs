@@ -113,7 +113,8 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct Table {
-    slots: HashMap<u16, Slot>,
+    /// The IDs are ours and random: a fast hash will do.
+    slots: HashMap<u16, Slot, foldhash::fast::RandomState>,
     /// The ID of a query of the reader, the one query that waits on the socket's readiness.
     reader: Option<u16>,
 }

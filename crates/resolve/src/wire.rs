@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::rt::Timer;
 use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use crate::Inner;
@@ -140,13 +140,7 @@ async fn ask(
         return;
     }
     for p in open.iter_mut() {
-        let mut request = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
-        request.metadata.recursion_desired = true;
-        request.add_query(Query::query(name.clone(), p.rtype));
-        match request.to_vec() {
-            Ok(bytes) => (p.id, p.bytes) = (request.metadata.id, bytes),
-            Err(e) => return p.settle(server.0, Err(TryError::Io(io::Error::other(e)))),
-        }
+        p.bytes = encode(name, p.rtype);
     }
     if let Err(e) = udp(inner, server, name, &mut open, deadline).await {
         // A socket error (an ICMP "port unreachable", say) ends the try for every type.
@@ -157,6 +151,26 @@ async fn ask(
             );
         }
     }
+}
+
+/// A query for `name` and `rtype` on the wire, with ID 0 (the caller sets its own) and
+/// recursion desired: a header and one question, written here because a query is that simple
+/// and hickory's general encoder cost a tenth of a lookup's work (a test checks the bytes are
+/// the ones hickory writes).
+fn encode(name: &Name, rtype: RecordType) -> Vec<u8> {
+    // ID 0; flags: a standard query, recursion desired; one question, no records.
+    const HEADER: [u8; 12] = [0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    let mut bytes = Vec::with_capacity(HEADER.len() + name.len() + 6);
+    bytes.extend_from_slice(&HEADER);
+    // A valid Name's labels are at most 63 bytes, the whole at most 255.
+    for label in name.iter() {
+        bytes.push(label.len() as u8);
+        bytes.extend_from_slice(label);
+    }
+    bytes.push(0);
+    bytes.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    bytes.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+    bytes
 }
 
 /// Sends every open query on the thread's socket to the server as its window lets it and takes the
@@ -388,5 +402,29 @@ fn interpret(reply: &Message, rtype: RecordType) -> Result<Timed, TryError> {
         Ok((Answer::NoData, negative_ttl()))
     } else {
         Ok((Answer::Addrs(addrs), Some(ttl)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{OpCode, Query};
+
+    #[test]
+    fn a_query_is_what_hickory_writes() {
+        let long = format!("{}.{}.", "a".repeat(63), "B".repeat(63));
+        for name in ["h1.test.", "a.b.c.Example.COM.", ".", long.as_str()] {
+            let name = Name::from_ascii(name).unwrap();
+            for rtype in [RecordType::A, RecordType::AAAA, RecordType::MX] {
+                let mut request = Message::new(0, MessageType::Query, OpCode::Query);
+                request.metadata.recursion_desired = true;
+                request.add_query(Query::query(name.clone(), rtype));
+                assert_eq!(
+                    encode(&name, rtype),
+                    request.to_vec().unwrap(),
+                    "{name} {rtype}"
+                );
+            }
+        }
     }
 }
