@@ -117,10 +117,14 @@ mod waiters;
 
 pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
 pub use kind::{Fifo, Kind, Lifo, Priority};
+use kind::Items;
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, fence};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -135,17 +139,37 @@ pub struct Queue<T, K: Kind<T> = Fifo> {
     inner: Arc<Inner<T, K>>,
 }
 
+/// `flags`: putters wait in line.
+const PUTTERS: usize = 1;
+/// `flags`: getters wait in line, or items are reserved for served getters.
+const GETTERS: usize = 2;
+/// `flags`: the queue was shut down.
+const SHUT: usize = 4;
+
+/// A cache line of its own, so that producers and consumers do not write the same one.
+#[repr(align(64))]
+struct Line<T>(T);
+
 /// What the handles share.
 ///
-/// Aligned to a cache line with the lock first, so that the lock word and the fields every
-/// `put` and `get` writes share one line: under contention from two threads each operation then
-/// moves one line between cores, not three or four.
-#[repr(C, align(64))]
+/// A `put` or `get` that finds no one waiting goes straight to the store (lock-free for FIFO)
+/// and only counts itself; the lock guards the lines of waiters, the reservations and shutdown,
+/// which it announces in `flags` so that the paths without it know when to take it.
 struct Inner<T, K: Kind<T>> {
-    state: Mutex<State<T, K>>,
-    capacity: usize,
+    store: Items<T>,
+    /// `PUTTERS | GETTERS | SHUT`, written under the lock; the largest length reached; capacity.
+    flags: Line<(AtomicUsize, AtomicUsize, usize)>,
+    /// Items counted as put: before they enter the store, so never fewer than went in.
+    puts: Line<AtomicUsize>,
+    /// Items taken (and discarded by an immediate shutdown).
+    gets: Line<AtomicUsize>,
+    /// Items marked done (and discarded), and how many times `puts - dones` was seen at zero.
+    dones: Line<(AtomicUsize, AtomicU64)>,
+    state: Mutex<State<T>>,
     /// Notified when the count of unfinished items drops to zero.
     all_done: Event,
+    /// The kind is only a choice of functions: it does not make the queue `!Send`.
+    kind: PhantomData<fn() -> K>,
 }
 
 /// Whether and how the queue was shut down.
@@ -177,173 +201,289 @@ enum PutSlot<T> {
 }
 
 /// Everything behind the lock.
-///
-/// In this order (`repr(C)`): the fields that a `put` or `get` without waiting writes come
-/// first, in the lock's cache line; the rest are only read then, so they stay cached on both
-/// cores.
-#[repr(C)]
-struct State<T, K: Kind<T>> {
-    items: K::Store,
-    /// Items put and not yet marked done (asyncio's `_unfinished_tasks`).
-    unfinished: usize,
-    /// Items taken and not yet marked done: the limit of `task_done` calls.
-    taken: usize,
-    /// The largest length the queue reached.
-    peak: usize,
-    /// Items reserved for served getters that have not yet run to take them; never more than
-    /// the items stored, and while getters wait in line, every stored item is reserved.
+struct State<T> {
+    /// Items reserved for served getters that have not yet run to take them. While getters wait
+    /// in line, every stored item is reserved; a `get` that read `flags` before they lined up
+    /// may still take one, and a served getter that then finds nothing goes back to the front.
     reserved: usize,
     shutdown: Shutdown,
     getters: WaitList<GetSlot>,
     putters: WaitList<PutSlot<T>>,
-    /// How many times `unfinished` reached zero: a joiner returns once it changed.
-    zeros: u64,
 }
 
-/// Up to two tasks to wake once the lock is released (waking under the lock would make the
-/// woken thread block on it at once).
+/// Tasks to wake once the lock is released (waking under the lock would make the woken thread
+/// block on it at once).
 ///
 /// They are woken when this is dropped, so that they are woken even if the operation panics
 /// (in an item's `Ord`) after it served them: declare it before the lock guard, which is then
 /// dropped first.
 #[derive(Default)]
-struct Wakeups(Option<Waker>, Option<Waker>);
+struct Wakeups {
+    first: Option<Waker>,
+    /// More than one only when a shutdown fails a line or several putters fit at once.
+    more: Vec<Waker>,
+}
 
 // `#[inline]`: these are not generic, so without it they could not be inlined into the
 // (generic, so monomorphized in the caller's crate) hot paths.
 impl Wakeups {
     #[inline]
     fn add(&mut self, waker: Option<Waker>) {
-        if self.0.is_none() {
-            self.0 = waker;
+        if self.first.is_none() {
+            self.first = waker;
         } else {
-            // One operation frees at most one place and fills it: a putter and a getter.
-            debug_assert!(self.1.is_none(), "a third wake-up from one operation");
-            self.1 = waker;
+            self.more.extend(waker);
         }
     }
 
-    /// Wakes the tasks now (what dropping does; this names the moment).
+    /// Takes back the waker added last.
     #[inline]
-    fn wake(self) {}
+    fn take_last(&mut self) -> Option<Waker> {
+        self.more.pop().or_else(|| self.first.take())
+    }
 }
 
 impl Drop for Wakeups {
     #[inline]
     fn drop(&mut self) {
-        if let Some(w) = self.0.take() {
+        if let Some(w) = self.first.take() {
             w.wake();
         }
-        if let Some(w) = self.1.take() {
-            w.wake();
-        }
+        self.more.drain(..).for_each(Waker::wake);
     }
 }
 
-impl<T, K: Kind<T>> State<T, K> {
+/// What a `put` that does not wait (or has not waited yet) came to.
+enum PutOutcome<T> {
+    Done,
+    ShutDown(T),
+    Full(T),
+    /// In line under this key.
+    Waiting(usize),
+}
+
+/// What a `get` that does not wait (or has not waited yet) came to.
+enum GetOutcome<T> {
+    Item(T),
+    ShutDown,
+    Empty,
+    /// In line under this key.
+    Waiting(usize),
+}
+
+impl<T, K: Kind<T>> Inner<T, K> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // The only user code run under the lock is an item's `Ord` (in a priority queue). If it
+        // panics, the item being stored stays in the heap (counted, and its putter, if one was
+        // served, still woken), but an item being taken in that operation never reaches its
+        // taker: it is lost, and `join` waits for it forever. The lists and the other counts
+        // stay consistent, so the lock is taken over rather than passed on as a panic to every
+        // other task.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn capacity(&self) -> usize {
+        self.flags.0.2
+    }
+
     fn len(&self) -> usize {
-        K::len(&self.items)
+        self.store.len()
     }
 
-    /// Stores an item that is already counted as unfinished, serving the first waiting getter:
-    /// one item is reserved for it, so no newcomer can take it first.
-    fn place(&mut self, item: T, wake: &mut Wakeups) {
-        // Served before the item is stored: if the item's `Ord` panics while a priority queue
-        // stores it, the heap still keeps it, and the reservation is backed by an item.
-        if let Some(key) = self.getters.pop_front() {
-            let (_, waker) = self.getters.serve(key, GetSlot::Served);
-            self.reserved += 1;
-            wake.add(waker);
+    fn unfinished(&self) -> usize {
+        // `dones` first: `puts` read after it is at least what it was then, so a zero is real.
+        let dones = self.dones.0.0.load(SeqCst);
+        self.puts.0.load(SeqCst).saturating_sub(dones)
+    }
+
+    /// Counts a zero of the unfinished items for the joiners, if it is zero now. Called after
+    /// every change that can make it zero (`dones` up, `puts` down), so the last one sees it.
+    fn count_zero(&self) {
+        if self.unfinished() == 0 {
+            self.dones.0.1.fetch_add(1, SeqCst);
+            self.all_done.notify(usize::MAX);
         }
-        K::push(&mut self.items, item);
     }
 
-    /// Takes the next item for a getter; `reserved` already counts it out.
-    fn take(&mut self, wake: &mut Wakeups) -> Option<T> {
-        let item = K::pop(&mut self.items)?;
-        self.taken += 1;
-        self.admit_putter(wake);
-        Some(item)
+    /// Stores an item, counted first so that it is never taken and marked done uncounted.
+    fn push_counted(&self, item: T) -> Result<(), T> {
+        self.puts.0.fetch_add(1, SeqCst);
+        K::push(&self.store, item).map_err(|e| {
+            self.puts.0.fetch_sub(1, SeqCst);
+            self.count_zero();
+            e.into_inner()
+        })
     }
 
-    /// One place in the queue came free: the first waiting putter's item takes it.
-    fn admit_putter(&mut self, wake: &mut Wakeups) {
-        if let Some(key) = self.putters.pop_front() {
-            let (old, waker) = self.putters.serve(key, PutSlot::Done);
+    fn note_peak(&self) {
+        let peak = &self.flags.0.1;
+        if peak.load(Relaxed) < self.capacity() {
+            peak.fetch_max(self.len(), Relaxed);
+        }
+    }
+
+    /// Announces the state in `flags`, with the bits in `extra` too.
+    fn publish(&self, st: &State<T>, extra: usize) {
+        let mut f = extra;
+        if !st.putters.is_empty() {
+            f |= PUTTERS;
+        }
+        if !st.getters.is_empty() || st.reserved > 0 {
+            f |= GETTERS;
+        }
+        if st.shutdown != Shutdown::Open {
+            f |= SHUT;
+        }
+        self.flags.0.0.store(f, SeqCst);
+    }
+
+    /// Brings the lines up to date with the store: admits waiting putters while there is room,
+    /// serves waiting getters while unreserved items are stored, fails the getters of a queue
+    /// shut down and drained, and announces the result.
+    fn settle(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        while let Some(key) = st.putters.pop_front() {
+            let (old, waker) = st.putters.serve(key, PutSlot::Done);
             let PutSlot::Waiting(item) = old else {
                 unreachable!("putter in line is waiting")
             };
-            self.unfinished += 1;
+            // Woken even if the item's `Ord` panics while it is stored (it stays stored).
             wake.add(waker);
-            self.place(item, wake);
+            if let Err(item) = self.push_counted(item) {
+                let waker = wake.take_last();
+                st.putters.push_front(key, PutSlot::Waiting(item), waker);
+                break;
+            }
         }
+        while st.reserved < self.len() {
+            let Some(key) = st.getters.pop_front() else {
+                break;
+            };
+            let (_, waker) = st.getters.serve(key, GetSlot::Served);
+            st.reserved += 1;
+            wake.add(waker);
+        }
+        if st.shutdown != Shutdown::Open && self.len() == 0 {
+            while let Some(key) = st.getters.pop_front() {
+                let (_, waker) = st.getters.serve(key, GetSlot::Failed);
+                wake.add(waker);
+            }
+        }
+        self.publish(st, 0);
     }
 
-    fn try_put(
-        &mut self,
-        item: T,
-        capacity: usize,
-        wake: &mut Wakeups,
-    ) -> Result<(), TryPutError<T>> {
-        if self.shutdown != Shutdown::Open {
-            return Err(TryPutError::ShutDown(item));
-        }
-        // Putters in line come first even if a place seems free.
-        if self.len() >= capacity || !self.putters.is_empty() {
-            return Err(TryPutError::Full(item));
-        }
-        // Counted first: if the item's `Ord` panics while a priority queue places it, the
-        // heap still keeps it, and it must be counted for `task_done` once it is taken.
-        self.unfinished += 1;
-        self.place(item, wake);
-        self.peak = self.peak.max(self.len());
-        Ok(())
+    fn settle_now(&self) {
+        let mut wake = Wakeups::default();
+        let mut st = self.lock();
+        self.settle(&mut st, &mut wake);
     }
 
-    fn try_get(&mut self, wake: &mut Wakeups) -> Result<T, TryGetError> {
-        // Reserved items are not for newcomers.
-        if self.len() > self.reserved
-            && let Some(item) = self.take(wake)
+    /// A `put`: straight into the store if no putter waits and there is room; else, with a
+    /// waker, in line.
+    fn put(&self, mut item: T, waker: Option<&Waker>) -> PutOutcome<T> {
+        if self.flags.0.0.load(SeqCst) & (PUTTERS | SHUT) == 0 {
+            match self.push_counted(item) {
+                Ok(()) => {
+                    self.note_peak();
+                    // Pairs with the fence of a getter lining up: it finds the item, or this
+                    // sees it in line and serves it.
+                    fence(SeqCst);
+                    if self.flags.0.0.load(SeqCst) & GETTERS != 0 {
+                        self.settle_now();
+                    }
+                    return PutOutcome::Done;
+                }
+                // Full or closed: the locked path tells which.
+                Err(back) => item = back,
+            }
+        }
+        let mut wake = Wakeups::default();
+        let mut st = self.lock();
+        if st.shutdown != Shutdown::Open {
+            return PutOutcome::ShutDown(item);
+        }
+        if st.putters.is_empty() {
+            if waker.is_some() {
+                // Announced before the last try: a getter that makes room after it sees it.
+                self.publish(&st, PUTTERS);
+                fence(SeqCst);
+            }
+            match self.push_counted(item) {
+                Ok(()) => {
+                    self.note_peak();
+                    self.settle(&mut st, &mut wake);
+                    return PutOutcome::Done;
+                }
+                Err(back) => item = back,
+            }
+        }
+        let out = match waker {
+            Some(w) => PutOutcome::Waiting(st.putters.push(PutSlot::Waiting(item), w.clone())),
+            None => PutOutcome::Full(item),
+        };
+        self.publish(&st, 0);
+        out
+    }
+
+    /// A `get` that has not waited: straight from the store if no getter waits and nothing is
+    /// reserved; else, with a waker, in line.
+    fn get(&self, waker: Option<&Waker>) -> GetOutcome<T> {
+        if self.flags.0.0.load(SeqCst) & GETTERS == 0
+            && let Some(item) = K::pop(&self.store)
         {
-            return Ok(item);
+            self.got();
+            return GetOutcome::Item(item);
         }
-        if self.drained() {
-            Err(TryGetError::ShutDown)
+        let mut wake = Wakeups::default();
+        let mut st = self.lock();
+        // Items stored beyond the reserved ones go to the getters in line first.
+        self.settle(&mut st, &mut wake);
+        if st.getters.is_empty() {
+            if waker.is_some() {
+                // Announced before the last try: a put after it sees it.
+                self.publish(&st, GETTERS);
+                fence(SeqCst);
+            }
+            if self.len() > st.reserved
+                && let Some(item) = K::pop(&self.store)
+            {
+                self.gets.0.fetch_add(1, SeqCst);
+                self.settle(&mut st, &mut wake);
+                return GetOutcome::Item(item);
+            }
+        }
+        let out = if st.shutdown != Shutdown::Open && self.len() == 0 {
+            GetOutcome::ShutDown
         } else {
-            Err(TryGetError::Empty)
+            match waker {
+                Some(w) => GetOutcome::Waiting(st.getters.push(GetSlot::Waiting, w.clone())),
+                None => GetOutcome::Empty,
+            }
+        };
+        self.publish(&st, 0);
+        out
+    }
+
+    /// After an item was taken without the lock: counts it, and takes the lock if a putter
+    /// waits for the room (or getters wait on a queue that may now be drained).
+    fn got(&self) {
+        self.gets.0.fetch_add(1, SeqCst);
+        // Pairs with the fence of a putter lining up: it finds the room, or this sees it.
+        fence(SeqCst);
+        let f = self.flags.0.0.load(SeqCst);
+        if f & PUTTERS != 0 || f & (GETTERS | SHUT) == GETTERS | SHUT {
+            self.settle_now();
         }
     }
 
-    /// Counts one unfinished item less; true if that was the last one.
-    fn finish_one(&mut self) -> bool {
-        self.unfinished -= 1;
-        self.zero_if_done()
-    }
-
-    /// Counts a zero of `unfinished` for the joiners waiting; true if it is zero.
-    fn zero_if_done(&mut self) -> bool {
-        let zero = self.unfinished == 0;
-        if zero {
-            self.zeros = self.zeros.wrapping_add(1);
-        }
-        zero
-    }
-
-    /// Whether getters have nothing more to hope for: the queue is shut down and holds no item,
-    /// not even one reserved for a getter that has not run yet. (Its reservation passes on if
-    /// that getter is dropped, and then the getters still waiting must be there to take it.)
-    fn drained(&self) -> bool {
-        self.shutdown != Shutdown::Open && self.len() == 0
-    }
-
-    /// After a graceful shutdown, once the last item is gone: the getters still in line fail.
-    fn fail_getters_if_drained(&mut self, wakers: &mut Vec<Waker>) {
-        if !self.drained() {
-            return;
-        }
-        while let Some(key) = self.getters.pop_front() {
-            let (_, waker) = self.getters.serve(key, GetSlot::Failed);
-            wakers.extend(waker);
+    fn fail_putters(st: &mut State<T>, wake: &mut Wakeups) {
+        while let Some(key) = st.putters.pop_front() {
+            // Swap the item out through a placeholder, then hand it back in the failed state.
+            let (old, waker) = st.putters.serve(key, PutSlot::Done);
+            let PutSlot::Waiting(item) = old else {
+                unreachable!("putter in line is waiting")
+            };
+            st.putters.serve(key, PutSlot::Failed(item));
+            wake.add(waker);
         }
     }
 }
@@ -390,33 +530,23 @@ impl<T, K: Kind<T>> Queue<T, K> {
     pub fn with_kind(capacity: usize) -> Self {
         assert!(capacity > 0, "queue capacity must be at least 1");
         let state = State {
-            items: K::with_capacity(capacity),
             reserved: 0,
             getters: WaitList::new(),
             putters: WaitList::new(),
-            unfinished: 0,
-            taken: 0,
-            zeros: 0,
-            peak: 0,
             shutdown: Shutdown::Open,
         };
         Queue {
             inner: Arc::new(Inner {
+                store: K::with_capacity(capacity),
+                flags: Line((AtomicUsize::new(0), AtomicUsize::new(0), capacity)),
+                puts: Line(AtomicUsize::new(0)),
+                gets: Line(AtomicUsize::new(0)),
+                dones: Line((AtomicUsize::new(0), AtomicU64::new(0))),
                 state: Mutex::new(state),
-                capacity,
                 all_done: Event::new(),
+                kind: PhantomData,
             }),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State<T, K>> {
-        // The only user code run under the lock is an item's `Ord` (in a priority queue). If it
-        // panics, the item being stored stays in the heap (counted, and its putter, if one was
-        // served, still woken), but an item being taken in that operation never reaches its
-        // taker: it is lost, and `join` waits for it forever. The lists and the other counts
-        // stay consistent, so the lock is taken over rather than passed on as a panic to every
-        // other task.
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Puts an item, waiting while the queue is full; fails only if the queue is shut down,
@@ -436,10 +566,12 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// Puts an item if there is room now (and no putter waiting before it).
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        let mut wake = Wakeups::default();
-        let result = self.lock().try_put(item, self.inner.capacity, &mut wake);
-        wake.wake();
-        result
+        match self.inner.put(item, None) {
+            PutOutcome::Done => Ok(()),
+            PutOutcome::ShutDown(item) => Err(TryPutError::ShutDown(item)),
+            PutOutcome::Full(item) => Err(TryPutError::Full(item)),
+            PutOutcome::Waiting(_) => unreachable!("a put without a waker waits"),
+        }
     }
 
     /// Takes the next item, waiting while the queue is empty; fails once the queue is shut down
@@ -458,26 +590,31 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// Takes the next item if there is one now.
     pub fn try_get(&self) -> Result<T, TryGetError> {
-        let mut wake = Wakeups::default();
-        let result = self.lock().try_get(&mut wake);
-        wake.wake();
-        result
+        match self.inner.get(None) {
+            GetOutcome::Item(item) => Ok(item),
+            GetOutcome::ShutDown => Err(TryGetError::ShutDown),
+            GetOutcome::Empty => Err(TryGetError::Empty),
+            GetOutcome::Waiting(_) => unreachable!("a get without a waker waits"),
+        }
     }
 
     /// Marks one taken item as processed, for [`join`](Queue::join).
     ///
     /// Fails if every item taken (by `get` or `try_get`) was already marked done.
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut st = self.lock();
-        if st.taken == 0 {
-            return Err(TaskDoneError);
+        let inner = &*self.inner;
+        let dones = &inner.dones.0.0;
+        let mut d = dones.load(SeqCst);
+        loop {
+            if d >= inner.gets.0.load(SeqCst) {
+                return Err(TaskDoneError);
+            }
+            match dones.compare_exchange_weak(d, d + 1, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(now) => d = now,
+            }
         }
-        st.taken -= 1;
-        let all_done = st.finish_one();
-        drop(st);
-        if all_done {
-            self.inner.all_done.notify(usize::MAX);
-        }
+        inner.count_zero();
         Ok(())
     }
 
@@ -497,7 +634,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// How many items are put and not yet marked done.
     pub fn unfinished(&self) -> usize {
-        self.lock().unfinished
+        self.inner.unfinished()
     }
 
     /// Shuts the queue down gracefully (Python 3.13's `shutdown()`): puts fail from now on,
@@ -508,18 +645,16 @@ impl<T, K: Kind<T>> Queue<T, K> {
     /// taken, other getters keep waiting (and [`try_get`](Queue::try_get) says `Empty`), so that
     /// the reservation of a dropped getter still finds a taker.
     pub fn shutdown(&self) {
-        let mut wakers = Vec::new();
-        let mut st = self.lock();
+        let inner = &*self.inner;
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
         if st.shutdown == Shutdown::Open {
             st.shutdown = Shutdown::Graceful;
         }
-        Self::fail_putters(&mut st, &mut wakers);
-        // Getters wait in line only while every stored item is reserved. They fail now unless
-        // such items are left: a served getter may be dropped and pass its reservation on to the
-        // next getter in line (the last item taken fails the rest).
-        st.fail_getters_if_drained(&mut wakers);
-        drop(st);
-        wakers.into_iter().for_each(Waker::wake);
+        // A put that claimed its place before this still lands, and the store counts it.
+        inner.store.close();
+        Inner::<T, K>::fail_putters(&mut st, &mut wake);
+        inner.settle(&mut st, &mut wake);
     }
 
     /// Shuts the queue down at once (Python 3.13's `shutdown(immediate=True)`): the items left
@@ -527,11 +662,13 @@ impl<T, K: Kind<T>> Queue<T, K> {
     /// done, puts and gets fail from now on, and `join` returns unless taken items still wait
     /// for their `task_done`.
     pub fn shutdown_immediate(&self) {
-        let mut wakers = Vec::new();
+        let inner = &*self.inner;
         let mut discarded = Vec::new();
-        let mut st = self.lock();
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
         st.shutdown = Shutdown::Immediate;
-        Self::fail_putters(&mut st, &mut wakers);
+        inner.store.close();
+        Inner::<T, K>::fail_putters(&mut st, &mut wake);
         // Every getter, in line or served, fails.
         for key in st.getters.keys_in_use() {
             match st.getters.state(key) {
@@ -540,44 +677,33 @@ impl<T, K: Kind<T>> Queue<T, K> {
                 GetSlot::Served => {}
             }
             let (_, waker) = st.getters.serve(key, GetSlot::Failed);
-            wakers.extend(waker);
+            wake.add(waker);
         }
         st.reserved = 0;
-        while let Some(item) = K::pop(&mut st.items) {
+        // Also waits out a put that claimed its place before the store was closed.
+        while let Some(item) = K::pop(&inner.store) {
             discarded.push(item);
         }
-        st.unfinished -= discarded.len();
-        let all_done = st.zero_if_done();
+        // Taken and done at once: `gets` first, so `task_done` never sees more done than taken.
+        inner.gets.0.fetch_add(discarded.len(), SeqCst);
+        inner.dones.0.0.fetch_add(discarded.len(), SeqCst);
+        inner.publish(&st, 0);
         drop(st);
         // Items are dropped without the lock: their `Drop` may use the queue.
         drop(discarded);
-        wakers.into_iter().for_each(Waker::wake);
-        if all_done {
-            self.inner.all_done.notify(usize::MAX);
-        }
-    }
-
-    fn fail_putters(st: &mut State<T, K>, wakers: &mut Vec<Waker>) {
-        while let Some(key) = st.putters.pop_front() {
-            // Swap the item out through a placeholder, then hand it back in the failed state.
-            let (old, waker) = st.putters.serve(key, PutSlot::Done);
-            let PutSlot::Waiting(item) = old else {
-                unreachable!("putter in line is waiting")
-            };
-            st.putters.serve(key, PutSlot::Failed(item));
-            wakers.extend(waker);
-        }
+        drop(wake);
+        inner.count_zero();
     }
 
     /// Whether [`shutdown`](Queue::shutdown) or [`shutdown_immediate`](Queue::shutdown_immediate)
     /// was called.
     pub fn is_shutdown(&self) -> bool {
-        self.lock().shutdown != Shutdown::Open
+        self.inner.lock().shutdown != Shutdown::Open
     }
 
     /// How many items the queue holds (counting those reserved for getters that have not yet run).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.inner.len()
     }
 
     /// Whether the queue holds no item.
@@ -587,27 +713,27 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// Whether the queue holds `capacity` items.
     pub fn is_full(&self) -> bool {
-        self.len() >= self.inner.capacity
+        self.len() >= self.capacity()
     }
 
     /// The most items the queue holds.
     pub fn capacity(&self) -> usize {
-        self.inner.capacity
+        self.inner.capacity()
     }
 
     /// The largest length the queue reached since it was created.
     pub fn peak_len(&self) -> usize {
-        self.lock().peak
+        self.inner.flags.0.1.load(SeqCst)
     }
 
     /// How many `put`s are waiting for room.
     pub fn putters_waiting(&self) -> usize {
-        self.lock().putters.len()
+        self.inner.lock().putters.len()
     }
 
     /// How many `get`s are waiting for an item.
     pub fn getters_waiting(&self) -> usize {
-        self.lock().getters.len()
+        self.inner.lock().getters.len()
     }
 }
 
@@ -621,13 +747,13 @@ impl<T, K: Kind<T>> Clone for Queue<T, K> {
 
 impl<T, K: Kind<T>> fmt::Debug for Queue<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.lock();
+        let shutdown = self.inner.lock().shutdown;
         f.debug_struct("Queue")
             .field("kind", &format_args!("{}", K::NAME))
-            .field("len", &st.len())
-            .field("capacity", &self.inner.capacity)
-            .field("unfinished", &st.unfinished)
-            .field("shutdown", &st.shutdown)
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("unfinished", &self.unfinished())
+            .field("shutdown", &shutdown)
             .finish_non_exhaustive()
     }
 }
@@ -650,51 +776,53 @@ impl<T, K: Kind<T>> Future for Put<'_, T, K> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut wake = Wakeups::default();
-        let mut st = this.queue.lock();
-        let out = match this.key {
-            None => {
-                let item = this.item.take().expect("`Put` polled after it completed");
-                match st.try_put(item, this.queue.inner.capacity, &mut wake) {
-                    Ok(()) => Poll::Ready(Ok(())),
-                    Err(TryPutError::ShutDown(item)) => Poll::Ready(Err(PutError(item))),
-                    Err(TryPutError::Full(item)) => {
-                        this.key =
-                            Some(st.putters.push(PutSlot::Waiting(item), cx.waker().clone()));
-                        Poll::Pending
-                    }
+        let inner = &*this.queue.inner;
+        let Some(key) = this.key else {
+            let item = this.item.take().expect("`Put` polled after it completed");
+            return match inner.put(item, Some(cx.waker())) {
+                PutOutcome::Done => Poll::Ready(Ok(())),
+                PutOutcome::ShutDown(item) | PutOutcome::Full(item) => {
+                    Poll::Ready(Err(PutError(item)))
                 }
-            }
-            Some(key) => match st.putters.state(key) {
-                PutSlot::Waiting(_) => {
-                    st.putters.set_waker(key, cx.waker());
+                PutOutcome::Waiting(key) => {
+                    this.key = Some(key);
                     Poll::Pending
                 }
-                PutSlot::Done | PutSlot::Failed(_) => {
-                    this.key = None;
-                    match st.putters.free(key) {
-                        PutSlot::Failed(item) => Poll::Ready(Err(PutError(item))),
-                        _ => Poll::Ready(Ok(())),
-                    }
-                }
-            },
+            };
         };
-        drop(st);
-        wake.wake();
-        out
+        let mut st = inner.lock();
+        match st.putters.state(key) {
+            PutSlot::Waiting(_) => {
+                st.putters.set_waker(key, cx.waker());
+                Poll::Pending
+            }
+            PutSlot::Done | PutSlot::Failed(_) => {
+                this.key = None;
+                match st.putters.free(key) {
+                    PutSlot::Failed(item) => Poll::Ready(Err(PutError(item))),
+                    _ => Poll::Ready(Ok(())),
+                }
+            }
+        }
     }
 }
 
 impl<T, K: Kind<T>> Drop for Put<'_, T, K> {
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let mut st = self.queue.lock();
+            let inner = &*self.queue.inner;
+            let mut wake = Wakeups::default();
+            let mut st = inner.lock();
             // Still in line: leave it, and take the item along (it is dropped, never put).
             // Already served: the item is in the queue; nothing is owed to anyone.
-            if matches!(st.putters.state(key), PutSlot::Waiting(_)) {
+            let waiting = matches!(st.putters.state(key), PutSlot::Waiting(_));
+            if waiting {
                 st.putters.unlink(key);
             }
             let slot = st.putters.free(key);
+            if waiting {
+                inner.settle(&mut st, &mut wake);
+            }
             drop(st);
             drop(slot);
         }
@@ -724,76 +852,71 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut wake = Wakeups::default();
-        // Getters failed by this one taking the last item after a graceful shutdown.
-        let mut failed = Vec::new();
-        let mut st = this.queue.lock();
-        let out = match this.key {
-            None => match st.try_get(&mut wake) {
-                Ok(item) => Poll::Ready(Ok(item)),
-                Err(TryGetError::ShutDown) => Poll::Ready(Err(GetError)),
-                Err(TryGetError::Empty) => {
-                    this.key = Some(st.getters.push(GetSlot::Waiting, cx.waker().clone()));
+        let inner = &*this.queue.inner;
+        let Some(key) = this.key else {
+            return match inner.get(Some(cx.waker())) {
+                GetOutcome::Item(item) => Poll::Ready(Ok(item)),
+                GetOutcome::ShutDown | GetOutcome::Empty => Poll::Ready(Err(GetError)),
+                GetOutcome::Waiting(key) => {
+                    this.key = Some(key);
                     Poll::Pending
                 }
-            },
-            Some(key) => match st.getters.state(key) {
-                GetSlot::Waiting => {
-                    st.getters.set_waker(key, cx.waker());
-                    Poll::Pending
-                }
-                GetSlot::Served => {
-                    // Out of line before the item is taken: if the item's `Ord` panics while
-                    // it is taken, the item is lost but the counts stay consistent.
-                    this.key = None;
-                    st.getters.free(key);
-                    st.reserved -= 1;
-                    // The best item now, not the one whose arrival served this getter.
-                    let item = st.take(&mut wake).expect("a reserved item is stored");
-                    // Shut down gracefully and that was the last item: the getters that waited
-                    // in case a reservation passed on to them fail now.
-                    if st.shutdown != Shutdown::Open {
-                        st.fail_getters_if_drained(&mut failed);
-                    }
-                    Poll::Ready(Ok(item))
-                }
-                GetSlot::Failed => {
-                    this.key = None;
-                    st.getters.free(key);
-                    Poll::Ready(Err(GetError))
-                }
-            },
+            };
         };
-        drop(st);
-        wake.wake();
-        if !failed.is_empty() {
-            failed.into_iter().for_each(Waker::wake);
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
+        match st.getters.state(key) {
+            GetSlot::Waiting => {
+                st.getters.set_waker(key, cx.waker());
+                Poll::Pending
+            }
+            GetSlot::Served => {
+                st.reserved -= 1;
+                // The best item now, not the one whose arrival served this getter.
+                if let Some(item) = K::pop(&inner.store) {
+                    this.key = None;
+                    st.getters.free(key);
+                    inner.gets.0.fetch_add(1, SeqCst);
+                    // Room for a putter; or the last item after a shutdown fails the line.
+                    inner.settle(&mut st, &mut wake);
+                    return Poll::Ready(Ok(item));
+                }
+                if st.shutdown != Shutdown::Open && inner.len() == 0 {
+                    this.key = None;
+                    st.getters.free(key);
+                    inner.settle(&mut st, &mut wake);
+                    return Poll::Ready(Err(GetError));
+                }
+                // A `get` that read `flags` before this one lined up took the item: first in
+                // line again.
+                st.getters.push_front(key, GetSlot::Waiting, Some(cx.waker().clone()));
+                inner.settle(&mut st, &mut wake);
+                Poll::Pending
+            }
+            GetSlot::Failed => {
+                this.key = None;
+                st.getters.free(key);
+                Poll::Ready(Err(GetError))
+            }
         }
-        out
     }
 }
 
 impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
     fn drop(&mut self) {
         if let Some(key) = self.key {
+            let inner = &*self.queue.inner;
             let mut wake = Wakeups::default();
-            let mut st = self.queue.lock();
+            let mut st = inner.lock();
             if matches!(st.getters.state(key), GetSlot::Waiting) {
                 st.getters.unlink(key);
             }
             // A reservation passes to the next getter in line (who is woken in its place) or
             // lapses; the item stays in the queue either way.
             if let GetSlot::Served = st.getters.free(key) {
-                match st.getters.pop_front() {
-                    Some(next) => {
-                        let (_, waker) = st.getters.serve(next, GetSlot::Served);
-                        wake.add(waker);
-                    }
-                    None => st.reserved -= 1,
-                }
+                st.reserved -= 1;
             }
-            drop(st);
-            wake.wake();
+            inner.settle(&mut st, &mut wake);
         }
     }
 }
@@ -819,26 +942,24 @@ impl<T, K: Kind<T>> Future for Join<'_, T, K> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let queue = self.queue;
+        let inner = &*self.queue.inner;
         loop {
-            {
-                let st = queue.lock();
-                match self.zeros {
-                    None if st.unfinished == 0 => return Poll::Ready(()),
-                    None => self.zeros = Some(st.zeros),
-                    // The count reached zero since: done, whatever it is now.
-                    Some(zeros) if zeros != st.zeros => {
-                        drop(st);
-                        self.listener = None;
-                        return Poll::Ready(());
-                    }
-                    Some(_) => {}
+            // The count of zeros first: a zero after the look at `unfinished` changes it.
+            let zeros = inner.dones.0.1.load(SeqCst);
+            match self.zeros {
+                None if inner.unfinished() == 0 => return Poll::Ready(()),
+                None => self.zeros = Some(zeros),
+                // The count reached zero since: done, whatever it is now.
+                Some(z) if z != zeros => {
+                    self.listener = None;
+                    return Poll::Ready(());
                 }
+                Some(_) => {}
             }
             match self.listener.as_mut() {
                 // Listen, then look again: a notification between the first look and the
                 // listening would otherwise be missed.
-                None => self.listener = Some(queue.inner.all_done.listen()),
+                None => self.listener = Some(inner.all_done.listen()),
                 Some(listener) => {
                     std::task::ready!(Pin::new(listener).poll(cx));
                     self.listener = None;
