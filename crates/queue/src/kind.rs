@@ -73,7 +73,12 @@ impl<S> Locked<S> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push<T>(&self, item: T, len: fn(&S) -> usize, add: fn(&mut S, T)) -> Result<(), PushError<T>> {
+    fn push<T>(
+        &self,
+        item: T,
+        len: fn(&S) -> usize,
+        add: fn(&mut S, T),
+    ) -> Result<(), PushError<T>> {
         let mut g = self.lock();
         if g.1 {
             Err(PushError::Closed(item))

@@ -116,8 +116,8 @@ mod kind;
 mod waiters;
 
 pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
-pub use kind::{Fifo, Kind, Lifo, Priority};
 use kind::Items;
+pub use kind::{Fifo, Kind, Lifo, Priority};
 
 use std::fmt;
 use std::future::Future;
@@ -141,10 +141,14 @@ pub struct Queue<T, K: Kind<T> = Fifo> {
 
 /// `flags`: putters wait in line.
 const PUTTERS: usize = 1;
-/// `flags`: getters wait in line, or items are reserved for served getters.
+/// `flags`: getters wait in line.
 const GETTERS: usize = 2;
 /// `flags`: the queue was shut down.
 const SHUT: usize = 4;
+/// `flags`: items are reserved for served getters: a newcomer's `get` claims a spare one first.
+const RESERVED: usize = 8;
+/// `claims`: one reservation (the low half counts the claims of newcomers).
+const ONE_RESERVED: u64 = 1 << 32;
 
 /// A cache line of its own, so that producers and consumers do not write the same one.
 #[repr(align(64))]
@@ -157,12 +161,19 @@ struct Line<T>(T);
 /// which it announces in `flags` so that the paths without it know when to take it.
 struct Inner<T, K: Kind<T>> {
     store: Items<T>,
-    /// `PUTTERS | GETTERS | SHUT`, written under the lock; the largest length reached; capacity.
+    /// `PUTTERS | GETTERS | RESERVED | SHUT`, written under the lock; the largest length reached; capacity.
     flags: Line<(AtomicUsize, AtomicUsize, usize)>,
     /// Items counted as put: before they enter the store, so never fewer than went in.
     puts: Line<AtomicUsize>,
     /// Items taken (and discarded by an immediate shutdown).
     gets: Line<AtomicUsize>,
+    /// Items reserved for served getters that have not yet run to take them (high half), and
+    /// items claimed by newcomers about to take them (low half): a newcomer may take an item
+    /// only while more are stored than both together, and claims one by a compare-and-swap.
+    /// While getters wait in line, every stored item is reserved. A `get` that read `flags`
+    /// before they lined up may still take one, and a served getter that then finds nothing
+    /// goes back to the front. (A capacity fits in the high half: the ring is allocated.)
+    claims: Line<AtomicU64>,
     /// Items marked done (and discarded), and how many times `puts - dones` was seen at zero.
     dones: Line<(AtomicUsize, AtomicU64)>,
     state: Mutex<State<T>>,
@@ -202,10 +213,6 @@ enum PutSlot<T> {
 
 /// Everything behind the lock.
 struct State<T> {
-    /// Items reserved for served getters that have not yet run to take them. While getters wait
-    /// in line, every stored item is reserved; a `get` that read `flags` before they lined up
-    /// may still take one, and a served getter that then finds nothing goes back to the front.
-    reserved: usize,
     shutdown: Shutdown,
     getters: WaitList<GetSlot>,
     putters: WaitList<PutSlot<T>>,
@@ -328,13 +335,19 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if !st.putters.is_empty() {
             f |= PUTTERS;
         }
-        if !st.getters.is_empty() || st.reserved > 0 {
+        if !st.getters.is_empty() {
             f |= GETTERS;
+        }
+        if self.reserved() > 0 {
+            f |= RESERVED;
         }
         if st.shutdown != Shutdown::Open {
             f |= SHUT;
         }
-        self.flags.0.0.store(f, SeqCst);
+        // Only a change is written: every `put` and `get` reads this line.
+        if self.flags.0.0.load(Relaxed) != f {
+            self.flags.0.0.store(f, SeqCst);
+        }
     }
 
     /// Brings the lines up to date with the store: admits waiting putters while there is room,
@@ -354,12 +367,10 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 break;
             }
         }
-        while st.reserved < self.len() {
-            let Some(key) = st.getters.pop_front() else {
-                break;
-            };
+        while !st.getters.is_empty() && self.spare() {
+            let key = st.getters.pop_front().expect("a getter in line");
             let (_, waker) = st.getters.serve(key, GetSlot::Served);
-            st.reserved += 1;
+            self.claims.0.fetch_add(ONE_RESERVED, SeqCst);
             wake.add(waker);
         }
         if st.shutdown != Shutdown::Open && self.len() == 0 {
@@ -404,7 +415,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if st.putters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a getter that makes room after it sees it.
-                self.publish(&st, PUTTERS);
+                self.flags.0.0.fetch_or(PUTTERS, SeqCst);
                 fence(SeqCst);
             }
             match self.push_counted(item) {
@@ -427,11 +438,17 @@ impl<T, K: Kind<T>> Inner<T, K> {
     /// A `get` that has not waited: straight from the store if no getter waits and nothing is
     /// reserved; else, with a waker, in line.
     fn get(&self, waker: Option<&Waker>) -> GetOutcome<T> {
-        if self.flags.0.0.load(SeqCst) & GETTERS == 0
-            && let Some(item) = K::pop(&self.store)
-        {
-            self.got();
-            return GetOutcome::Item(item);
+        let f = self.flags.0.0.load(SeqCst);
+        if f & GETTERS == 0 {
+            let item = if f & RESERVED == 0 {
+                K::pop(&self.store)
+            } else {
+                self.take_spare()
+            };
+            if let Some(item) = item {
+                self.got();
+                return GetOutcome::Item(item);
+            }
         }
         let mut wake = Wakeups::default();
         let mut st = self.lock();
@@ -440,12 +457,10 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if st.getters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a put after it sees it.
-                self.publish(&st, GETTERS);
+                self.flags.0.0.fetch_or(GETTERS, SeqCst);
                 fence(SeqCst);
             }
-            if self.len() > st.reserved
-                && let Some(item) = K::pop(&self.store)
-            {
+            if let Some(item) = self.take_spare() {
                 self.gets.0.fetch_add(1, SeqCst);
                 self.settle(&mut st, &mut wake);
                 return GetOutcome::Item(item);
@@ -461,6 +476,35 @@ impl<T, K: Kind<T>> Inner<T, K> {
         };
         self.publish(&st, 0);
         out
+    }
+
+    fn reserved(&self) -> usize {
+        (self.claims.0.load(SeqCst) >> 32) as usize
+    }
+
+    /// Whether more items are stored than are reserved or claimed.
+    fn spare(&self) -> bool {
+        let w = self.claims.0.load(SeqCst);
+        self.len() as u64 > (w >> 32) + (w & (ONE_RESERVED - 1))
+    }
+
+    /// A newcomer's `get` while items are reserved: claims a spare item, then takes it.
+    fn take_spare(&self) -> Option<T> {
+        let claims = &self.claims.0;
+        let mut w = claims.load(SeqCst);
+        loop {
+            if self.len() as u64 <= (w >> 32) + (w & (ONE_RESERVED - 1)) {
+                return None;
+            }
+            match claims.compare_exchange_weak(w, w + 1, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(now) => w = now,
+            }
+        }
+        // None only if a `get` that read `flags` before the reservations took it first.
+        let item = K::pop(&self.store);
+        claims.fetch_sub(1, SeqCst);
+        item
     }
 
     /// After an item was taken without the lock: counts it, and takes the lock if a putter
@@ -530,7 +574,6 @@ impl<T, K: Kind<T>> Queue<T, K> {
     pub fn with_kind(capacity: usize) -> Self {
         assert!(capacity > 0, "queue capacity must be at least 1");
         let state = State {
-            reserved: 0,
             getters: WaitList::new(),
             putters: WaitList::new(),
             shutdown: Shutdown::Open,
@@ -541,6 +584,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
                 flags: Line((AtomicUsize::new(0), AtomicUsize::new(0), capacity)),
                 puts: Line(AtomicUsize::new(0)),
                 gets: Line(AtomicUsize::new(0)),
+                claims: Line(AtomicU64::new(0)),
                 dones: Line((AtomicUsize::new(0), AtomicU64::new(0))),
                 state: Mutex::new(state),
                 all_done: Event::new(),
@@ -679,7 +723,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
             let (_, waker) = st.getters.serve(key, GetSlot::Failed);
             wake.add(waker);
         }
-        st.reserved = 0;
+        inner.claims.0.fetch_and(ONE_RESERVED - 1, SeqCst);
         // Also waits out a put that claimed its place before the store was closed.
         while let Some(item) = K::pop(&inner.store) {
             discarded.push(item);
@@ -871,9 +915,10 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
                 Poll::Pending
             }
             GetSlot::Served => {
-                st.reserved -= 1;
                 // The best item now, not the one whose arrival served this getter.
-                if let Some(item) = K::pop(&inner.store) {
+                let item = K::pop(&inner.store);
+                inner.claims.0.fetch_sub(ONE_RESERVED, SeqCst);
+                if let Some(item) = item {
                     this.key = None;
                     st.getters.free(key);
                     inner.gets.0.fetch_add(1, SeqCst);
@@ -889,7 +934,8 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
                 }
                 // A `get` that read `flags` before this one lined up took the item: first in
                 // line again.
-                st.getters.push_front(key, GetSlot::Waiting, Some(cx.waker().clone()));
+                st.getters
+                    .push_front(key, GetSlot::Waiting, Some(cx.waker().clone()));
                 inner.settle(&mut st, &mut wake);
                 Poll::Pending
             }
@@ -914,7 +960,7 @@ impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
             // A reservation passes to the next getter in line (who is woken in its place) or
             // lapses; the item stays in the queue either way.
             if let GetSlot::Served = st.getters.free(key) {
-                st.reserved -= 1;
+                inner.claims.0.fetch_sub(ONE_RESERVED, SeqCst);
             }
             inner.settle(&mut st, &mut wake);
         }
