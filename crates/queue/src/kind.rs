@@ -27,6 +27,10 @@ pub(crate) mod sealed {
         /// The kind's name, for `Debug`.
         const NAME: &'static str;
 
+        /// Whether `push` and `pop` change the store with a `SeqCst` atomic operation (which then
+        /// orders them before a later `SeqCst` load, as a fence would).
+        const SEQCST: bool;
+
         /// An empty store that holds at most `cap` items.
         fn with_capacity(cap: usize) -> Items<T>;
 
@@ -129,6 +133,8 @@ impl<T> Kind<T> for Fifo {}
 impl<T> sealed::Order<T> for Fifo {
     type Store = Items<T>;
     const NAME: &'static str = "Fifo";
+    // concurrent-queue 2.5 moves head and tail (or its single slot's state) by `SeqCst` CAS.
+    const SEQCST: bool = true;
 
     fn with_capacity(cap: usize) -> Items<T> {
         Items(Repr::Ring(ConcurrentQueue::bounded(cap)))
@@ -160,6 +166,7 @@ impl<T> Kind<T> for Lifo {}
 impl<T> sealed::Order<T> for Lifo {
     type Store = Items<T>;
     const NAME: &'static str = "Lifo";
+    const SEQCST: bool = false;
 
     fn with_capacity(cap: usize) -> Items<T> {
         Items(Repr::Deque(Locked::new(
@@ -193,6 +200,7 @@ impl<T: Ord> Kind<T> for Priority {}
 impl<T: Ord> sealed::Order<T> for Priority {
     type Store = Items<T>;
     const NAME: &'static str = "Priority";
+    const SEQCST: bool = false;
 
     fn with_capacity(cap: usize) -> Items<T> {
         // `BinaryHeap` is a max-heap; `Reverse` makes the lowest item its top.

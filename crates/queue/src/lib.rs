@@ -397,7 +397,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
                     self.note_peak();
                     // Pairs with the fence of a getter lining up: it finds the item, or this
                     // sees it in line and serves it.
-                    fence(SeqCst);
+                    Self::fence_after_store();
                     if self.flags.0.0.load(SeqCst) & GETTERS != 0 {
                         self.settle_now();
                     }
@@ -478,6 +478,15 @@ impl<T, K: Kind<T>> Inner<T, K> {
         out
     }
 
+    /// Orders a push or pop before the look at `flags` that follows it. The ring moves its
+    /// head and tail with `SeqCst` compare-and-swaps, which order it already.
+    #[inline]
+    fn fence_after_store() {
+        if !K::SEQCST {
+            fence(SeqCst);
+        }
+    }
+
     fn reserved(&self) -> usize {
         (self.claims.0.load(SeqCst) >> 32) as usize
     }
@@ -512,7 +521,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
     fn got(&self) {
         self.gets.0.fetch_add(1, SeqCst);
         // Pairs with the fence of a putter lining up: it finds the room, or this sees it.
-        fence(SeqCst);
+        Self::fence_after_store();
         let f = self.flags.0.0.load(SeqCst);
         if f & PUTTERS != 0 || f & (GETTERS | SHUT) == GETTERS | SHUT {
             self.settle_now();
