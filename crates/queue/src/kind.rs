@@ -6,7 +6,9 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 
-use concurrent_queue::{ConcurrentQueue, PushError};
+use concurrent_queue::PushError;
+
+use crate::ring::Ring;
 
 /// The order of a [`Queue`](crate::Queue): [`Fifo`], [`Lifo`] or [`Priority`].
 ///
@@ -19,7 +21,8 @@ pub(crate) mod sealed {
     use concurrent_queue::PushError;
 
     /// How a kind stores its items and which one comes out next. The store is shared by every
-    /// handle and used without the queue's lock, so it does its own synchronization.
+    /// handle and used without the queue's lock, so it does its own synchronization, and it
+    /// counts the items reserved for served getters, which a newcomer's pop leaves alone.
     pub trait Order<T> {
         /// The container of the items in the queue.
         type Store;
@@ -37,8 +40,11 @@ pub(crate) mod sealed {
         /// Adds an item, unless the store is full or closed.
         fn push(store: &Items<T>, item: T) -> Result<(), PushError<T>>;
 
-        /// Removes the item that comes out next (also once closed).
+        /// A newcomer's pop: the item that comes out next, if more are stored than reserved.
         fn pop(store: &Items<T>) -> Option<T>;
+
+        /// A served getter's pop: the item that comes out next, using up a reservation.
+        fn pop_reserved(store: &Items<T>) -> Option<T>;
     }
 }
 
@@ -47,16 +53,22 @@ pub(crate) mod sealed {
 pub struct Items<T>(Repr<T>);
 
 enum Repr<T> {
-    /// FIFO: a lock-free ring (`concurrent-queue`'s bounded queue, allocated up front).
-    Ring(ConcurrentQueue<T>),
+    /// FIFO: a lock-free ring.
+    Ring(Ring<T>),
     /// LIFO and priority: behind a short lock of their own.
     Deque(Locked<VecDeque<T>>),
     Heap(Locked<BinaryHeap<Reverse<T>>>),
 }
 
 struct Locked<S> {
-    inner: Mutex<(S, bool)>,
+    inner: Mutex<LockedItems<S>>,
     cap: usize,
+}
+
+struct LockedItems<S> {
+    items: S,
+    closed: bool,
+    reserved: usize,
 }
 
 /// Preallocating a huge capacity would waste memory on queues that never fill up.
@@ -65,14 +77,18 @@ fn initial(cap: usize) -> usize {
 }
 
 impl<S> Locked<S> {
-    fn new(store: S, cap: usize) -> Self {
+    fn new(items: S, cap: usize) -> Self {
         Locked {
-            inner: Mutex::new((store, false)),
+            inner: Mutex::new(LockedItems {
+                items,
+                closed: false,
+                reserved: 0,
+            }),
             cap,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, (S, bool)> {
+    fn lock(&self) -> MutexGuard<'_, LockedItems<S>> {
         // Only an item's `Ord` runs under it, and a panic there leaves the heap consistent.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -84,14 +100,38 @@ impl<S> Locked<S> {
         add: fn(&mut S, T),
     ) -> Result<(), PushError<T>> {
         let mut g = self.lock();
-        if g.1 {
+        if g.closed {
             Err(PushError::Closed(item))
-        } else if len(&g.0) >= self.cap {
+        } else if len(&g.items) >= self.cap {
             Err(PushError::Full(item))
         } else {
-            add(&mut g.0, item);
+            add(&mut g.items, item);
             Ok(())
         }
+    }
+
+    fn pop<T>(&self, len: fn(&S) -> usize, take: fn(&mut S) -> Option<T>) -> Option<T> {
+        let mut g = self.lock();
+        if len(&g.items) > g.reserved {
+            take(&mut g.items)
+        } else {
+            None
+        }
+    }
+
+    fn pop_reserved<T>(&self, take: fn(&mut S) -> Option<T>) -> Option<T> {
+        let mut g = self.lock();
+        g.reserved -= 1;
+        take(&mut g.items)
+    }
+
+    fn reserve(&self, len: fn(&S) -> usize) -> bool {
+        let mut g = self.lock();
+        let spare = len(&g.items) > g.reserved;
+        if spare {
+            g.reserved += 1;
+        }
+        spare
     }
 }
 
@@ -99,20 +139,45 @@ impl<T> Items<T> {
     /// How many items are stored (counting those being pushed).
     pub(crate) fn len(&self) -> usize {
         match &self.0 {
-            Repr::Ring(q) => q.len(),
-            Repr::Deque(l) => l.lock().0.len(),
-            Repr::Heap(l) => l.lock().0.len(),
+            Repr::Ring(r) => r.len(),
+            Repr::Deque(l) => l.lock().items.len(),
+            Repr::Heap(l) => l.lock().items.len(),
+        }
+    }
+
+    /// Reserves an item for a served getter, if more are stored than reserved.
+    pub(crate) fn reserve(&self) -> bool {
+        match &self.0 {
+            Repr::Ring(r) => r.reserve(),
+            Repr::Deque(l) => l.reserve(VecDeque::len),
+            Repr::Heap(l) => l.reserve(BinaryHeap::len),
+        }
+    }
+
+    /// Gives a reservation up (its getter was dropped); the item stays.
+    pub(crate) fn unreserve(&self) {
+        match &self.0 {
+            Repr::Ring(r) => r.unreserve(),
+            Repr::Deque(l) => l.lock().reserved -= 1,
+            Repr::Heap(l) => l.lock().reserved -= 1,
+        }
+    }
+
+    /// Gives every reservation up.
+    pub(crate) fn clear_reserved(&self) {
+        match &self.0 {
+            Repr::Ring(r) => r.clear_reserved(),
+            Repr::Deque(l) => l.lock().reserved = 0,
+            Repr::Heap(l) => l.lock().reserved = 0,
         }
     }
 
     /// Makes every later push fail; a push under way still lands, and pops see it.
     pub(crate) fn close(&self) {
         match &self.0 {
-            Repr::Ring(q) => {
-                q.close();
-            }
-            Repr::Deque(l) => l.lock().1 = true,
-            Repr::Heap(l) => l.lock().1 = true,
+            Repr::Ring(r) => r.close(),
+            Repr::Deque(l) => l.lock().closed = true,
+            Repr::Heap(l) => l.lock().closed = true,
         }
     }
 }
@@ -123,8 +188,8 @@ impl<T> fmt::Debug for Items<T> {
     }
 }
 
-/// First in, first out (asyncio's `Queue`). Its items are kept in a lock-free ring
-/// (`concurrent-queue`'s bounded queue), allocated for the whole capacity up front.
+/// First in, first out (asyncio's `Queue`). Its items are kept in a lock-free ring, allocated
+/// for the whole capacity up front (which must be below 2^23).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fifo;
 
@@ -133,17 +198,17 @@ impl<T> Kind<T> for Fifo {}
 impl<T> sealed::Order<T> for Fifo {
     type Store = Items<T>;
     const NAME: &'static str = "Fifo";
-    // concurrent-queue 2.5 moves head and tail (or its single slot's state) by `SeqCst` CAS.
+    // The ring moves its head and tail by `SeqCst` compare-and-swap.
     const SEQCST: bool = true;
 
     fn with_capacity(cap: usize) -> Items<T> {
-        Items(Repr::Ring(ConcurrentQueue::bounded(cap)))
+        Items(Repr::Ring(Ring::new(cap)))
     }
 
     #[inline]
     fn push(store: &Items<T>, item: T) -> Result<(), PushError<T>> {
         match &store.0 {
-            Repr::Ring(q) => q.push(item),
+            Repr::Ring(r) => r.push(item),
             _ => unreachable!("a FIFO queue keeps a ring"),
         }
     }
@@ -151,7 +216,14 @@ impl<T> sealed::Order<T> for Fifo {
     #[inline]
     fn pop(store: &Items<T>) -> Option<T> {
         match &store.0 {
-            Repr::Ring(q) => q.pop().ok(),
+            Repr::Ring(r) => r.pop(),
+            _ => unreachable!("a FIFO queue keeps a ring"),
+        }
+    }
+
+    fn pop_reserved(store: &Items<T>) -> Option<T> {
+        match &store.0 {
+            Repr::Ring(r) => Some(r.pop_reserved()),
             _ => unreachable!("a FIFO queue keeps a ring"),
         }
     }
@@ -184,7 +256,14 @@ impl<T> sealed::Order<T> for Lifo {
 
     fn pop(store: &Items<T>) -> Option<T> {
         match &store.0 {
-            Repr::Deque(l) => l.lock().0.pop_back(),
+            Repr::Deque(l) => l.pop(VecDeque::len, VecDeque::pop_back),
+            _ => unreachable!("a LIFO queue keeps a deque"),
+        }
+    }
+
+    fn pop_reserved(store: &Items<T>) -> Option<T> {
+        match &store.0 {
+            Repr::Deque(l) => l.pop_reserved(VecDeque::pop_back),
             _ => unreachable!("a LIFO queue keeps a deque"),
         }
     }
@@ -196,6 +275,10 @@ impl<T> sealed::Order<T> for Lifo {
 pub struct Priority;
 
 impl<T: Ord> Kind<T> for Priority {}
+
+fn heap_pop<T: Ord>(h: &mut BinaryHeap<Reverse<T>>) -> Option<T> {
+    h.pop().map(|Reverse(x)| x)
+}
 
 impl<T: Ord> sealed::Order<T> for Priority {
     type Store = Items<T>;
@@ -219,7 +302,14 @@ impl<T: Ord> sealed::Order<T> for Priority {
 
     fn pop(store: &Items<T>) -> Option<T> {
         match &store.0 {
-            Repr::Heap(l) => l.lock().0.pop().map(|Reverse(x)| x),
+            Repr::Heap(l) => l.pop(BinaryHeap::len, heap_pop),
+            _ => unreachable!("a priority queue keeps a heap"),
+        }
+    }
+
+    fn pop_reserved(store: &Items<T>) -> Option<T> {
+        match &store.0 {
+            Repr::Heap(l) => l.pop_reserved(heap_pop),
             _ => unreachable!("a priority queue keeps a heap"),
         }
     }

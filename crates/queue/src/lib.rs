@@ -113,6 +113,7 @@
 
 mod error;
 mod kind;
+mod ring;
 mod waiters;
 
 pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
@@ -145,10 +146,6 @@ const PUTTERS: usize = 1;
 const GETTERS: usize = 2;
 /// `flags`: the queue was shut down.
 const SHUT: usize = 4;
-/// `flags`: items are reserved for served getters: a newcomer's `get` claims a spare one first.
-const RESERVED: usize = 8;
-/// `claims`: one reservation (the low half counts the claims of newcomers).
-const ONE_RESERVED: u64 = 1 << 32;
 
 /// A cache line of its own, so that producers and consumers do not write the same one.
 #[repr(align(64))]
@@ -167,13 +164,6 @@ struct Inner<T, K: Kind<T>> {
     puts: Line<AtomicUsize>,
     /// Items taken (and discarded by an immediate shutdown).
     gets: Line<AtomicUsize>,
-    /// Items reserved for served getters that have not yet run to take them (high half), and
-    /// items claimed by newcomers about to take them (low half): a newcomer may take an item
-    /// only while more are stored than both together, and claims one by a compare-and-swap.
-    /// While getters wait in line, every stored item is reserved. A `get` that read `flags`
-    /// before they lined up may still take one, and a served getter that then finds nothing
-    /// goes back to the front. (A capacity fits in the high half: the ring is allocated.)
-    claims: Line<AtomicU64>,
     /// Items marked done (and discarded), and how many times `puts - dones` was seen at zero.
     dones: Line<(AtomicUsize, AtomicU64)>,
     state: Mutex<State<T>>,
@@ -338,9 +328,6 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if !st.getters.is_empty() {
             f |= GETTERS;
         }
-        if self.reserved() > 0 {
-            f |= RESERVED;
-        }
         if st.shutdown != Shutdown::Open {
             f |= SHUT;
         }
@@ -367,10 +354,10 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 break;
             }
         }
-        while !st.getters.is_empty() && self.spare() {
+        // The store reserves an item (beyond those reserved) for each getter served.
+        while !st.getters.is_empty() && self.store.reserve() {
             let key = st.getters.pop_front().expect("a getter in line");
             let (_, waker) = st.getters.serve(key, GetSlot::Served);
-            self.claims.0.fetch_add(ONE_RESERVED, SeqCst);
             wake.add(waker);
         }
         if st.shutdown != Shutdown::Open && self.len() == 0 {
@@ -440,12 +427,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
     fn get(&self, waker: Option<&Waker>) -> GetOutcome<T> {
         let f = self.flags.0.0.load(SeqCst);
         if f & GETTERS == 0 {
-            let item = if f & RESERVED == 0 {
-                K::pop(&self.store)
-            } else {
-                self.take_spare()
-            };
-            if let Some(item) = item {
+            if let Some(item) = K::pop(&self.store) {
                 self.got();
                 return GetOutcome::Item(item);
             }
@@ -460,7 +442,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 self.flags.0.0.fetch_or(GETTERS, SeqCst);
                 fence(SeqCst);
             }
-            if let Some(item) = self.take_spare() {
+            if let Some(item) = K::pop(&self.store) {
                 self.gets.0.fetch_add(1, SeqCst);
                 self.settle(&mut st, &mut wake);
                 return GetOutcome::Item(item);
@@ -485,35 +467,6 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if !K::SEQCST {
             fence(SeqCst);
         }
-    }
-
-    fn reserved(&self) -> usize {
-        (self.claims.0.load(SeqCst) >> 32) as usize
-    }
-
-    /// Whether more items are stored than are reserved or claimed.
-    fn spare(&self) -> bool {
-        let w = self.claims.0.load(SeqCst);
-        self.len() as u64 > (w >> 32) + (w & (ONE_RESERVED - 1))
-    }
-
-    /// A newcomer's `get` while items are reserved: claims a spare item, then takes it.
-    fn take_spare(&self) -> Option<T> {
-        let claims = &self.claims.0;
-        let mut w = claims.load(SeqCst);
-        loop {
-            if self.len() as u64 <= (w >> 32) + (w & (ONE_RESERVED - 1)) {
-                return None;
-            }
-            match claims.compare_exchange_weak(w, w + 1, SeqCst, SeqCst) {
-                Ok(_) => break,
-                Err(now) => w = now,
-            }
-        }
-        // None only if a `get` that read `flags` before the reservations took it first.
-        let item = K::pop(&self.store);
-        claims.fetch_sub(1, SeqCst);
-        item
     }
 
     /// After an item was taken without the lock: counts it, and takes the lock if a putter
@@ -593,7 +546,6 @@ impl<T, K: Kind<T>> Queue<T, K> {
                 flags: Line((AtomicUsize::new(0), AtomicUsize::new(0), capacity)),
                 puts: Line(AtomicUsize::new(0)),
                 gets: Line(AtomicUsize::new(0)),
-                claims: Line(AtomicU64::new(0)),
                 dones: Line((AtomicUsize::new(0), AtomicU64::new(0))),
                 state: Mutex::new(state),
                 all_done: Event::new(),
@@ -732,7 +684,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
             let (_, waker) = st.getters.serve(key, GetSlot::Failed);
             wake.add(waker);
         }
-        inner.claims.0.fetch_and(ONE_RESERVED - 1, SeqCst);
+        inner.store.clear_reserved();
         // Also waits out a put that claimed its place before the store was closed.
         while let Some(item) = K::pop(&inner.store) {
             discarded.push(item);
@@ -925,9 +877,7 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
             }
             GetSlot::Served => {
                 // The best item now, not the one whose arrival served this getter.
-                let item = K::pop(&inner.store);
-                inner.claims.0.fetch_sub(ONE_RESERVED, SeqCst);
-                if let Some(item) = item {
+                if let Some(item) = K::pop_reserved(&inner.store) {
                     this.key = None;
                     st.getters.free(key);
                     inner.gets.0.fetch_add(1, SeqCst);
@@ -969,7 +919,7 @@ impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
             // A reservation passes to the next getter in line (who is woken in its place) or
             // lapses; the item stays in the queue either way.
             if let GetSlot::Served = st.getters.free(key) {
-                inner.claims.0.fetch_sub(ONE_RESERVED, SeqCst);
+                inner.store.unreserve();
             }
             inner.settle(&mut st, &mut wake);
         }
