@@ -5,12 +5,15 @@
 //! async-channel on two threads.)
 //!
 //! The slot protocol is Vyukov's bounded queue, as in concurrent-queue: a position is
-//! `lap * one_lap + index`, and a slot's stamp says which position may use it next. Each slot
-//! keeps its value behind a mutex that is never contended (the stamps hand each slot to one
-//! pusher or popper at a time), which avoids `unsafe`.
+//! `lap * one_lap + index`, and a slot's stamp says which position may use it next, so that
+//! one pusher or popper at a time owns a slot. That ownership is what makes the `unsafe` reads
+//! and writes of slot values sound; a mutex per slot instead (never contended, but two locked
+//! instructions per access) kept the queue below async-channel on two threads.
+#![allow(unsafe_code)]
 
+use std::cell::UnsafeCell;
 use std::hint;
-use std::sync::Mutex;
+use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicU64, fence};
 
@@ -30,7 +33,7 @@ struct Line<T>(T);
 
 struct Slot<T> {
     stamp: AtomicU64,
-    value: Mutex<Option<T>>,
+    value: UnsafeCell<MaybeUninit<T>>,
 }
 
 pub(crate) struct Ring<T> {
@@ -56,7 +59,7 @@ impl<T> Ring<T> {
             slots: (0..cap as u64)
                 .map(|i| Slot {
                     stamp: AtomicU64::new(i),
-                    value: Mutex::new(None),
+                    value: UnsafeCell::new(MaybeUninit::uninit()),
                 })
                 .collect(),
             cap: cap as u64,
@@ -95,7 +98,10 @@ impl<T> Ring<T> {
                     .compare_exchange_weak(tail, next, SeqCst, Relaxed)
                 {
                     Ok(_) => {
-                        *slot.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+                        // SAFETY: the tail CAS made this push the owner of position `tail`, and
+                        // its stamp (`tail`) says the value of the lap before was taken: no one
+                        // reads or writes the slot until the stamp below hands it to a pop.
+                        unsafe { (*slot.value.get()).write(value) };
                         slot.stamp.store(tail + 1, Release);
                         return Ok(());
                     }
@@ -124,12 +130,10 @@ impl<T> Ring<T> {
         while slot.stamp.load(Acquire) != pos + 1 {
             hint::spin_loop();
         }
-        let value = slot
-            .value
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .expect("a landed push left its value");
+        // SAFETY: the head CAS made this pop the owner of position `pos`, and the stamp
+        // (`pos + 1`, read with `Acquire`) says its push wrote the value: no one else touches
+        // the slot until the stamp below hands it to the push of the next lap.
+        let value = unsafe { (*slot.value.get()).assume_init_read() };
         slot.stamp.store((pos + self.one_lap) & POS_MASK, Release);
         value
     }
@@ -250,5 +254,24 @@ impl<T> Ring<T> {
     /// Makes later pushes fail; a push that claimed its place before still lands.
     pub(crate) fn close(&self) {
         self.tail.0.fetch_or(CLOSED, SeqCst);
+    }
+}
+
+// SAFETY: values move between threads through the ring (hence `T: Send`), and every access to a
+// slot's value is owned by one thread at a time through the stamps, as argued at each access.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        // With `&mut self` no push or pop is under way: the positions from head to tail hold
+        // written values.
+        let tail = *self.tail.0.get_mut() & POS_MASK;
+        let mut pos = *self.head.0.get_mut() & POS_MASK;
+        while pos != tail {
+            let slot = &mut self.slots[(pos & (self.one_lap - 1)) as usize];
+            // SAFETY: the value at a position between head and tail was written and not taken.
+            unsafe { slot.value.get_mut().assume_init_drop() };
+            pos = self.advance(pos, 1);
+        }
     }
 }
