@@ -104,9 +104,10 @@
 //! - `join` counts items, not the tasks processing them: an item taken but never marked done
 //!   with [`Queue::task_done`] keeps `join` waiting, as in Python.
 //! - It does not reorder equal items in a priority queue by arrival; put `(priority, seq, item)`.
-//! - Every operation takes one short lock: when two or more threads use the queue at the same
-//!   moment they take turns on it, and a lock-free channel such as async-channel is faster there
-//!   (`cargo bench --bench queue` compares them).
+//! - A FIFO queue allocates its whole capacity up front (as async-channel's bounded channel does),
+//!   and holds fewer than 2^23 items. Its `put` and `get` are lock-free while nobody waits (a
+//!   ring whose head also counts the items reserved for served getters); waiting, serving and
+//!   shutting down take a short lock. LIFO and priority queues keep their items behind a lock.
 
 // Only the FIFO ring's slots use `unsafe` (see `ring.rs`).
 #![deny(unsafe_code)]
@@ -154,12 +155,13 @@ struct Line<T>(T);
 
 /// What the handles share.
 ///
-/// A `put` or `get` that finds no one waiting goes straight to the store (lock-free for FIFO)
-/// and only counts itself; the lock guards the lines of waiters, the reservations and shutdown,
-/// which it announces in `flags` so that the paths without it know when to take it.
+/// A `put` or `get` that finds no one waiting in line goes straight to the store (lock-free for
+/// FIFO) and only counts itself; the store keeps the items reserved for served getters from
+/// newcomers. The lock guards the lines of waiters, serving and shutdown, which it announces in
+/// `flags` so that the paths without it know when to take it.
 struct Inner<T, K: Kind<T>> {
     store: Items<T>,
-    /// `PUTTERS | GETTERS | RESERVED | SHUT`, written under the lock; the largest length reached; capacity.
+    /// `PUTTERS | GETTERS | SHUT`, written under the lock; the largest length reached; capacity.
     flags: Line<(AtomicUsize, AtomicUsize, usize)>,
     /// Items counted as put: before they enter the store, so never fewer than went in.
     puts: Line<AtomicUsize>,
@@ -423,15 +425,14 @@ impl<T, K: Kind<T>> Inner<T, K> {
         out
     }
 
-    /// A `get` that has not waited: straight from the store if no getter waits and nothing is
-    /// reserved; else, with a waker, in line.
+    /// A `get` that has not waited: straight from the store if no getter waits in line and more
+    /// items are stored than reserved; else, with a waker, in line.
     fn get(&self, waker: Option<&Waker>) -> GetOutcome<T> {
-        let f = self.flags.0.0.load(SeqCst);
-        if f & GETTERS == 0 {
-            if let Some(item) = K::pop(&self.store) {
-                self.got();
-                return GetOutcome::Item(item);
-            }
+        if self.flags.0.0.load(SeqCst) & GETTERS == 0
+            && let Some(item) = K::pop(&self.store)
+        {
+            self.got();
+            return GetOutcome::Item(item);
         }
         let mut wake = Wakeups::default();
         let mut st = self.lock();
@@ -500,7 +501,7 @@ impl<T> Queue<T, Fifo> {
     ///
     /// # Panics
     ///
-    /// If `capacity` is zero.
+    /// If `capacity` is zero, or 2^23 or more.
     pub fn bounded(capacity: usize) -> Self {
         Self::with_kind(capacity)
     }
@@ -533,7 +534,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
     ///
     /// # Panics
     ///
-    /// If `capacity` is zero.
+    /// If `capacity` is zero (or, for [`Fifo`], 2^23 or more).
     pub fn with_kind(capacity: usize) -> Self {
         assert!(capacity > 0, "queue capacity must be at least 1");
         let state = State {
@@ -892,8 +893,8 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
                     inner.settle(&mut st, &mut wake);
                     return Poll::Ready(Err(GetError));
                 }
-                // A `get` that read `flags` before this one lined up took the item: first in
-                // line again.
+                // Not expected (the store keeps reserved items from newcomers); if it happens,
+                // first in line again rather than lose the turn.
                 st.getters
                     .push_front(key, GetSlot::Waiting, Some(cx.waker().clone()));
                 inner.settle(&mut st, &mut wake);
