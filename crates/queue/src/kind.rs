@@ -6,8 +6,6 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 
-use concurrent_queue::PushError;
-
 use crate::ring::Ring;
 
 /// The order of a [`Queue`](crate::Queue): [`Fifo`], [`Lifo`] or [`Priority`].
@@ -18,11 +16,11 @@ pub trait Kind<T>: sealed::Order<T> {}
 
 pub(crate) mod sealed {
     use super::Items;
-    use concurrent_queue::PushError;
 
-    /// How a kind stores its items and which one comes out next. The store is shared by every
-    /// handle and used without the queue's lock, so it does its own synchronization, and it
-    /// counts the items reserved for served getters, which a newcomer's pop leaves alone.
+    /// How a kind stores its items. The store is shared by every handle and used without the
+    /// queue's lock, so it does its own synchronization; it counts the items reserved for served
+    /// getters, which a newcomer's pop leaves alone, and it carries the flags that send puts and
+    /// gets to the lock.
     pub trait Order<T> {
         /// The container of the items in the queue.
         type Store;
@@ -30,22 +28,38 @@ pub(crate) mod sealed {
         /// The kind's name, for `Debug`.
         const NAME: &'static str;
 
-        /// Whether `push` and `pop` change the store with a `SeqCst` atomic operation (which then
-        /// orders them before a later `SeqCst` load, as a fence would).
-        const SEQCST: bool;
-
         /// An empty store that holds at most `cap` items.
         fn with_capacity(cap: usize) -> Items<T>;
-
-        /// Adds an item, unless the store is full or closed.
-        fn push(store: &Items<T>, item: T) -> Result<(), PushError<T>>;
-
-        /// A newcomer's pop: the item that comes out next, if more are stored than reserved.
-        fn pop(store: &Items<T>) -> Option<T>;
-
-        /// A served getter's pop: the item that comes out next, using up a reservation.
-        fn pop_reserved(store: &Items<T>) -> Option<T>;
     }
+}
+
+/// What the queue's lock holder announces to the paths without it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Flags {
+    /// Putters wait in line: a newcomer's push is `Busy`, and a pop must admit one.
+    pub(crate) putters: bool,
+    /// Getters wait in line: a newcomer's pop is `Busy`, and a push must serve them.
+    pub(crate) getters: bool,
+}
+
+/// What came of a push.
+pub(crate) enum Pushed<T> {
+    /// Stored; `getters`: getters wait in line, to be served under the lock.
+    Ok { getters: bool },
+    Full(T),
+    Closed(T),
+    /// Putters wait in line: a newcomer takes the lock.
+    Busy(T),
+}
+
+/// What came of a newcomer's pop without the lock.
+pub(crate) enum Popped<T> {
+    /// Taken; `putters`: putters wait in line, to be admitted under the lock.
+    Item { value: T, putters: bool },
+    /// Nothing stored.
+    Empty,
+    /// Getters wait in line: a newcomer takes the lock.
+    Busy,
 }
 
 /// The items of a queue of any kind (one type for all, so that a queue is `Send` and `Sync`
@@ -56,19 +70,26 @@ enum Repr<T> {
     /// FIFO: a lock-free ring.
     Ring(Ring<T>),
     /// LIFO and priority: behind a short lock of their own.
-    Deque(Locked<VecDeque<T>>),
-    Heap(Locked<BinaryHeap<Reverse<T>>>),
+    Deque(Locked<VecDeque<T>, T>),
+    Heap(Locked<BinaryHeap<Reverse<T>>, T>),
 }
 
-struct Locked<S> {
+/// A store behind a lock, with the functions of its order.
+struct Locked<S, T> {
     inner: Mutex<LockedItems<S>>,
     cap: usize,
+    len: fn(&S) -> usize,
+    add: fn(&mut S, T),
+    take: fn(&mut S) -> Option<T>,
 }
 
 struct LockedItems<S> {
     items: S,
     closed: bool,
     reserved: usize,
+    flags: Flags,
+    pushed: u64,
+    popped: u64,
 }
 
 /// Preallocating a huge capacity would waste memory on queues that never fill up.
@@ -76,58 +97,65 @@ fn initial(cap: usize) -> usize {
     cap.min(1024)
 }
 
-impl<S> Locked<S> {
-    fn new(items: S, cap: usize) -> Self {
-        Locked {
-            inner: Mutex::new(LockedItems {
-                items,
-                closed: false,
-                reserved: 0,
-            }),
-            cap,
-        }
-    }
-
+impl<S, T> Locked<S, T> {
     fn lock(&self) -> MutexGuard<'_, LockedItems<S>> {
         // Only an item's `Ord` runs under it, and a panic there leaves the heap consistent.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push<T>(
-        &self,
-        item: T,
-        len: fn(&S) -> usize,
-        add: fn(&mut S, T),
-    ) -> Result<(), PushError<T>> {
+    fn push(&self, item: T, newcomer: bool) -> Pushed<T> {
         let mut g = self.lock();
         if g.closed {
-            Err(PushError::Closed(item))
-        } else if len(&g.items) >= self.cap {
-            Err(PushError::Full(item))
+            Pushed::Closed(item)
+        } else if newcomer && g.flags.putters {
+            Pushed::Busy(item)
+        } else if (self.len)(&g.items) >= self.cap {
+            Pushed::Full(item)
         } else {
-            add(&mut g.items, item);
-            Ok(())
+            // Counted first: if the item's `Ord` panics, the heap still keeps it.
+            g.pushed += 1;
+            (self.add)(&mut g.items, item);
+            Pushed::Ok {
+                getters: g.flags.getters,
+            }
         }
     }
 
-    fn pop<T>(&self, len: fn(&S) -> usize, take: fn(&mut S) -> Option<T>) -> Option<T> {
+    fn pop(&self) -> Popped<T> {
         let mut g = self.lock();
-        if len(&g.items) > g.reserved {
-            take(&mut g.items)
+        if g.flags.getters {
+            return Popped::Busy;
+        }
+        match self.pop_spare_locked(&mut g) {
+            Some(value) => Popped::Item {
+                value,
+                putters: g.flags.putters,
+            },
+            None => Popped::Empty,
+        }
+    }
+
+    fn pop_spare_locked(&self, g: &mut LockedItems<S>) -> Option<T> {
+        if (self.len)(&g.items) > g.reserved {
+            let item = (self.take)(&mut g.items);
+            g.popped += item.is_some() as u64;
+            item
         } else {
             None
         }
     }
 
-    fn pop_reserved<T>(&self, take: fn(&mut S) -> Option<T>) -> Option<T> {
+    fn pop_reserved(&self) -> Option<T> {
         let mut g = self.lock();
         g.reserved -= 1;
-        take(&mut g.items)
+        let item = (self.take)(&mut g.items);
+        g.popped += item.is_some() as u64;
+        item
     }
 
-    fn reserve(&self, len: fn(&S) -> usize) -> bool {
+    fn reserve(&self) -> bool {
         let mut g = self.lock();
-        let spare = len(&g.items) > g.reserved;
+        let spare = (self.len)(&g.items) > g.reserved;
         if spare {
             g.reserved += 1;
         }
@@ -136,25 +164,56 @@ impl<S> Locked<S> {
 }
 
 impl<T> Items<T> {
-    /// How many items are stored (counting those being pushed).
-    pub(crate) fn len(&self) -> usize {
+    /// Adds an item. A `newcomer` (a put without the queue's lock) gives up if putters wait.
+    #[inline]
+    pub(crate) fn push(&self, item: T, newcomer: bool) -> Pushed<T> {
         match &self.0 {
-            Repr::Ring(r) => r.len(),
-            Repr::Deque(l) => l.lock().items.len(),
-            Repr::Heap(l) => l.lock().items.len(),
+            Repr::Ring(r) => r.push(item, newcomer),
+            Repr::Deque(l) => l.push(item, newcomer),
+            Repr::Heap(l) => l.push(item, newcomer),
         }
     }
 
-    /// Reserves an item for a served getter, if more are stored than reserved.
+    /// A newcomer's pop without the queue's lock.
+    #[inline]
+    pub(crate) fn pop(&self) -> Popped<T> {
+        match &self.0 {
+            Repr::Ring(r) => r.pop(),
+            Repr::Deque(l) => l.pop(),
+            Repr::Heap(l) => l.pop(),
+        }
+    }
+
+    /// Under the queue's lock: the item that comes out next, if more are stored than reserved.
+    pub(crate) fn pop_spare(&self) -> Option<T> {
+        match &self.0 {
+            Repr::Ring(r) => r.pop_spare(),
+            Repr::Deque(l) => l.pop_spare_locked(&mut l.lock()),
+            Repr::Heap(l) => l.pop_spare_locked(&mut l.lock()),
+        }
+    }
+
+    /// Under the queue's lock, for a served getter: the item that comes out next, using up a
+    /// reservation.
+    pub(crate) fn pop_reserved(&self) -> Option<T> {
+        match &self.0 {
+            Repr::Ring(r) => Some(r.pop_reserved()),
+            Repr::Deque(l) => l.pop_reserved(),
+            Repr::Heap(l) => l.pop_reserved(),
+        }
+    }
+
+    /// Under the queue's lock, with getters in line (announced): reserves an item for a served
+    /// getter, if more are stored than reserved.
     pub(crate) fn reserve(&self) -> bool {
         match &self.0 {
             Repr::Ring(r) => r.reserve(),
-            Repr::Deque(l) => l.reserve(VecDeque::len),
-            Repr::Heap(l) => l.reserve(BinaryHeap::len),
+            Repr::Deque(l) => l.reserve(),
+            Repr::Heap(l) => l.reserve(),
         }
     }
 
-    /// Gives a reservation up (its getter was dropped); the item stays.
+    /// Under the queue's lock: gives a reservation up (its getter was dropped); the item stays.
     pub(crate) fn unreserve(&self) {
         match &self.0 {
             Repr::Ring(r) => r.unreserve(),
@@ -163,12 +222,21 @@ impl<T> Items<T> {
         }
     }
 
-    /// Gives every reservation up.
+    /// Under the queue's lock: gives every reservation up.
     pub(crate) fn clear_reserved(&self) {
         match &self.0 {
             Repr::Ring(r) => r.clear_reserved(),
             Repr::Deque(l) => l.lock().reserved = 0,
             Repr::Heap(l) => l.lock().reserved = 0,
+        }
+    }
+
+    /// Under the queue's lock: announces who waits.
+    pub(crate) fn set_flags(&self, f: Flags) {
+        match &self.0 {
+            Repr::Ring(r) => r.set_flags(f),
+            Repr::Deque(l) => l.lock().flags = f,
+            Repr::Heap(l) => l.lock().flags = f,
         }
     }
 
@@ -180,6 +248,33 @@ impl<T> Items<T> {
             Repr::Heap(l) => l.lock().closed = true,
         }
     }
+
+    /// How many items are stored (counting those being pushed).
+    pub(crate) fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Ring(r) => r.len(),
+            Repr::Deque(l) => l.lock().items.len(),
+            Repr::Heap(l) => l.lock().items.len(),
+        }
+    }
+
+    /// Items ever pushed (counting a push under way).
+    pub(crate) fn pushed(&self) -> u64 {
+        match &self.0 {
+            Repr::Ring(r) => r.pushed(),
+            Repr::Deque(l) => l.lock().pushed,
+            Repr::Heap(l) => l.lock().pushed,
+        }
+    }
+
+    /// Items ever popped.
+    pub(crate) fn popped(&self) -> u64 {
+        match &self.0 {
+            Repr::Ring(r) => r.popped(),
+            Repr::Deque(l) => l.lock().popped,
+            Repr::Heap(l) => l.lock().popped,
+        }
+    }
 }
 
 impl<T> fmt::Debug for Items<T> {
@@ -188,8 +283,31 @@ impl<T> fmt::Debug for Items<T> {
     }
 }
 
+fn locked<S, T>(
+    items: S,
+    cap: usize,
+    len: fn(&S) -> usize,
+    add: fn(&mut S, T),
+    take: fn(&mut S) -> Option<T>,
+) -> Locked<S, T> {
+    Locked {
+        inner: Mutex::new(LockedItems {
+            items,
+            closed: false,
+            reserved: 0,
+            flags: Flags::default(),
+            pushed: 0,
+            popped: 0,
+        }),
+        cap,
+        len,
+        add,
+        take,
+    }
+}
+
 /// First in, first out (asyncio's `Queue`). Its items are kept in a lock-free ring, allocated
-/// for the whole capacity up front (which must be below 2^23).
+/// for the whole capacity up front.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fifo;
 
@@ -198,34 +316,9 @@ impl<T> Kind<T> for Fifo {}
 impl<T> sealed::Order<T> for Fifo {
     type Store = Items<T>;
     const NAME: &'static str = "Fifo";
-    // The ring moves its head and tail by `SeqCst` compare-and-swap.
-    const SEQCST: bool = true;
 
     fn with_capacity(cap: usize) -> Items<T> {
         Items(Repr::Ring(Ring::new(cap)))
-    }
-
-    #[inline]
-    fn push(store: &Items<T>, item: T) -> Result<(), PushError<T>> {
-        match &store.0 {
-            Repr::Ring(r) => r.push(item),
-            _ => unreachable!("a FIFO queue keeps a ring"),
-        }
-    }
-
-    #[inline]
-    fn pop(store: &Items<T>) -> Option<T> {
-        match &store.0 {
-            Repr::Ring(r) => r.pop(),
-            _ => unreachable!("a FIFO queue keeps a ring"),
-        }
-    }
-
-    fn pop_reserved(store: &Items<T>) -> Option<T> {
-        match &store.0 {
-            Repr::Ring(r) => Some(r.pop_reserved()),
-            _ => unreachable!("a FIFO queue keeps a ring"),
-        }
     }
 }
 
@@ -238,34 +331,15 @@ impl<T> Kind<T> for Lifo {}
 impl<T> sealed::Order<T> for Lifo {
     type Store = Items<T>;
     const NAME: &'static str = "Lifo";
-    const SEQCST: bool = false;
 
     fn with_capacity(cap: usize) -> Items<T> {
-        Items(Repr::Deque(Locked::new(
+        Items(Repr::Deque(locked(
             VecDeque::with_capacity(initial(cap)),
             cap,
+            VecDeque::len,
+            VecDeque::push_back,
+            VecDeque::pop_back,
         )))
-    }
-
-    fn push(store: &Items<T>, item: T) -> Result<(), PushError<T>> {
-        match &store.0 {
-            Repr::Deque(l) => l.push(item, VecDeque::len, VecDeque::push_back),
-            _ => unreachable!("a LIFO queue keeps a deque"),
-        }
-    }
-
-    fn pop(store: &Items<T>) -> Option<T> {
-        match &store.0 {
-            Repr::Deque(l) => l.pop(VecDeque::len, VecDeque::pop_back),
-            _ => unreachable!("a LIFO queue keeps a deque"),
-        }
-    }
-
-    fn pop_reserved(store: &Items<T>) -> Option<T> {
-        match &store.0 {
-            Repr::Deque(l) => l.pop_reserved(VecDeque::pop_back),
-            _ => unreachable!("a LIFO queue keeps a deque"),
-        }
     }
 }
 
@@ -276,41 +350,18 @@ pub struct Priority;
 
 impl<T: Ord> Kind<T> for Priority {}
 
-fn heap_pop<T: Ord>(h: &mut BinaryHeap<Reverse<T>>) -> Option<T> {
-    h.pop().map(|Reverse(x)| x)
-}
-
 impl<T: Ord> sealed::Order<T> for Priority {
     type Store = Items<T>;
     const NAME: &'static str = "Priority";
-    const SEQCST: bool = false;
 
     fn with_capacity(cap: usize) -> Items<T> {
         // `BinaryHeap` is a max-heap; `Reverse` makes the lowest item its top.
-        Items(Repr::Heap(Locked::new(
+        Items(Repr::Heap(locked(
             BinaryHeap::with_capacity(initial(cap)),
             cap,
+            BinaryHeap::len,
+            |h, x| h.push(Reverse(x)),
+            |h| h.pop().map(|Reverse(x)| x),
         )))
-    }
-
-    fn push(store: &Items<T>, item: T) -> Result<(), PushError<T>> {
-        match &store.0 {
-            Repr::Heap(l) => l.push(item, BinaryHeap::len, |h, x| h.push(Reverse(x))),
-            _ => unreachable!("a priority queue keeps a heap"),
-        }
-    }
-
-    fn pop(store: &Items<T>) -> Option<T> {
-        match &store.0 {
-            Repr::Heap(l) => l.pop(BinaryHeap::len, heap_pop),
-            _ => unreachable!("a priority queue keeps a heap"),
-        }
-    }
-
-    fn pop_reserved(store: &Items<T>) -> Option<T> {
-        match &store.0 {
-            Repr::Heap(l) => l.pop_reserved(heap_pop),
-            _ => unreachable!("a priority queue keeps a heap"),
-        }
     }
 }

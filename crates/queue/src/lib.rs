@@ -127,11 +127,12 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::{AtomicU64, AtomicUsize, fence};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener};
+use kind::{Flags, Popped, Pushed};
 use waiters::WaitList;
 
 /// A bounded async queue; clone it to share it between tasks and threads.
@@ -142,33 +143,24 @@ pub struct Queue<T, K: Kind<T> = Fifo> {
     inner: Arc<Inner<T, K>>,
 }
 
-/// `flags`: putters wait in line.
-const PUTTERS: usize = 1;
-/// `flags`: getters wait in line.
-const GETTERS: usize = 2;
-/// `flags`: the queue was shut down.
-const SHUT: usize = 4;
-
-/// A cache line of its own, so that producers and consumers do not write the same one.
-#[repr(align(64))]
+/// Two cache lines of their own, so that what every operation reads is not written by others.
+#[repr(align(128))]
 struct Line<T>(T);
 
 /// What the handles share.
 ///
 /// A `put` or `get` that finds no one waiting in line goes straight to the store (lock-free for
-/// FIFO) and only counts itself; the store keeps the items reserved for served getters from
-/// newcomers. The lock guards the lines of waiters, serving and shutdown, which it announces in
-/// `flags` so that the paths without it know when to take it.
+/// FIFO), which also counts it: the store's pushes and pops are the items put and taken. The
+/// store keeps the items reserved for served getters from newcomers. The lock guards the lines
+/// of waiters, serving and shutdown, which it announces in the store's flags so that the paths
+/// without it know when to take it.
 struct Inner<T, K: Kind<T>> {
     store: Items<T>,
-    /// `PUTTERS | GETTERS | SHUT`, written under the lock; the largest length reached; capacity.
-    flags: Line<(AtomicUsize, AtomicUsize, usize)>,
-    /// Items counted as put: before they enter the store, so never fewer than went in.
-    puts: Line<AtomicUsize>,
-    /// Items taken (and discarded by an immediate shutdown).
-    gets: Line<AtomicUsize>,
-    /// Items marked done (and discarded), and how many times `puts - dones` was seen at zero.
-    dones: Line<(AtomicUsize, AtomicU64)>,
+    /// The largest length reached, and the capacity: read by every `put` (until the queue was
+    /// once full), written rarely.
+    peak: Line<(AtomicUsize, usize)>,
+    /// Items marked done (and discarded), and how many times `pushed - dones` was seen at zero.
+    dones: Line<(AtomicU64, AtomicU64)>,
     state: Mutex<State<T>>,
     /// Notified when the count of unfinished items drops to zero.
     all_done: Event,
@@ -271,6 +263,15 @@ enum GetOutcome<T> {
     Waiting(usize),
 }
 
+/// Who is about to line up, announced before the last try (so that an operation without the
+/// lock after it sees the flag, or this last try sees that operation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    Nobody,
+    Putter,
+    Getter,
+}
+
 impl<T, K: Kind<T>> Inner<T, K> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // The only user code run under the lock is an item's `Ord` (in a priority queue). If it
@@ -283,7 +284,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
     }
 
     fn capacity(&self) -> usize {
-        self.flags.0.2
+        self.peak.0.1
     }
 
     fn len(&self) -> usize {
@@ -291,13 +292,14 @@ impl<T, K: Kind<T>> Inner<T, K> {
     }
 
     fn unfinished(&self) -> usize {
-        // `dones` first: `puts` read after it is at least what it was then, so a zero is real.
+        // `dones` first: the pushes read after it are at least what they were then, so a zero
+        // is real.
         let dones = self.dones.0.0.load(SeqCst);
-        self.puts.0.load(SeqCst).saturating_sub(dones)
+        self.store.pushed().saturating_sub(dones) as usize
     }
 
     /// Counts a zero of the unfinished items for the joiners, if it is zero now. Called after
-    /// every change that can make it zero (`dones` up, `puts` down), so the last one sees it.
+    /// every change that can make it zero (`dones` up), so the last one sees it.
     fn count_zero(&self) {
         if self.unfinished() == 0 {
             self.dones.0.1.fetch_add(1, SeqCst);
@@ -305,39 +307,24 @@ impl<T, K: Kind<T>> Inner<T, K> {
         }
     }
 
-    /// Stores an item, counted first so that it is never taken and marked done uncounted.
-    fn push_counted(&self, item: T) -> Result<(), T> {
-        self.puts.0.fetch_add(1, SeqCst);
-        K::push(&self.store, item).map_err(|e| {
-            self.puts.0.fetch_sub(1, SeqCst);
-            self.count_zero();
-            e.into_inner()
-        })
-    }
-
+    #[inline]
     fn note_peak(&self) {
-        let peak = &self.flags.0.1;
+        let peak = &self.peak.0.0;
         if peak.load(Relaxed) < self.capacity() {
-            peak.fetch_max(self.len(), Relaxed);
+            self.raise_peak();
         }
     }
 
-    /// Announces the state in `flags`, with the bits in `extra` too.
-    fn publish(&self, st: &State<T>, extra: usize) {
-        let mut f = extra;
-        if !st.putters.is_empty() {
-            f |= PUTTERS;
-        }
-        if !st.getters.is_empty() {
-            f |= GETTERS;
-        }
-        if st.shutdown != Shutdown::Open {
-            f |= SHUT;
-        }
-        // Only a change is written: every `put` and `get` reads this line.
-        if self.flags.0.0.load(Relaxed) != f {
-            self.flags.0.0.store(f, SeqCst);
-        }
+    #[cold]
+    fn raise_peak(&self) {
+        self.peak.0.0.fetch_max(self.len(), Relaxed);
+    }
+
+    /// Announces in the store's flags who waits in line (and who is about to).
+    fn publish(&self, st: &State<T>, announce: Announce) {
+        let getters = !st.getters.is_empty() || announce == Announce::Getter;
+        let putters = !st.putters.is_empty() || announce == Announce::Putter;
+        self.store.set_flags(Flags { putters, getters });
     }
 
     /// Brings the lines up to date with the store: admits waiting putters while there is room,
@@ -351,13 +338,17 @@ impl<T, K: Kind<T>> Inner<T, K> {
             };
             // Woken even if the item's `Ord` panics while it is stored (it stays stored).
             wake.add(waker);
-            if let Err(item) = self.push_counted(item) {
-                let waker = wake.take_last();
-                st.putters.push_front(key, PutSlot::Waiting(item), waker);
-                break;
+            match self.store.push(item, false) {
+                Pushed::Ok { .. } => self.note_peak(),
+                Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
+                    let waker = wake.take_last();
+                    st.putters.push_front(key, PutSlot::Waiting(item), waker);
+                    break;
+                }
             }
         }
-        // The store reserves an item (beyond those reserved) for each getter served.
+        // The store reserves an item (beyond those reserved) for each getter served. (Getters
+        // in line were announced, as `reserve` needs.)
         while !st.getters.is_empty() && self.store.reserve() {
             let key = st.getters.pop_front().expect("a getter in line");
             let (_, waker) = st.getters.serve(key, GetSlot::Served);
@@ -369,9 +360,10 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 wake.add(waker);
             }
         }
-        self.publish(st, 0);
+        self.publish(st, Announce::Nobody);
     }
 
+    #[cold]
     fn settle_now(&self) {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
@@ -380,23 +372,27 @@ impl<T, K: Kind<T>> Inner<T, K> {
 
     /// A `put`: straight into the store if no putter waits and there is room; else, with a
     /// waker, in line.
-    fn put(&self, mut item: T, waker: Option<&Waker>) -> PutOutcome<T> {
-        if self.flags.0.0.load(SeqCst) & (PUTTERS | SHUT) == 0 {
-            match self.push_counted(item) {
-                Ok(()) => {
-                    self.note_peak();
-                    // Pairs with the fence of a getter lining up: it finds the item, or this
-                    // sees it in line and serves it.
-                    Self::fence_after_store();
-                    if self.flags.0.0.load(SeqCst) & GETTERS != 0 {
-                        self.settle_now();
-                    }
-                    return PutOutcome::Done;
+    #[inline]
+    fn put(&self, item: T, waker: Option<&Waker>) -> PutOutcome<T> {
+        match self.store.push(item, true) {
+            Pushed::Ok { getters } => {
+                self.note_peak();
+                // The flag was in the word the push moved: a getter lining up before it is
+                // seen here, one after it sees the item.
+                if getters {
+                    self.settle_now();
                 }
-                // Full or closed: the locked path tells which.
-                Err(back) => item = back,
+                PutOutcome::Done
+            }
+            // Full, closed, or putters in line: the locked path tells which.
+            Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
+                self.put_locked(item, waker)
             }
         }
+    }
+
+    #[cold]
+    fn put_locked(&self, mut item: T, waker: Option<&Waker>) -> PutOutcome<T> {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
         if st.shutdown != Shutdown::Open {
@@ -404,36 +400,45 @@ impl<T, K: Kind<T>> Inner<T, K> {
         }
         if st.putters.is_empty() {
             if waker.is_some() {
-                // Announced before the last try: a getter that makes room after it sees it.
-                self.flags.0.0.fetch_or(PUTTERS, SeqCst);
-                fence(SeqCst);
+                // Announced before the last try: a get that makes room after it sees it.
+                self.publish(&st, Announce::Putter);
             }
-            match self.push_counted(item) {
-                Ok(()) => {
+            match self.store.push(item, false) {
+                Pushed::Ok { .. } => {
                     self.note_peak();
                     self.settle(&mut st, &mut wake);
                     return PutOutcome::Done;
                 }
-                Err(back) => item = back,
+                Pushed::Full(back) | Pushed::Closed(back) | Pushed::Busy(back) => item = back,
             }
         }
         let out = match waker {
             Some(w) => PutOutcome::Waiting(st.putters.push(PutSlot::Waiting(item), w.clone())),
             None => PutOutcome::Full(item),
         };
-        self.publish(&st, 0);
+        self.publish(&st, Announce::Nobody);
         out
     }
 
     /// A `get` that has not waited: straight from the store if no getter waits in line and more
     /// items are stored than reserved; else, with a waker, in line.
+    #[inline]
     fn get(&self, waker: Option<&Waker>) -> GetOutcome<T> {
-        if self.flags.0.0.load(SeqCst) & GETTERS == 0
-            && let Some(item) = K::pop(&self.store)
-        {
-            self.got();
-            return GetOutcome::Item(item);
+        match self.store.pop() {
+            Popped::Item { value, putters } => {
+                // The flag was in the word the pop moved: a putter lining up before it is seen
+                // here, one after it finds the room.
+                if putters {
+                    self.settle_now();
+                }
+                GetOutcome::Item(value)
+            }
+            Popped::Empty | Popped::Busy => self.get_locked(waker),
         }
+    }
+
+    #[cold]
+    fn get_locked(&self, waker: Option<&Waker>) -> GetOutcome<T> {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
         // Items stored beyond the reserved ones go to the getters in line first.
@@ -441,11 +446,9 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if st.getters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a put after it sees it.
-                self.flags.0.0.fetch_or(GETTERS, SeqCst);
-                fence(SeqCst);
+                self.publish(&st, Announce::Getter);
             }
-            if let Some(item) = K::pop(&self.store) {
-                self.gets.0.fetch_add(1, SeqCst);
+            if let Some(item) = self.store.pop_spare() {
                 self.settle(&mut st, &mut wake);
                 return GetOutcome::Item(item);
             }
@@ -458,29 +461,8 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 None => GetOutcome::Empty,
             }
         };
-        self.publish(&st, 0);
+        self.publish(&st, Announce::Nobody);
         out
-    }
-
-    /// Orders a push or pop before the look at `flags` that follows it. The ring moves its
-    /// head and tail with `SeqCst` compare-and-swaps, which order it already.
-    #[inline]
-    fn fence_after_store() {
-        if !K::SEQCST {
-            fence(SeqCst);
-        }
-    }
-
-    /// After an item was taken without the lock: counts it, and takes the lock if a putter
-    /// waits for the room (or getters wait on a queue that may now be drained).
-    fn got(&self) {
-        self.gets.0.fetch_add(1, SeqCst);
-        // Pairs with the fence of a putter lining up: it finds the room, or this sees it.
-        Self::fence_after_store();
-        let f = self.flags.0.0.load(SeqCst);
-        if f & PUTTERS != 0 || f & (GETTERS | SHUT) == GETTERS | SHUT {
-            self.settle_now();
-        }
     }
 
     fn fail_putters(st: &mut State<T>, wake: &mut Wakeups) {
@@ -545,10 +527,8 @@ impl<T, K: Kind<T>> Queue<T, K> {
         Queue {
             inner: Arc::new(Inner {
                 store: K::with_capacity(capacity),
-                flags: Line((AtomicUsize::new(0), AtomicUsize::new(0), capacity)),
-                puts: Line(AtomicUsize::new(0)),
-                gets: Line(AtomicUsize::new(0)),
-                dones: Line((AtomicUsize::new(0), AtomicU64::new(0))),
+                peak: Line((AtomicUsize::new(0), capacity)),
+                dones: Line((AtomicU64::new(0), AtomicU64::new(0))),
                 state: Mutex::new(state),
                 all_done: Event::new(),
                 kind: PhantomData,
@@ -613,7 +593,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
         let dones = &inner.dones.0.0;
         let mut d = dones.load(SeqCst);
         loop {
-            if d >= inner.gets.0.load(SeqCst) {
+            if d >= inner.store.popped() {
                 return Err(TaskDoneError);
             }
             match dones.compare_exchange_weak(d, d + 1, SeqCst, SeqCst) {
@@ -688,13 +668,12 @@ impl<T, K: Kind<T>> Queue<T, K> {
         }
         inner.store.clear_reserved();
         // Also waits out a put that claimed its place before the store was closed.
-        while let Some(item) = K::pop(&inner.store) {
+        while let Some(item) = inner.store.pop_spare() {
             discarded.push(item);
         }
-        // Taken and done at once: `gets` first, so `task_done` never sees more done than taken.
-        inner.gets.0.fetch_add(discarded.len(), SeqCst);
-        inner.dones.0.0.fetch_add(discarded.len(), SeqCst);
-        inner.publish(&st, 0);
+        // Taken (the store counted them) and done at once.
+        inner.dones.0.0.fetch_add(discarded.len() as u64, SeqCst);
+        inner.publish(&st, Announce::Nobody);
         drop(st);
         // Items are dropped without the lock: their `Drop` may use the queue.
         drop(discarded);
@@ -730,7 +709,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// The largest length the queue reached since it was created.
     pub fn peak_len(&self) -> usize {
-        self.inner.flags.0.1.load(SeqCst)
+        self.inner.peak.0.0.load(SeqCst)
     }
 
     /// How many `put`s are waiting for room.
@@ -879,10 +858,9 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
             }
             GetSlot::Served => {
                 // The best item now, not the one whose arrival served this getter.
-                if let Some(item) = K::pop_reserved(&inner.store) {
+                if let Some(item) = inner.store.pop_reserved() {
                     this.key = None;
                     st.getters.free(key);
-                    inner.gets.0.fetch_add(1, SeqCst);
                     // Room for a putter; or the last item after a shutdown fails the line.
                     inner.settle(&mut st, &mut wake);
                     return Poll::Ready(Ok(item));

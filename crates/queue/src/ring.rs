@@ -1,14 +1,24 @@
-//! A bounded lock-free ring for the FIFO kind that keeps the count of items reserved for served
-//! getters in the same word as its head, so that a newcomer's pop checks the reservations with
-//! the one compare-and-swap that moves the head. (A ring from a crate, such as concurrent-queue,
-//! cannot: the check then costs a second shared word, which made the queue slower than
-//! async-channel on two threads.)
+//! The FIFO kind's store: a bounded lock-free ring (Vyukov's slots, as in concurrent-queue and so
+//! async-channel) whose head and tail words also carry what the queue needs on its paths without
+//! the lock, so that a `put` touches the tail word and one slot, and a `get` the head word and
+//! one slot, as async-channel's do, and nothing else:
 //!
-//! The slot protocol is Vyukov's bounded queue, as in concurrent-queue: a position is
-//! `lap * one_lap + index`, and a slot's stamp says which position may use it next, so that
-//! one pusher or popper at a time owns a slot. That ownership is what makes the `unsafe` reads
-//! and writes of slot values sound; a mutex per slot instead (never contended, but two locked
-//! instructions per access) kept the queue below async-channel on two threads.
+//! - in the tail word: the ring is closed; putters wait in line (a newcomer's push goes to the
+//!   lock instead); getters wait in line (a push must take the lock afterwards to serve them);
+//! - in the head word: getters wait in line (a newcomer's pop goes to the lock instead); putters
+//!   wait in line (a pop must take the lock afterwards to admit one); and the count of items
+//!   reserved for served getters, which a newcomer's pop leaves alone: it takes the head item
+//!   only if the one `reserved` places after it is stored.
+//!
+//! Flags and reservations are written only under the queue's lock. A push or pop moves its word
+//! by a compare-and-swap of the whole word, so it succeeds only with the flags and reservations
+//! it read: a change just before makes it fail and read again.
+//!
+//! A position is `lap * one_lap + index` (no division), in 40 bits that wrap; a slot's stamp
+//! says which position may use it next, so that one pusher or popper at a time owns a slot.
+//! That ownership is what makes the `unsafe` reads and writes of slot values sound. The items
+//! ever pushed and popped (what `task_done` and `join` count) are the positions unwrapped: each
+//! word has a counter of the half-periods it crossed, bumped by the push or pop that crossed.
 #![allow(unsafe_code)]
 
 use std::cell::UnsafeCell;
@@ -17,18 +27,31 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicU64, fence};
 
-use concurrent_queue::PushError;
+use crate::kind::{Flags, Popped, Pushed};
 
-/// Positions take the low 40 bits of `head` and `tail` (they wrap, at a whole lap).
+/// Positions take the low 40 bits of `head` and `tail`.
 const POS_BITS: u32 = 40;
-const POS_MASK: u64 = (1 << POS_BITS) - 1;
-/// In `tail`: the ring is closed.
+const POS: u64 = (1 << POS_BITS) - 1;
+/// Half the positions: a word's crossings of a multiple of it are counted.
+const HALF: u64 = 1 << (POS_BITS - 1);
+/// Tail: the ring is closed (pushes fail).
 const CLOSED: u64 = 1 << 63;
-/// In `head`: one reservation (the high 24 bits count them).
+/// Tail: putters wait in line; a newcomer's push is `Busy`.
+const SLOW_PUT: u64 = 1 << 62;
+/// Tail: getters wait in line; a push must take the lock after it.
+const GETTERS: u64 = 1 << 61;
+/// Head: getters wait in line; a newcomer's pop is `Busy`.
+const SLOW_GET: u64 = 1 << 63;
+/// Head: putters wait in line; a pop must take the lock after it.
+const PUTTERS: u64 = 1 << 62;
+/// Head: one reservation (bits 40 to 61 count them).
 const ONE_RESERVED: u64 = 1 << POS_BITS;
+const RESERVED: u64 = ((1 << 22) - 1) << POS_BITS;
+/// The capacity's bound: every stored item may be reserved.
+pub(crate) const MAX_CAP: usize = (1 << 22) - 1;
 
-/// A cache line of its own.
-#[repr(align(64))]
+/// Two cache lines of their own (the next line is prefetched with one on x86).
+#[repr(align(128))]
 struct Line<T>(T);
 
 struct Slot<T> {
@@ -37,38 +60,63 @@ struct Slot<T> {
 }
 
 pub(crate) struct Ring<T> {
-    /// The position of the next pop, and the reservations above it.
+    /// The position of the next pop, the reservations, `SLOW_GET` and `PUTTERS`.
     head: Line<AtomicU64>,
-    /// The position of the next push, and `CLOSED`.
+    /// The position of the next push, `CLOSED`, `SLOW_PUT` and `GETTERS`.
     tail: Line<AtomicU64>,
+    /// How many times the head and the tail crossed a multiple of `HALF` (rarely written).
+    crossings: [AtomicU64; 2],
     slots: Box<[Slot<T>]>,
     cap: u64,
+    /// A power of two above `cap`.
     one_lap: u64,
+}
+
+fn reserved(h: u64) -> u64 {
+    (h & RESERVED) >> POS_BITS
 }
 
 impl<T> Ring<T> {
     /// # Panics
     ///
-    /// If `cap` is 2^23 or more (its reservations would not fit beside the head).
+    /// If `cap` is more than [`MAX_CAP`] (its reservations would not fit beside the head).
     pub(crate) fn new(cap: usize) -> Self {
-        assert!(cap < 1 << 23, "a FIFO queue holds fewer than 2^23 items");
-        let one_lap = (cap as u64 + 1).next_power_of_two();
+        assert!(
+            cap <= MAX_CAP,
+            "a FIFO queue holds at most {MAX_CAP} items"
+        );
+        let cap = cap as u64;
+        // Above `cap` even for 1, so that "pushed at `pos`" (`pos + 1`) and "free for the next
+        // lap" (`pos + one_lap`) are different stamps.
+        let one_lap = (cap + 1).next_power_of_two();
         Ring {
             head: Line(AtomicU64::new(0)),
             tail: Line(AtomicU64::new(0)),
-            slots: (0..cap as u64)
+            crossings: [AtomicU64::new(0), AtomicU64::new(0)],
+            slots: (0..cap)
                 .map(|i| Slot {
                     stamp: AtomicU64::new(i),
                     value: UnsafeCell::new(MaybeUninit::uninit()),
                 })
                 .collect(),
-            cap: cap as u64,
+            cap,
             one_lap,
         }
     }
 
+    #[inline]
     fn slot(&self, pos: u64) -> &Slot<T> {
         &self.slots[(pos & (self.one_lap - 1)) as usize]
+    }
+
+    /// The position after `pos`.
+    #[inline]
+    fn next(&self, pos: u64) -> u64 {
+        if (pos & (self.one_lap - 1)) + 1 < self.cap {
+            pos + 1
+        } else {
+            ((pos & !(self.one_lap - 1)) + self.one_lap) & POS
+        }
     }
 
     /// The position `n` places after `pos` (`n` at most the capacity).
@@ -78,55 +126,150 @@ impl<T> Ring<T> {
         if index + n < self.cap {
             pos + n
         } else {
-            (lap + self.one_lap + index + n - self.cap) & POS_MASK
+            (lap + self.one_lap + index + n - self.cap) & POS
         }
     }
 
-    pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
-        let mut tail = self.tail.0.load(Relaxed);
+    /// Counts a crossing of a multiple of `HALF` by the word `which` (0 head, 1 tail) moving to
+    /// `pos`. Positions land on every multiple of `one_lap`, so on every multiple of `HALF`.
+    #[inline]
+    fn note_crossing(&self, which: usize, pos: u64) {
+        if pos & (HALF - 1) == 0 {
+            self.crossings[which].fetch_add(1, SeqCst);
+        }
+    }
+
+    /// The items before position `pos` of word `which`, unwrapped with its crossings (read
+    /// before `pos`). A crossing not counted yet shows in `pos`'s half; the counter lags at most
+    /// one crossing (the next is 2^39 positions later).
+    fn count(&self, crossings: u64, pos: u64) -> u64 {
+        let half = pos / HALF;
+        let c = if crossings % 2 == half {
+            crossings
+        } else {
+            crossings + 1
+        };
+        let full = c * HALF + (pos & (HALF - 1));
+        (full / self.one_lap) * self.cap + (full & (self.one_lap - 1))
+    }
+
+    /// Pushes at the tail. A `newcomer` (a push without the lock) gives up if putters wait in
+    /// line; under the lock it does not look.
+    #[inline]
+    pub(crate) fn push(&self, value: T, newcomer: bool) -> Pushed<T> {
+        let mut t = self.tail.0.load(Relaxed);
         loop {
-            if tail & CLOSED != 0 {
-                return Err(PushError::Closed(value));
+            if t & CLOSED != 0 {
+                return Pushed::Closed(value);
             }
-            let slot = self.slot(tail);
+            if newcomer && t & SLOW_PUT != 0 {
+                return Pushed::Busy(value);
+            }
+            let pos = t & POS;
+            let slot = self.slot(pos);
             let stamp = slot.stamp.load(Acquire);
-            if stamp == tail {
-                let next = self.advance(tail, 1);
+            if stamp == pos {
+                let next = self.next(pos);
                 match self
                     .tail
                     .0
-                    .compare_exchange_weak(tail, next, SeqCst, Relaxed)
+                    .compare_exchange_weak(t, (t & !POS) | next, SeqCst, Relaxed)
                 {
                     Ok(_) => {
-                        // SAFETY: the tail CAS made this push the owner of position `tail`, and
-                        // its stamp (`tail`) says the value of the lap before was taken: no one
+                        // SAFETY: the tail CAS made this push the owner of position `pos`, and
+                        // its stamp (`pos`) says the value of the lap before was taken: no one
                         // reads or writes the slot until the stamp below hands it to a pop.
                         unsafe { (*slot.value.get()).write(value) };
-                        slot.stamp.store(tail + 1, Release);
-                        return Ok(());
+                        slot.stamp.store(pos + 1, Release);
+                        self.note_crossing(1, next);
+                        return Pushed::Ok {
+                            getters: t & GETTERS != 0,
+                        };
                     }
-                    Err(t) => tail = t,
+                    Err(now) => t = now,
                 }
-            } else if (stamp + self.one_lap) & POS_MASK == tail + 1 {
-                // The slot still holds the item of the lap before: full, unless a pop is
+            } else if (stamp + self.one_lap) & POS == pos + 1 {
+                // The slot still holds the item of the lap before: full, unless a pop of it is
                 // under way.
                 fence(SeqCst);
-                let head = self.head.0.load(Relaxed) & POS_MASK;
-                if (head + self.one_lap) & POS_MASK == tail {
-                    return Err(PushError::Full(value));
+                let head = self.head.0.load(Relaxed) & POS;
+                if (head + self.one_lap) & POS == pos {
+                    return Pushed::Full(value);
                 }
                 hint::spin_loop();
-                tail = self.tail.0.load(Relaxed);
+                t = self.tail.0.load(Relaxed);
             } else {
+                // Another push took the position first.
                 hint::spin_loop();
-                tail = self.tail.0.load(Relaxed);
+                t = self.tail.0.load(Relaxed);
             }
         }
     }
 
-    /// Takes the value at `pos`, whose pop this caller owns, once its push has landed.
-    fn take_at(&self, pos: u64) -> T {
-        let slot = self.slot(pos);
+    /// A newcomer's pop without the lock: the head item if more items are stored than
+    /// reserved; `Busy` if getters wait in line; else `Empty`.
+    #[inline]
+    pub(crate) fn pop(&self) -> Popped<T> {
+        let mut h = self.head.0.load(Relaxed);
+        loop {
+            if h & SLOW_GET != 0 {
+                return Popped::Busy;
+            }
+            let pos = h & POS;
+            let slot = self.slot(pos);
+            let ready = if h & RESERVED == 0 {
+                let stamp = slot.stamp.load(Acquire);
+                if stamp == pos {
+                    // Empty, unless a push of it is under way.
+                    fence(SeqCst);
+                    if self.tail.0.load(Relaxed) & POS == pos {
+                        return Popped::Empty;
+                    }
+                }
+                stamp == pos + 1
+            } else {
+                // Only an item beyond the reserved ones is a newcomer's (taken from the head:
+                // the served getters take what comes out next when they run).
+                let beyond = self.advance(pos, reserved(h));
+                let stamp = self.slot(beyond).stamp.load(Acquire);
+                if stamp != beyond + 1 {
+                    // Not stored (yet): the locked path decides.
+                    let now = self.head.0.load(Relaxed);
+                    if now == h {
+                        return Popped::Empty;
+                    }
+                    h = now;
+                    continue;
+                }
+                true
+            };
+            if ready {
+                let next = self.next(pos);
+                match self
+                    .head
+                    .0
+                    .compare_exchange_weak(h, (h & !POS) | next, SeqCst, Relaxed)
+                {
+                    Ok(_) => {
+                        self.note_crossing(0, next);
+                        return Popped::Item {
+                            value: self.take(slot, pos),
+                            putters: h & PUTTERS != 0,
+                        };
+                    }
+                    Err(now) => h = now,
+                }
+            } else {
+                // Another pop took the position first, or a push of it is under way.
+                hint::spin_loop();
+                h = self.head.0.load(Relaxed);
+            }
+        }
+    }
+
+    /// Takes the value at `pos`, whose pop this caller owns, once its push has written it.
+    #[inline]
+    fn take(&self, slot: &Slot<T>, pos: u64) -> T {
         while slot.stamp.load(Acquire) != pos + 1 {
             hint::spin_loop();
         }
@@ -134,84 +277,81 @@ impl<T> Ring<T> {
         // (`pos + 1`, read with `Acquire`) says its push wrote the value: no one else touches
         // the slot until the stamp below hands it to the push of the next lap.
         let value = unsafe { (*slot.value.get()).assume_init_read() };
-        slot.stamp.store((pos + self.one_lap) & POS_MASK, Release);
+        slot.stamp.store((pos + self.one_lap) & POS, Release);
         value
     }
 
-    /// Whether the item at `pos` (at or after the head) is stored; waits out a push that claimed
-    /// it. False if no push has claimed it, or if the head has moved past it meanwhile.
-    fn stored(&self, pos: u64) -> bool {
-        let slot = self.slot(pos);
-        loop {
-            let stamp = slot.stamp.load(Acquire);
-            if stamp == pos + 1 {
-                return true;
-            }
-            // Pairs with the fence of a pusher looking for getters in line: it finds them, or
-            // this finds its claim.
-            fence(SeqCst);
-            if self.tail.0.load(Relaxed) & POS_MASK == pos || stamp != pos {
-                return false;
-            }
-            // Claimed by a push that has not written it yet.
-            hint::spin_loop();
-        }
+    /// Whether a push has claimed position `pos`, at or after the head `head` (its value may
+    /// still be on its way).
+    fn claimed(&self, head: u64, pos: u64) -> bool {
+        // Pairs with the fence of a push that found the slot full or a pop that found it empty,
+        // and with the CAS of a push that reads the flags: either that push sees a flag set
+        // before this, or this sees its claim.
+        fence(SeqCst);
+        let tail = self.tail.0.load(SeqCst) & POS;
+        // Distances from the head, which wrap with the positions.
+        tail.wrapping_sub(head) & POS > pos.wrapping_sub(head) & POS
     }
 
-    /// A newcomer's pop: the head item, if more items are stored than are reserved.
-    pub(crate) fn pop(&self) -> Option<T> {
+    /// Under the queue's lock: the head item if more items are stored (or being pushed) than
+    /// reserved, whatever the flags say.
+    pub(crate) fn pop_spare(&self) -> Option<T> {
         let mut h = self.head.0.load(SeqCst);
         loop {
-            let head = h & POS_MASK;
-            let reserved = h >> POS_BITS;
-            if reserved >= self.cap || !self.stored(self.advance(head, reserved)) {
-                // Nothing beyond the reservations; unless the head moved meanwhile.
-                let now = self.head.0.load(SeqCst);
-                if now == h {
-                    return None;
-                }
-                h = now;
-                continue;
+            let pos = h & POS;
+            if !self.claimed(pos, self.advance(pos, reserved(h))) {
+                return None;
             }
-            let next = self.advance(head, 1) | (h & !POS_MASK);
-            match self.head.0.compare_exchange_weak(h, next, SeqCst, Relaxed) {
-                Ok(_) => return Some(self.take_at(head)),
+            let next = self.next(pos);
+            match self
+                .head
+                .0
+                .compare_exchange(h, (h & !POS) | next, SeqCst, SeqCst)
+            {
+                Ok(_) => {
+                    self.note_crossing(0, next);
+                    return Some(self.take(self.slot(pos), pos));
+                }
                 Err(now) => h = now,
             }
         }
     }
 
-    /// A served getter's pop: the head item, using up one reservation.
+    /// Under the queue's lock, for a served getter: the head item, using up a reservation.
     pub(crate) fn pop_reserved(&self) -> T {
         let mut h = self.head.0.load(SeqCst);
         loop {
-            debug_assert!(h >> POS_BITS > 0, "a reservation to use");
-            let head = h & POS_MASK;
-            let next = self.advance(head, 1) | ((h & !POS_MASK) - ONE_RESERVED);
-            match self.head.0.compare_exchange_weak(h, next, SeqCst, Relaxed) {
-                Ok(_) => return self.take_at(head),
+            debug_assert!(reserved(h) > 0, "a reservation to use");
+            let pos = h & POS;
+            let next = self.next(pos);
+            match self.head.0.compare_exchange(
+                h,
+                ((h & !POS) - ONE_RESERVED) | next,
+                SeqCst,
+                SeqCst,
+            ) {
+                Ok(_) => {
+                    self.note_crossing(0, next);
+                    return self.take(self.slot(pos), pos);
+                }
                 Err(now) => h = now,
             }
         }
     }
 
-    /// Reserves the first item beyond the reservations, if it is stored.
+    /// Under the queue's lock: reserves the first item beyond the reservations, if a push
+    /// claimed it.
     pub(crate) fn reserve(&self) -> bool {
         let mut h = self.head.0.load(SeqCst);
         loop {
-            let reserved = h >> POS_BITS;
-            if reserved >= self.cap || !self.stored(self.advance(h & POS_MASK, reserved)) {
-                let now = self.head.0.load(SeqCst);
-                if now == h {
-                    return false;
-                }
-                h = now;
-                continue;
+            let pos = h & POS;
+            if !self.claimed(pos, self.advance(pos, reserved(h))) {
+                return false;
             }
             match self
                 .head
                 .0
-                .compare_exchange_weak(h, h + ONE_RESERVED, SeqCst, Relaxed)
+                .compare_exchange(h, h + ONE_RESERVED, SeqCst, SeqCst)
             {
                 Ok(_) => return true,
                 Err(now) => h = now,
@@ -219,23 +359,72 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Gives one reservation up (its getter was dropped); the item stays.
+    /// How many items are reserved.
+    #[cfg(test)]
+    fn reserved(&self) -> u64 {
+        reserved(self.head.0.load(SeqCst))
+    }
+
+    /// Under the queue's lock: gives one reservation up (its getter was dropped).
     pub(crate) fn unreserve(&self) {
         self.head.0.fetch_sub(ONE_RESERVED, SeqCst);
     }
 
-    /// Gives every reservation up.
+    /// Under the queue's lock: gives every reservation up.
     pub(crate) fn clear_reserved(&self) {
-        self.head.0.fetch_and(POS_MASK, SeqCst);
+        self.head.0.fetch_and(!RESERVED, SeqCst);
     }
 
-    /// How many items are stored (counting those being pushed).
+    /// Under the queue's lock: writes the flags that changed. A flag is set before the last try
+    /// of the operation it announces, and cleared once nothing needs it.
+    pub(crate) fn set_flags(&self, f: Flags) {
+        let mut head = 0;
+        if f.getters {
+            head |= SLOW_GET;
+        }
+        if f.putters {
+            head |= PUTTERS;
+        }
+        let mut tail = 0;
+        if f.putters {
+            tail |= SLOW_PUT;
+        }
+        if f.getters {
+            tail |= GETTERS;
+        }
+        Self::set_bits(&self.head.0, SLOW_GET | PUTTERS, head);
+        Self::set_bits(&self.tail.0, SLOW_PUT | GETTERS, tail);
+    }
+
+    fn set_bits(word: &AtomicU64, mask: u64, bits: u64) {
+        // Only the lock holder changes the flags, so the load tells them exactly.
+        let now = word.load(Relaxed) & mask;
+        if now & !bits != 0 {
+            word.fetch_and(!(now & !bits), SeqCst);
+        }
+        if bits & !now != 0 {
+            word.fetch_or(bits & !now, SeqCst);
+        }
+    }
+
+    /// Items ever pushed (counting a push under way).
+    pub(crate) fn pushed(&self) -> u64 {
+        let c = self.crossings[1].load(SeqCst);
+        self.count(c, self.tail.0.load(SeqCst) & POS)
+    }
+
+    /// Items ever popped (counting a pop under way).
+    pub(crate) fn popped(&self) -> u64 {
+        let c = self.crossings[0].load(SeqCst);
+        self.count(c, self.head.0.load(SeqCst) & POS)
+    }
+
+    /// How many items are stored (counting those being pushed, not those being popped).
     pub(crate) fn len(&self) -> usize {
         loop {
-            let tail = self.tail.0.load(SeqCst);
-            let head = self.head.0.load(SeqCst);
-            if self.tail.0.load(SeqCst) == tail {
-                let (tail, head) = (tail & POS_MASK, head & POS_MASK);
+            let tail = self.tail.0.load(SeqCst) & POS;
+            let head = self.head.0.load(SeqCst) & POS;
+            if self.tail.0.load(SeqCst) & POS == tail {
                 let hix = head & (self.one_lap - 1);
                 let tix = tail & (self.one_lap - 1);
                 return if hix < tix {
@@ -265,13 +454,123 @@ impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // With `&mut self` no push or pop is under way: the positions from head to tail hold
         // written values.
-        let tail = *self.tail.0.get_mut() & POS_MASK;
-        let mut pos = *self.head.0.get_mut() & POS_MASK;
+        let tail = *self.tail.0.get_mut() & POS;
+        let mut pos = *self.head.0.get_mut() & POS;
         while pos != tail {
             let slot = &mut self.slots[(pos & (self.one_lap - 1)) as usize];
             // SAFETY: the value at a position between head and tail was written and not taken.
             unsafe { slot.value.get_mut().assume_init_drop() };
-            pos = self.advance(pos, 1);
+            pos = self.next(pos);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::thread;
+
+    /// Two pushers and two poppers through a small ring without the queue around it: every
+    /// value comes out once, each pusher's in its order (small enough for Miri).
+    #[test]
+    fn threads_push_and_pop_every_value_once() {
+        const PER: u64 = if cfg!(miri) { 60 } else { 20_000 };
+        for cap in [1, 2, 3] {
+            let ring = Arc::new(Ring::<Box<u64>>::new(cap));
+            let pushers: Vec<_> = (0..2u64)
+                .map(|p| {
+                    let ring = ring.clone();
+                    thread::spawn(move || {
+                        for i in 0..PER {
+                            let mut v = Box::new(p * PER + i);
+                            loop {
+                                match ring.push(v, true) {
+                                    Pushed::Ok { .. } => break,
+                                    Pushed::Full(back) => v = back,
+                                    _ => unreachable!("no flags, not closed"),
+                                }
+                                thread::yield_now();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let poppers: Vec<_> = (0..2)
+                .map(|_| {
+                    let ring = ring.clone();
+                    thread::spawn(move || {
+                        let mut got = Vec::new();
+                        while (got.len() as u64) < PER {
+                            match ring.pop() {
+                                Popped::Item { value, .. } => got.push(*value),
+                                Popped::Empty => thread::yield_now(),
+                                Popped::Busy => unreachable!("no flags"),
+                            }
+                        }
+                        got
+                    })
+                })
+                .collect();
+            pushers.into_iter().for_each(|t| t.join().unwrap());
+            let mut all = Vec::new();
+            for t in poppers {
+                let got = t.join().unwrap();
+                for p in 0..2 {
+                    let mine: Vec<_> = got.iter().filter(|&&v| v / PER == p).collect();
+                    assert!(mine.windows(2).all(|w| w[0] < w[1]), "a pusher's order");
+                }
+                all.extend(got);
+            }
+            all.sort_unstable();
+            assert_eq!(all, (0..2 * PER).collect::<Vec<_>>());
+            assert_eq!((ring.pushed(), ring.popped(), ring.len()), (2 * PER, 2 * PER, 0));
+        }
+    }
+
+    /// Values left in the ring are dropped with it; reservations and flags work on one thread.
+    #[test]
+    fn reservations_flags_and_drop() {
+        let ring = Ring::<Box<u64>>::new(3);
+        for v in 0..3 {
+            assert!(matches!(ring.push(Box::new(v), true), Pushed::Ok { getters: false }));
+        }
+        assert!(matches!(ring.push(Box::new(9), true), Pushed::Full(_)));
+        ring.set_flags(Flags {
+            putters: true,
+            getters: true,
+        });
+        assert!(matches!(ring.pop(), Popped::Busy));
+        assert!(matches!(ring.push(Box::new(9), true), Pushed::Busy(_)));
+        assert!(ring.reserve() && ring.reserve());
+        assert_eq!(ring.pop_spare().as_deref(), Some(&0));
+        // Two reserved, two stored: none spare.
+        assert!(!ring.reserve());
+        assert_eq!(ring.pop_spare(), None);
+        assert_eq!(*ring.pop_reserved(), 1);
+        assert!(matches!(ring.push(Box::new(3), false), Pushed::Ok { getters: true }));
+        assert!(matches!(ring.push(Box::new(4), false), Pushed::Ok { .. }));
+        ring.set_flags(Flags::default());
+        assert_eq!(ring.reserved(), 1);
+        // Stored 2, 3, 4 with one reserved: a newcomer takes the head.
+        match ring.pop() {
+            Popped::Item { value, putters } => assert_eq!((*value, putters), (2, false)),
+            _ => panic!("an item"),
+        }
+        ring.unreserve();
+        ring.reserve();
+        ring.reserve();
+        assert!(matches!(ring.pop(), Popped::Empty));
+        ring.clear_reserved();
+        assert_eq!(ring.reserved(), 0);
+        assert_eq!((ring.len(), ring.pushed(), ring.popped()), (2, 5, 3));
+        // Positions unwrapped: one crossing counted and the position in the upper half; or in the
+        // lower half, after a wrap not counted yet.
+        assert_eq!(ring.count(1, HALF + 2), HALF / 4 * 3 + 2);
+        assert_eq!(ring.count(1, 2), 2 * HALF / 4 * 3 + 2);
+        assert_eq!(ring.count(2, 2), 2 * HALF / 4 * 3 + 2);
+        ring.close();
+        assert!(matches!(ring.push(Box::new(5), false), Pushed::Closed(_)));
+        // 3 and 4 are dropped with the ring (Miri reports a leak otherwise).
     }
 }

@@ -147,7 +147,8 @@ where
         }));
         drop(stop_tx);
         for w in workers {
-            w.join().unwrap();
+            // The stop channel closed: its `recv` error is how a worker is told to stop.
+            w.join().unwrap().unwrap_err();
         }
         let _ = done_tx.send(());
     });
