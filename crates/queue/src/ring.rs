@@ -25,7 +25,7 @@ use std::cell::UnsafeCell;
 use std::hint;
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicU64, fence};
+use std::sync::atomic::AtomicU64;
 
 use crate::kind::{Flags, Popped, Pushed};
 
@@ -190,9 +190,10 @@ impl<T> Ring<T> {
                 }
             } else if (stamp + self.one_lap) & POS == pos + 1 {
                 // The slot still holds the item of the lap before: full, unless a pop of it is
-                // under way.
-                fence(SeqCst);
-                let head = self.head.0.load(Relaxed) & POS;
+                // under way. (No fence: a push that finds the ring full takes the lock, which
+                // looks again after announcing the putter in the head word, whose pops then
+                // see it.)
+                let head = self.head.0.load(SeqCst) & POS;
                 if (head + self.one_lap) & POS == pos {
                     return Pushed::Full(value);
                 }
@@ -220,9 +221,9 @@ impl<T> Ring<T> {
             let ready = if h & RESERVED == 0 {
                 let stamp = slot.stamp.load(Acquire);
                 if stamp == pos {
-                    // Empty, unless a push of it is under way.
-                    fence(SeqCst);
-                    if self.tail.0.load(Relaxed) & POS == pos {
+                    // Empty, unless a push of it is under way. (No fence: `Empty` sends the
+                    // get to the lock, which looks again after announcing the getter.)
+                    if self.tail.0.load(SeqCst) & POS == pos {
                         return Popped::Empty;
                     }
                 }
@@ -284,10 +285,9 @@ impl<T> Ring<T> {
     /// Whether a push has claimed position `pos`, at or after the head `head` (its value may
     /// still be on its way).
     fn claimed(&self, head: u64, pos: u64) -> bool {
-        // Pairs with the fence of a push that found the slot full or a pop that found it empty,
-        // and with the CAS of a push that reads the flags: either that push sees a flag set
-        // before this, or this sees its claim.
-        fence(SeqCst);
+        // No fence: a getter announced itself by a read-modify-write of the tail word before
+        // this load of it, and a push moves that word by a compare-and-swap, so either the push
+        // comes first in the word's order and this sees its claim, or the push sees the flag.
         let tail = self.tail.0.load(SeqCst) & POS;
         // Distances from the head, which wrap with the positions.
         tail.wrapping_sub(head) & POS > pos.wrapping_sub(head) & POS
