@@ -45,7 +45,9 @@ pub(crate) struct Flags {
 /// What came of a push.
 pub(crate) enum Pushed<T> {
     /// Stored; `getters`: getters wait in line, to be served under the lock.
-    Ok { getters: bool },
+    Ok {
+        getters: bool,
+    },
     Full(T),
     Closed(T),
     /// Putters wait in line: a newcomer takes the lock.
@@ -66,6 +68,9 @@ pub(crate) enum Popped<T> {
 /// exactly when its items are `Send`, whatever its kind).
 pub struct Items<T>(Repr<T>);
 
+// The ring's head and tail have cache lines of their own, so it is large; the store sits once in
+// the queue's `Arc`, and boxing the ring would add a pointer to follow on every `put` and `get`.
+#[allow(clippy::large_enum_variant)]
 enum Repr<T> {
     /// FIFO: a lock-free ring.
     Ring(Ring<T>),
@@ -307,7 +312,7 @@ fn locked<S, T>(
 }
 
 /// First in, first out (asyncio's `Queue`). Its items are kept in a lock-free ring, allocated
-/// for the whole capacity up front.
+/// for the whole capacity up front (at most 2^22 - 1).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fifo;
 

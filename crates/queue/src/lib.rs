@@ -105,9 +105,13 @@
 //!   with [`Queue::task_done`] keeps `join` waiting, as in Python.
 //! - It does not reorder equal items in a priority queue by arrival; put `(priority, seq, item)`.
 //! - A FIFO queue allocates its whole capacity up front (as async-channel's bounded channel does),
-//!   and holds fewer than 2^23 items. Its `put` and `get` are lock-free while nobody waits (a
-//!   ring whose head also counts the items reserved for served getters); waiting, serving and
-//!   shutting down take a short lock. LIFO and priority queues keep their items behind a lock.
+//!   and holds at most 2^22 - 1 items. Its `put` and `get` take no lock while nobody waits in
+//!   line: a ring whose head and tail words also carry who waits and how many items are reserved
+//!   for served getters, so that a `put` touches the tail and one slot, a `get` the head and one
+//!   slot. Waiting, serving a waiter (a `get` that frees a place for a waiting putter, a `put`
+//!   that fills one for a waiting getter) and shutting down take a short lock; `task_done`,
+//!   `join` and `len` read both ends. LIFO and priority queues keep their items behind a lock,
+//!   taken by every operation.
 
 // Only the FIFO ring's slots use `unsafe` (see `ring.rs`).
 #![deny(unsafe_code)]
@@ -483,7 +487,7 @@ impl<T> Queue<T, Fifo> {
     ///
     /// # Panics
     ///
-    /// If `capacity` is zero, or 2^23 or more.
+    /// If `capacity` is zero, or 2^22 or more.
     pub fn bounded(capacity: usize) -> Self {
         Self::with_kind(capacity)
     }
@@ -516,7 +520,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
     ///
     /// # Panics
     ///
-    /// If `capacity` is zero (or, for [`Fifo`], 2^23 or more).
+    /// If `capacity` is zero (or, for [`Fifo`], 2^22 or more).
     pub fn with_kind(capacity: usize) -> Self {
         assert!(capacity > 0, "queue capacity must be at least 1");
         let state = State {

@@ -24,8 +24,8 @@
 use std::cell::UnsafeCell;
 use std::hint;
 use std::mem::MaybeUninit;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 use crate::kind::{Flags, Popped, Pushed};
 
@@ -81,10 +81,7 @@ impl<T> Ring<T> {
     ///
     /// If `cap` is more than [`MAX_CAP`] (its reservations would not fit beside the head).
     pub(crate) fn new(cap: usize) -> Self {
-        assert!(
-            cap <= MAX_CAP,
-            "a FIFO queue holds at most {MAX_CAP} items"
-        );
+        assert!(cap <= MAX_CAP, "a FIFO queue holds at most {MAX_CAP} items");
         let cap = cap as u64;
         // Above `cap` even for 1, so that "pushed at `pos`" (`pos + 1`) and "free for the next
         // lap" (`pos + one_lap`) are different stamps.
@@ -524,7 +521,10 @@ mod tests {
             }
             all.sort_unstable();
             assert_eq!(all, (0..2 * PER).collect::<Vec<_>>());
-            assert_eq!((ring.pushed(), ring.popped(), ring.len()), (2 * PER, 2 * PER, 0));
+            assert_eq!(
+                (ring.pushed(), ring.popped(), ring.len()),
+                (2 * PER, 2 * PER, 0)
+            );
         }
     }
 
@@ -533,7 +533,10 @@ mod tests {
     fn reservations_flags_and_drop() {
         let ring = Ring::<Box<u64>>::new(3);
         for v in 0..3 {
-            assert!(matches!(ring.push(Box::new(v), true), Pushed::Ok { getters: false }));
+            assert!(matches!(
+                ring.push(Box::new(v), true),
+                Pushed::Ok { getters: false }
+            ));
         }
         assert!(matches!(ring.push(Box::new(9), true), Pushed::Full(_)));
         ring.set_flags(Flags {
@@ -548,7 +551,10 @@ mod tests {
         assert!(!ring.reserve());
         assert_eq!(ring.pop_spare(), None);
         assert_eq!(*ring.pop_reserved(), 1);
-        assert!(matches!(ring.push(Box::new(3), false), Pushed::Ok { getters: true }));
+        assert!(matches!(
+            ring.push(Box::new(3), false),
+            Pushed::Ok { getters: true }
+        ));
         assert!(matches!(ring.push(Box::new(4), false), Pushed::Ok { .. }));
         ring.set_flags(Flags::default());
         assert_eq!(ring.reserved(), 1);
