@@ -236,6 +236,16 @@ impl<T> Items<T> {
         }
     }
 
+    /// Under the queue's lock, with putters in line: whether a push would surely find no room
+    /// (FIFO only; the locked kinds say `false` and let the push tell).
+    #[inline]
+    pub(crate) fn surely_full(&self) -> bool {
+        match &self.0 {
+            Repr::Ring(r) => r.full(),
+            Repr::Deque(_) | Repr::Heap(_) => false,
+        }
+    }
+
     /// Under the queue's lock: announces who waits.
     pub(crate) fn set_flags(&self, f: Flags) {
         match &self.0 {

@@ -245,7 +245,9 @@ impl Drop for Wakeups {
         if let Some(w) = self.first.take() {
             w.wake();
         }
-        self.more.drain(..).for_each(Waker::wake);
+        if !self.more.is_empty() {
+            self.more.drain(..).for_each(Waker::wake);
+        }
     }
 }
 
@@ -335,7 +337,11 @@ impl<T, K: Kind<T>> Inner<T, K> {
     /// serves waiting getters while unreserved items are stored, fails the getters of a queue
     /// shut down and drained, and announces the result.
     fn settle(&self, st: &mut State<T>, wake: &mut Wakeups) {
-        while let Some(key) = st.putters.pop_front() {
+        // A full ring is seen before a putter is taken out of line (and put back).
+        while !st.putters.is_empty() && !self.store.surely_full() {
+            let Some(key) = st.putters.pop_front() else {
+                break;
+            };
             let (old, waker) = st.putters.serve(key, PutSlot::Done);
             let PutSlot::Waiting(item) = old else {
                 unreachable!("putter in line is waiting")
@@ -780,6 +786,16 @@ impl<T, K: Kind<T>> Future for Put<'_, T, K> {
                 }
             };
         };
+        this.poll_in_line(key, cx)
+    }
+}
+
+impl<T, K: Kind<T>> Put<'_, T, K> {
+    /// A poll after the putter lined up (out of line, so that the first poll stays small).
+    #[inline(never)]
+    fn poll_in_line(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Result<(), PutError<T>>> {
+        let this = self;
+        let inner = &*this.queue.inner;
         let mut st = inner.lock();
         match st.putters.state(key) {
             PutSlot::Waiting(_) => {
@@ -798,24 +814,34 @@ impl<T, K: Kind<T>> Future for Put<'_, T, K> {
 }
 
 impl<T, K: Kind<T>> Drop for Put<'_, T, K> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let inner = &*self.queue.inner;
-            let mut wake = Wakeups::default();
-            let mut st = inner.lock();
-            // Still in line: leave it, and take the item along (it is dropped, never put).
-            // Already served: the item is in the queue; nothing is owed to anyone.
-            let waiting = matches!(st.putters.state(key), PutSlot::Waiting(_));
-            if waiting {
-                st.putters.unlink(key);
-            }
-            let slot = st.putters.free(key);
-            if waiting {
-                inner.settle(&mut st, &mut wake);
-            }
-            drop(st);
-            drop(slot);
+            self.leave(key);
         }
+    }
+}
+
+impl<T, K: Kind<T>> Put<'_, T, K> {
+    /// Dropped while in line or served (out of line: a `put` that did not wait drops nothing).
+    #[cold]
+    #[inline(never)]
+    fn leave(&mut self, key: usize) {
+        let inner = &*self.queue.inner;
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
+        // Still in line: leave it, and take the item along (it is dropped, never put).
+        // Already served: the item is in the queue; nothing is owed to anyone.
+        let waiting = matches!(st.putters.state(key), PutSlot::Waiting(_));
+        if waiting {
+            st.putters.unlink(key);
+        }
+        let slot = st.putters.free(key);
+        if waiting {
+            inner.settle(&mut st, &mut wake);
+        }
+        drop(st);
+        drop(slot);
     }
 }
 
@@ -853,6 +879,16 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
                 }
             };
         };
+        this.poll_in_line(key, cx)
+    }
+}
+
+impl<T, K: Kind<T>> Get<'_, T, K> {
+    /// A poll after the getter lined up (out of line, so that the first poll stays small).
+    #[inline(never)]
+    fn poll_in_line(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Result<T, GetError>> {
+        let this = self;
+        let inner = &*this.queue.inner;
         let mut wake = Wakeups::default();
         let mut st = inner.lock();
         match st.getters.state(key) {
@@ -892,21 +928,31 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
 }
 
 impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let inner = &*self.queue.inner;
-            let mut wake = Wakeups::default();
-            let mut st = inner.lock();
-            if matches!(st.getters.state(key), GetSlot::Waiting) {
-                st.getters.unlink(key);
-            }
-            // A reservation passes to the next getter in line (who is woken in its place) or
-            // lapses; the item stays in the queue either way.
-            if let GetSlot::Served = st.getters.free(key) {
-                inner.store.unreserve();
-            }
-            inner.settle(&mut st, &mut wake);
+            self.leave(key);
         }
+    }
+}
+
+impl<T, K: Kind<T>> Get<'_, T, K> {
+    /// Dropped while in line or served (out of line: a `get` that did not wait drops nothing).
+    #[cold]
+    #[inline(never)]
+    fn leave(&mut self, key: usize) {
+        let inner = &*self.queue.inner;
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
+        if matches!(st.getters.state(key), GetSlot::Waiting) {
+            st.getters.unlink(key);
+        }
+        // A reservation passes to the next getter in line (who is woken in its place) or
+        // lapses; the item stays in the queue either way.
+        if let GetSlot::Served = st.getters.free(key) {
+            inner.store.unreserve();
+        }
+        inner.settle(&mut st, &mut wake);
     }
 }
 

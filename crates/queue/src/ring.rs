@@ -204,6 +204,18 @@ impl<T> Ring<T> {
         }
     }
 
+    /// Under the queue's lock, with putters in line (so no newcomer pushes): whether a push
+    /// would find the ring full now, decided as `push` decides it (a pop under way, which would
+    /// make `push` wait for it, counts as room). A pop after this sees the putters' flag and
+    /// admits one itself.
+    pub(crate) fn full(&self) -> bool {
+        let t = self.tail.0.load(SeqCst);
+        let pos = t & POS;
+        let stamp = self.slot(pos).stamp.load(Acquire);
+        (stamp + self.one_lap) & POS == pos + 1
+            && ((self.head.0.load(SeqCst) & POS) + self.one_lap) & POS == pos
+    }
+
     /// A newcomer's pop without the lock: the head item if more items are stored than
     /// reserved; `Busy` if getters wait in line; else `Empty`.
     #[inline]
@@ -394,13 +406,12 @@ impl<T> Ring<T> {
     }
 
     fn set_bits(word: &AtomicU64, mask: u64, bits: u64) {
-        // Only the lock holder changes the flags, so the load tells them exactly.
-        let now = word.load(Relaxed) & mask;
-        if now & !bits != 0 {
-            word.fetch_and(!(now & !bits), SeqCst);
-        }
-        if bits & !now != 0 {
-            word.fetch_or(bits & !now, SeqCst);
+        // Only the lock holder changes the flags, so the load tells them exactly, and one
+        // read-modify-write flips those that change (the others' bits, the position's and the
+        // reservations', are left as they are).
+        let change = (word.load(Relaxed) & mask) ^ bits;
+        if change != 0 {
+            word.fetch_xor(change, SeqCst);
         }
     }
 
