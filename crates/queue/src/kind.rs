@@ -170,7 +170,7 @@ impl<S, T> Locked<S, T> {
 
 impl<T> Items<T> {
     /// Adds an item. A `newcomer` (a put without the queue's lock) gives up if putters wait.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, item: T, newcomer: bool) -> Pushed<T> {
         match &self.0 {
             Repr::Ring(r) => r.push(item, newcomer),

@@ -203,6 +203,8 @@ enum PutSlot<T> {
 /// Everything behind the lock.
 struct State<T> {
     shutdown: Shutdown,
+    /// The flags last published in the store (only the lock holder writes them).
+    flags: Flags,
     getters: WaitList<GetSlot>,
     putters: WaitList<PutSlot<T>>,
 }
@@ -327,10 +329,16 @@ impl<T, K: Kind<T>> Inner<T, K> {
     }
 
     /// Announces in the store's flags who waits in line (and who is about to).
-    fn publish(&self, st: &State<T>, announce: Announce) {
+    #[inline]
+    fn publish(&self, st: &mut State<T>, announce: Announce) {
         let getters = !st.getters.is_empty() || announce == Announce::Getter;
         let putters = !st.putters.is_empty() || announce == Announce::Putter;
-        self.store.set_flags(Flags { putters, getters });
+        let flags = Flags { putters, getters };
+        // Most calls change nothing: the store is left alone then.
+        if flags != st.flags {
+            st.flags = flags;
+            self.store.set_flags(flags);
+        }
     }
 
     /// Brings the lines up to date with the store: admits waiting putters while there is room,
@@ -411,7 +419,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if st.putters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a get that makes room after it sees it.
-                self.publish(&st, Announce::Putter);
+                self.publish(&mut st, Announce::Putter);
             }
             match self.store.push(item, false) {
                 Pushed::Ok { .. } => {
@@ -426,7 +434,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
             Some(w) => PutOutcome::Waiting(st.putters.push(PutSlot::Waiting(item), w.clone())),
             None => PutOutcome::Full(item),
         };
-        self.publish(&st, Announce::Nobody);
+        self.publish(&mut st, Announce::Nobody);
         out
     }
 
@@ -456,7 +464,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
         if st.getters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a put after it sees it.
-                self.publish(&st, Announce::Getter);
+                self.publish(&mut st, Announce::Getter);
             }
             if let Some(item) = self.store.pop_spare() {
                 self.settle(&mut st, &mut wake);
@@ -471,7 +479,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 None => GetOutcome::Empty,
             }
         };
-        self.publish(&st, Announce::Nobody);
+        self.publish(&mut st, Announce::Nobody);
         out
     }
 
@@ -530,6 +538,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
     pub fn with_kind(capacity: usize) -> Self {
         assert!(capacity > 0, "queue capacity must be at least 1");
         let state = State {
+            flags: Flags::default(),
             getters: WaitList::new(),
             putters: WaitList::new(),
             shutdown: Shutdown::Open,
@@ -683,7 +692,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
         }
         // Taken (the store counted them) and done at once.
         inner.dones.0.0.fetch_add(discarded.len() as u64, SeqCst);
-        inner.publish(&st, Announce::Nobody);
+        inner.publish(&mut st, Announce::Nobody);
         drop(st);
         // Items are dropped without the lock: their `Drop` may use the queue.
         drop(discarded);

@@ -152,7 +152,7 @@ impl<T> Ring<T> {
 
     /// Pushes at the tail. A `newcomer` (a push without the lock) gives up if putters wait in
     /// line; under the lock it does not look.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, value: T, newcomer: bool) -> Pushed<T> {
         let mut t = self.tail.0.load(Relaxed);
         loop {
