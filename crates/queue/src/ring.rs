@@ -539,6 +539,186 @@ mod tests {
         }
     }
 
+    /// A ring whose head and tail start at lap-aligned position `start` (as if `start`
+    /// positions had gone by), with the crossings counted so far.
+    fn ring_at<T>(cap: usize, start: u64) -> Ring<T> {
+        let ring = Ring::<T>::new(cap);
+        assert_eq!(start & (ring.one_lap - 1), 0, "lap-aligned");
+        for (i, slot) in ring.slots.iter().enumerate() {
+            slot.stamp.store(start + i as u64, SeqCst);
+        }
+        ring.head.0.store(start, SeqCst);
+        ring.tail.0.store(start, SeqCst);
+        let c = start / HALF;
+        ring.crossings[0].store(c, SeqCst);
+        ring.crossings[1].store(c, SeqCst);
+        ring
+    }
+
+    /// Review: across the 40-bit wrap and the half-period crossing, on one thread: FIFO order,
+    /// len, pushed - popped, reservations, and values left dropped with the ring.
+    #[test]
+    fn review_wrap_and_crossing_one_thread() {
+        for cap in [1usize, 2, 3, 5, 8] {
+            let one_lap = (cap as u64 + 1).next_power_of_two();
+            for start in [POS + 1 - 4 * one_lap, HALF - 4 * one_lap] {
+                let ring = ring_at::<Box<u64>>(cap, start);
+                let (p0, q0) = (ring.pushed(), ring.popped());
+                assert_eq!(p0, q0);
+                let mut next_in = 0u64;
+                let mut next_out = 0u64;
+                // Fill, drain halfway, etc., crossing the wrap several times.
+                for round in 0..(12 * cap as u64 + 7) {
+                    let want = (round % 3) as usize % (cap + 1);
+                    for _ in 0..(cap - ring.len()).min(want + 1) {
+                        match ring.push(Box::new(next_in), true) {
+                            Pushed::Ok { .. } => next_in += 1,
+                            _ => panic!("room, cap {cap}, start {start:#x}"),
+                        }
+                    }
+                    if ring.len() == cap {
+                        assert!(matches!(ring.push(Box::new(999), true), Pushed::Full(_)));
+                    }
+                    assert_eq!(ring.len() as u64, next_in - next_out, "len cap {cap}");
+                    assert_eq!(
+                        ring.pushed() - p0,
+                        next_in,
+                        "pushed cap {cap} start {start:#x}"
+                    );
+                    assert_eq!(ring.popped() - q0, next_out, "popped cap {cap}");
+                    // Reserve one if any, pop the spare, use the reservation.
+                    if ring.len() >= 2 {
+                        assert!(ring.reserve());
+                        assert_eq!(*ring.pop_spare().unwrap(), next_out);
+                        next_out += 1;
+                        assert_eq!(*ring.pop_reserved(), next_out);
+                        next_out += 1;
+                    }
+                    let take = (round % 2) as usize + 1;
+                    for _ in 0..take {
+                        match ring.pop() {
+                            Popped::Item { value, .. } => {
+                                assert_eq!(*value, next_out, "FIFO cap {cap} start {start:#x}");
+                                next_out += 1;
+                            }
+                            Popped::Empty => assert_eq!(next_in, next_out),
+                            Popped::Busy => unreachable!(),
+                        }
+                    }
+                    assert_eq!(ring.len() as u64, next_in - next_out);
+                    assert_eq!(ring.pushed() - p0, next_in);
+                    assert_eq!(ring.popped() - q0, next_out);
+                }
+                // Some left for Drop to free (Miri checks the leak).
+                let _ = ring.push(Box::new(next_in), true);
+            }
+        }
+    }
+
+    /// Review: two pushers and two poppers across the wrap (and the crossing) of positions.
+    #[test]
+    fn review_wrap_threads() {
+        const PER: u64 = if cfg!(miri) { 40 } else { 20_000 };
+        for cap in [1usize, 2, 3] {
+            let one_lap = (cap as u64 + 1).next_power_of_two();
+            for start in [POS + 1 - 8 * one_lap, HALF - 8 * one_lap] {
+                let ring = Arc::new(ring_at::<Box<u64>>(cap, start));
+                let (p0, q0) = (ring.pushed(), ring.popped());
+                let pushers: Vec<_> = (0..2u64)
+                    .map(|p| {
+                        let ring = ring.clone();
+                        thread::spawn(move || {
+                            for i in 0..PER {
+                                let mut v = Box::new(p * PER + i);
+                                loop {
+                                    match ring.push(v, true) {
+                                        Pushed::Ok { .. } => break,
+                                        Pushed::Full(back) => v = back,
+                                        _ => unreachable!(),
+                                    }
+                                    thread::yield_now();
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                let poppers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let ring = ring.clone();
+                        thread::spawn(move || {
+                            let mut got = Vec::new();
+                            while (got.len() as u64) < PER {
+                                match ring.pop() {
+                                    Popped::Item { value, .. } => got.push(*value),
+                                    Popped::Empty => thread::yield_now(),
+                                    Popped::Busy => unreachable!(),
+                                }
+                            }
+                            got
+                        })
+                    })
+                    .collect();
+                pushers.into_iter().for_each(|t| t.join().unwrap());
+                let mut all = Vec::new();
+                for t in poppers {
+                    all.extend(t.join().unwrap());
+                }
+                all.sort_unstable();
+                assert_eq!(all, (0..2 * PER).collect::<Vec<_>>());
+                assert_eq!(
+                    (ring.pushed() - p0, ring.popped() - q0, ring.len()),
+                    (2 * PER, 2 * PER, 0)
+                );
+            }
+        }
+    }
+
+    /// Review: the largest capacity, full and every item reserved: the reservations do not
+    /// spill into the flags, and a newcomer finds nothing spare.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn review_max_capacity_all_reserved() {
+        let ring = Ring::<u32>::new(MAX_CAP);
+        for v in 0..MAX_CAP as u32 {
+            assert!(matches!(ring.push(v, true), Pushed::Ok { getters: false }));
+        }
+        assert!(matches!(ring.push(0, true), Pushed::Full(_)));
+        assert_eq!(ring.len(), MAX_CAP);
+        for _ in 0..MAX_CAP {
+            assert!(ring.reserve());
+        }
+        assert!(!ring.reserve());
+        assert_eq!(ring.reserved(), MAX_CAP as u64);
+        let h = ring.head.0.load(SeqCst);
+        assert_eq!(
+            h & (SLOW_GET | PUTTERS),
+            0,
+            "reservations spilled into the flags"
+        );
+        assert!(matches!(ring.pop(), Popped::Empty));
+        assert_eq!(ring.pop_spare(), None);
+        ring.set_flags(Flags {
+            putters: true,
+            getters: false,
+        });
+        assert_eq!(ring.reserved(), MAX_CAP as u64);
+        assert_eq!(ring.pop_reserved(), 0);
+        assert!(matches!(ring.push(7, false), Pushed::Ok { .. }));
+        assert!(ring.head.0.load(SeqCst) & PUTTERS != 0);
+        assert_eq!(ring.reserved(), MAX_CAP as u64 - 1);
+        // One spare now (the new item beyond the reserved ones): a newcomer takes the head.
+        ring.set_flags(Flags::default());
+        match ring.pop() {
+            Popped::Item { value, .. } => assert_eq!(value, 1),
+            _ => panic!("an item"),
+        }
+        ring.clear_reserved();
+        assert_eq!(
+            (ring.pushed(), ring.popped(), ring.len()),
+            (MAX_CAP as u64 + 1, 2, MAX_CAP - 1)
+        );
+    }
+
     /// Values left in the ring are dropped with it; reservations and flags work on one thread.
     #[test]
     fn reservations_flags_and_drop() {
