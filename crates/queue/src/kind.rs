@@ -4,6 +4,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::ring::Ring;
@@ -40,13 +42,18 @@ pub(crate) struct Flags {
     pub(crate) putters: bool,
     /// Getters wait in line: a newcomer's pop is `Busy`, and a push must serve them.
     pub(crate) getters: bool,
+    /// Joiners wait: a push tells how many items were pushed before it, so that the queue can
+    /// see whether the count of unfinished items was zero just before it (see `Inner::pushed`).
+    pub(crate) joiners: bool,
 }
 
 /// What came of a push.
 pub(crate) enum Pushed<T> {
-    /// Stored; `getters`: getters wait in line, to be served under the lock.
+    /// Stored; `getters`: getters wait in line, to be served under the lock; `joined`: if
+    /// joiners wait, the items pushed before this one.
     Ok {
         getters: bool,
+        joined: Option<u64>,
     },
     Full(T),
     Closed(T),
@@ -82,6 +89,10 @@ enum Repr<T> {
 /// A store behind a lock, with the functions of its order.
 struct Locked<S, T> {
     inner: Mutex<LockedItems<S>>,
+    /// Items ever pushed: raised under the lock, read without it. A sequentially consistent
+    /// read-modify-write, as the ring's tail is, so that a push and a `task_done` cannot both
+    /// miss each other (see `Inner::pushed`).
+    pushed: AtomicU64,
     cap: usize,
     len: fn(&S) -> usize,
     add: fn(&mut S, T),
@@ -93,7 +104,6 @@ struct LockedItems<S> {
     closed: bool,
     reserved: usize,
     flags: Flags,
-    pushed: u64,
     popped: u64,
 }
 
@@ -118,10 +128,12 @@ impl<S, T> Locked<S, T> {
             Pushed::Full(item)
         } else {
             // Counted first: if the item's `Ord` panics, the heap still keeps it.
-            g.pushed += 1;
+            let before = self.pushed.fetch_add(1, SeqCst);
+            let (getters, joiners) = (g.flags.getters, g.flags.joiners);
             (self.add)(&mut g.items, item);
             Pushed::Ok {
-                getters: g.flags.getters,
+                getters,
+                joined: joiners.then_some(before),
             }
         }
     }
@@ -277,8 +289,8 @@ impl<T> Items<T> {
     pub(crate) fn pushed(&self) -> u64 {
         match &self.0 {
             Repr::Ring(r) => r.pushed(),
-            Repr::Deque(l) => l.lock().pushed,
-            Repr::Heap(l) => l.lock().pushed,
+            Repr::Deque(l) => l.pushed.load(SeqCst),
+            Repr::Heap(l) => l.pushed.load(SeqCst),
         }
     }
 
@@ -311,9 +323,9 @@ fn locked<S, T>(
             closed: false,
             reserved: 0,
             flags: Flags::default(),
-            pushed: 0,
             popped: 0,
         }),
+        pushed: AtomicU64::new(0),
         cap,
         len,
         add,

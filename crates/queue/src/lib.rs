@@ -109,8 +109,8 @@
 //!   line: a ring whose head and tail words also carry who waits and how many items are reserved
 //!   for served getters, so that a `put` touches the tail and one slot, a `get` the head and one
 //!   slot. Waiting, serving a waiter (a `get` that frees a place for a waiting putter, a `put`
-//!   that fills one for a waiting getter) and shutting down take a short lock; `task_done`,
-//!   `join` and `len` read both ends. LIFO and priority queues keep their items behind a lock,
+//!   that fills one for a waiting getter), shutting down, and a `join` beginning and ending its
+//!   wait take a short lock; `task_done`, `join` and `len` read both ends. LIFO and priority queues keep their items behind a lock,
 //!   taken by every operation.
 
 // Only the FIFO ring's slots use `unsafe` (see `ring.rs`).
@@ -163,7 +163,8 @@ struct Inner<T, K: Kind<T>> {
     /// The largest length reached, and the capacity: read by every `put` (until the queue was
     /// once full), written rarely.
     peak: Line<(AtomicUsize, usize)>,
-    /// Items marked done (and discarded), and how many times `pushed - dones` was seen at zero.
+    /// Items marked done (and discarded), and how many times `pushed - dones` was seen at zero
+    /// (see [`Inner::zero_before_push`] for how each zero is seen).
     dones: Line<(AtomicU64, AtomicU64)>,
     state: Mutex<State<T>>,
     /// Notified when the count of unfinished items drops to zero.
@@ -207,6 +208,8 @@ struct State<T> {
     flags: Flags,
     getters: WaitList<GetSlot>,
     putters: WaitList<PutSlot<T>>,
+    /// `Join`s waiting (announced in the store, so that pushes report the zeros they end).
+    joiners: usize,
 }
 
 /// Tasks to wake once the lock is released (waking under the lock would make the woken thread
@@ -306,13 +309,73 @@ impl<T, K: Kind<T>> Inner<T, K> {
         self.store.pushed().saturating_sub(dones) as usize
     }
 
-    /// Counts a zero of the unfinished items for the joiners, if it is zero now. Called after
-    /// every change that can make it zero (`dones` up), so the last one sees it.
+    /// Counts a zero of the unfinished items for the joiners, if it is zero now.
     fn count_zero(&self) {
         if self.unfinished() == 0 {
-            self.dones.0.1.fetch_add(1, SeqCst);
-            self.all_done.notify(usize::MAX);
+            self.zero();
         }
+    }
+
+    /// Counts a zero of the unfinished items (`pushed == dones` at some moment) and wakes the
+    /// joiners. A zero may be counted twice: joiners only look for a change.
+    fn zero(&self) {
+        self.dones.0.1.fetch_add(1, SeqCst);
+        self.all_done.notify(usize::MAX);
+    }
+
+    /// After a push that found joiners announced, `before` being the items pushed before it:
+    /// counts the zero this push may have ended.
+    ///
+    /// Without the lock, a zero is a moment between two unrelated atomic steps: the `task_done`
+    /// that raises `dones` to `pushed` (a compare-and-swap of `dones`) and the next push (a
+    /// compare-and-swap of the ring's tail, or the locked kinds' `pushed`). Each side writes its
+    /// word and then reads the other's, all sequentially consistent, so at least one sees the
+    /// other (a store-buffering pattern):
+    ///
+    /// - `task_done`, having raised `dones` to `d`, reads `pushed`: if it is `d`, `pushed` was
+    ///   `d` when `dones` became `d` (it only grows, and never trails `dones`): a zero.
+    /// - the push, having moved `pushed` from `before` to `before + 1`, reads `dones` here: if
+    ///   it is at least `before`, `dones` reached `before` while `pushed` was still `before`, or
+    ///   (`dones` can then only have reached it after the push, between the push and this read)
+    ///   the `task_done` doing it overlapped this `put`: it is counted as a zero then too, as if
+    ///   the `task_done` had come first. (No read of `dones` decides between the two: one made
+    ///   before the push can have missed the `task_done` that the push followed, and `task_done`
+    ///   then reads the pushed count after the push; that lost zero was a review's finding.)
+    ///
+    /// So a zero ended by a push is seen by its `task_done` or by the push. Pushes look only
+    /// while joiners are announced in the store (the flag is in the word their compare-and-swap
+    /// moves, so a put that does not find it costs nothing more): a `Join` announces itself
+    /// before it first reads the count, and a zero that a push ended before the announcement
+    /// ended before that read, so it is not the joiner's to see.
+    #[cold]
+    #[inline(never)]
+    fn zero_before_push(&self, before: u64) {
+        if self.dones.0.0.load(SeqCst) >= before {
+            self.zero();
+        }
+    }
+
+    /// After a push: `joined` is what the store reported.
+    #[inline(always)]
+    fn pushed(&self, joined: Option<u64>) {
+        if let Some(before) = joined {
+            self.zero_before_push(before);
+        }
+    }
+
+    /// A `Join` begins to wait: announced in the store before it reads the count.
+    #[cold]
+    fn add_joiner(&self) {
+        let mut st = self.lock();
+        st.joiners += 1;
+        self.publish(&mut st, Announce::Nobody);
+    }
+
+    #[cold]
+    fn remove_joiner(&self) {
+        let mut st = self.lock();
+        st.joiners -= 1;
+        self.publish(&mut st, Announce::Nobody);
     }
 
     #[inline]
@@ -333,7 +396,11 @@ impl<T, K: Kind<T>> Inner<T, K> {
     fn publish(&self, st: &mut State<T>, announce: Announce) {
         let getters = !st.getters.is_empty() || announce == Announce::Getter;
         let putters = !st.putters.is_empty() || announce == Announce::Putter;
-        let flags = Flags { putters, getters };
+        let flags = Flags {
+            putters,
+            getters,
+            joiners: st.joiners > 0,
+        };
         // Most calls change nothing: the store is left alone then.
         if flags != st.flags {
             st.flags = flags;
@@ -357,7 +424,10 @@ impl<T, K: Kind<T>> Inner<T, K> {
             // Woken even if the item's `Ord` panics while it is stored (it stays stored).
             wake.add(waker);
             match self.store.push(item, false) {
-                Pushed::Ok { .. } => self.note_peak(),
+                Pushed::Ok { joined, .. } => {
+                    self.note_peak();
+                    self.pushed(joined);
+                }
                 Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
                     let waker = wake.take_last();
                     st.putters.push_front(key, PutSlot::Waiting(item), waker);
@@ -393,8 +463,9 @@ impl<T, K: Kind<T>> Inner<T, K> {
     #[inline]
     fn put(&self, item: T, waker: Option<&Waker>) -> PutOutcome<T> {
         match self.store.push(item, true) {
-            Pushed::Ok { getters } => {
+            Pushed::Ok { getters, joined } => {
                 self.note_peak();
+                self.pushed(joined);
                 // The flag was in the word the push moved: a getter lining up before it is
                 // seen here, one after it sees the item.
                 if getters {
@@ -422,8 +493,9 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 self.publish(&mut st, Announce::Putter);
             }
             match self.store.push(item, false) {
-                Pushed::Ok { .. } => {
+                Pushed::Ok { joined, .. } => {
                     self.note_peak();
+                    self.pushed(joined);
                     self.settle(&mut st, &mut wake);
                     return PutOutcome::Done;
                 }
@@ -541,6 +613,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
             flags: Flags::default(),
             getters: WaitList::new(),
             putters: WaitList::new(),
+            joiners: 0,
             shutdown: Shutdown::Open,
         };
         Queue {
@@ -620,7 +693,11 @@ impl<T, K: Kind<T>> Queue<T, K> {
                 Err(now) => d = now,
             }
         }
-        inner.count_zero();
+        // Pushed read after `dones` was raised: if none was pushed since, a zero (a push since
+        // sees this `dones` itself, if joiners wait: see `Inner::zero_before_push`).
+        if inner.store.pushed() == d + 1 {
+            inner.zero();
+        }
         Ok(())
     }
 
@@ -635,6 +712,7 @@ impl<T, K: Kind<T>> Queue<T, K> {
             queue: self,
             zeros: None,
             listener: None,
+            done: false,
         }
     }
 
@@ -977,38 +1055,75 @@ impl<T, K: Kind<T>> fmt::Debug for Get<'_, T, K> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Join<'a, T, K: Kind<T> = Fifo> {
     queue: &'a Queue<T, K>,
-    /// The queue's count of zeros when this began to wait.
+    /// The queue's count of zeros when this began to wait (and while it waits, it is counted
+    /// in the queue's joiners).
     zeros: Option<u64>,
     listener: Option<EventListener>,
+    /// Returned: polled again, it is ready at once.
+    done: bool,
+}
+
+impl<T, K: Kind<T>> Join<'_, T, K> {
+    /// Done: no longer counted among the joiners.
+    fn finish(&mut self) -> Poll<()> {
+        self.listener = None;
+        self.done = true;
+        if self.zeros.take().is_some() {
+            self.queue.inner.remove_joiner();
+        }
+        Poll::Ready(())
+    }
 }
 
 impl<T, K: Kind<T>> Future for Join<'_, T, K> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let inner = &*self.queue.inner;
-        loop {
-            // The count of zeros first: a zero after the look at `unfinished` changes it.
-            let zeros = inner.dones.0.1.load(SeqCst);
-            match self.zeros {
-                None if inner.unfinished() == 0 => return Poll::Ready(()),
-                None => self.zeros = Some(zeros),
-                // The count reached zero since: done, whatever it is now.
-                Some(z) if z != zeros => {
-                    self.listener = None;
-                    return Poll::Ready(());
-                }
-                Some(_) => {}
+        let this = &mut *self;
+        let inner = &*this.queue.inner;
+        if this.done {
+            return Poll::Ready(());
+        }
+        if this.zeros.is_none() {
+            if inner.unfinished() == 0 {
+                this.done = true;
+                return Poll::Ready(());
             }
-            match self.listener.as_mut() {
-                // Listen, then look again: a notification between the first look and the
-                // listening would otherwise be missed.
-                None => self.listener = Some(inner.all_done.listen()),
+            // Announced first, so that a push from now on reports the zero it may end; then
+            // listening, so that a zero counted after the count of zeros is read wakes it; then
+            // the count of zeros, and the look at `unfinished` that this joiner's wait begins
+            // with (a zero after the announcement and before this look is still there, or was
+            // counted after the count was read).
+            inner.add_joiner();
+            this.listener = Some(inner.all_done.listen());
+            this.zeros = Some(inner.dones.0.1.load(SeqCst));
+            if inner.unfinished() == 0 {
+                return this.finish();
+            }
+        }
+        loop {
+            let zeros = inner.dones.0.1.load(SeqCst);
+            // The count reached zero since: done, whatever it is now.
+            if this.zeros != Some(zeros) {
+                return this.finish();
+            }
+            match this.listener.as_mut() {
+                // Listen, then look again: a notification between the look and the listening
+                // would otherwise be missed.
+                None => this.listener = Some(inner.all_done.listen()),
                 Some(listener) => {
                     std::task::ready!(Pin::new(listener).poll(cx));
-                    self.listener = None;
+                    this.listener = None;
                 }
             }
+        }
+    }
+}
+
+impl<T, K: Kind<T>> Drop for Join<'_, T, K> {
+    fn drop(&mut self) {
+        if self.zeros.is_some() {
+            self.queue.inner.remove_joiner();
         }
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! - in the tail word: the ring is closed; putters wait in line (a newcomer's push goes to the
 //!   lock instead); getters wait in line (a push must take the lock afterwards to serve them);
+//!   joiners wait (a push tells the items pushed before it, for the queue's count of zeros);
 //! - in the head word: getters wait in line (a newcomer's pop goes to the lock instead); putters
 //!   wait in line (a pop must take the lock afterwards to admit one); and the count of items
 //!   reserved for served getters, which a newcomer's pop leaves alone: it takes the head item
@@ -40,6 +41,8 @@ const CLOSED: u64 = 1 << 63;
 const SLOW_PUT: u64 = 1 << 62;
 /// Tail: getters wait in line; a push must take the lock after it.
 const GETTERS: u64 = 1 << 61;
+/// Tail: joiners wait; a push reports the items pushed before it.
+const JOINERS: u64 = 1 << 60;
 /// Head: getters wait in line; a newcomer's pop is `Busy`.
 const SLOW_GET: u64 = 1 << 63;
 /// Head: putters wait in line; a pop must take the lock after it.
@@ -178,9 +181,17 @@ impl<T> Ring<T> {
                         // reads or writes the slot until the stamp below hands it to a pop.
                         unsafe { (*slot.value.get()).write(value) };
                         slot.stamp.store(pos + 1, Release);
+                        // Before this push's own crossing is counted (`count` reads the
+                        // crossings as they were at `pos`, or one behind).
+                        let joined = if t & JOINERS != 0 {
+                            Some(self.pushed_before(pos))
+                        } else {
+                            None
+                        };
                         self.note_crossing(1, next);
                         return Pushed::Ok {
                             getters: t & GETTERS != 0,
+                            joined,
                         };
                     }
                     Err(now) => t = now,
@@ -275,6 +286,13 @@ impl<T> Ring<T> {
                 h = self.head.0.load(Relaxed);
             }
         }
+    }
+
+    /// The items pushed before position `pos`, by the push that took it (before it counts its
+    /// own crossing).
+    #[cold]
+    fn pushed_before(&self, pos: u64) -> u64 {
+        self.count(self.crossings[1].load(SeqCst), pos)
     }
 
     /// Takes the value at `pos`, whose pop this caller owns, once its push has written it.
@@ -401,8 +419,11 @@ impl<T> Ring<T> {
         if f.getters {
             tail |= GETTERS;
         }
+        if f.joiners {
+            tail |= JOINERS;
+        }
         Self::set_bits(&self.head.0, SLOW_GET | PUTTERS, head);
-        Self::set_bits(&self.tail.0, SLOW_PUT | GETTERS, tail);
+        Self::set_bits(&self.tail.0, SLOW_PUT | GETTERS | JOINERS, tail);
     }
 
     fn set_bits(word: &AtomicU64, mask: u64, bits: u64) {
@@ -555,10 +576,10 @@ mod tests {
         ring
     }
 
-    /// Review: across the 40-bit wrap and the half-period crossing, on one thread: FIFO order,
+    /// across the 40-bit wrap and the half-period crossing, on one thread: FIFO order,
     /// len, pushed - popped, reservations, and values left dropped with the ring.
     #[test]
-    fn review_wrap_and_crossing_one_thread() {
+    fn wrap_and_crossing_one_thread() {
         for cap in [1usize, 2, 3, 5, 8] {
             let one_lap = (cap as u64 + 1).next_power_of_two();
             for start in [POS + 1 - 4 * one_lap, HALF - 4 * one_lap] {
@@ -615,9 +636,9 @@ mod tests {
         }
     }
 
-    /// Review: two pushers and two poppers across the wrap (and the crossing) of positions.
+    /// two pushers and two poppers across the wrap (and the crossing) of positions.
     #[test]
-    fn review_wrap_threads() {
+    fn wrap_threads() {
         const PER: u64 = if cfg!(miri) { 40 } else { 20_000 };
         for cap in [1usize, 2, 3] {
             let one_lap = (cap as u64 + 1).next_power_of_two();
@@ -673,14 +694,17 @@ mod tests {
         }
     }
 
-    /// Review: the largest capacity, full and every item reserved: the reservations do not
+    /// the largest capacity, full and every item reserved: the reservations do not
     /// spill into the flags, and a newcomer finds nothing spare.
     #[test]
     #[cfg_attr(miri, ignore)]
-    fn review_max_capacity_all_reserved() {
+    fn max_capacity_all_reserved() {
         let ring = Ring::<u32>::new(MAX_CAP);
         for v in 0..MAX_CAP as u32 {
-            assert!(matches!(ring.push(v, true), Pushed::Ok { getters: false }));
+            assert!(matches!(
+                ring.push(v, true),
+                Pushed::Ok { getters: false, .. }
+            ));
         }
         assert!(matches!(ring.push(0, true), Pushed::Full(_)));
         assert_eq!(ring.len(), MAX_CAP);
@@ -700,6 +724,7 @@ mod tests {
         ring.set_flags(Flags {
             putters: true,
             getters: false,
+            joiners: false,
         });
         assert_eq!(ring.reserved(), MAX_CAP as u64);
         assert_eq!(ring.pop_reserved(), 0);
@@ -719,6 +744,42 @@ mod tests {
         );
     }
 
+    /// With joiners announced, a push reports the items pushed before it, across the
+    /// half-period crossing and the wrap of positions; without, nothing.
+    #[test]
+    fn push_reports_the_count_before_it_to_joiners() {
+        let joiners = Flags {
+            joiners: true,
+            ..Flags::default()
+        };
+        for cap in [1usize, 3, 4] {
+            let one_lap = (cap as u64 + 1).next_power_of_two();
+            for start in [0, POS + 1 - 4 * one_lap, HALF - 4 * one_lap] {
+                let ring = ring_at::<u64>(cap, start);
+                let p0 = ring.pushed();
+                ring.set_flags(joiners);
+                for i in 0..(10 * cap as u64) {
+                    match ring.push(i, true) {
+                        Pushed::Ok { joined, getters } => {
+                            assert_eq!((joined, getters), (Some(p0 + i), false), "cap {cap}")
+                        }
+                        _ => panic!("room"),
+                    }
+                    assert_eq!(ring.pushed(), p0 + i + 1);
+                    match ring.pop() {
+                        Popped::Item { value, .. } => assert_eq!(value, i),
+                        _ => panic!("an item"),
+                    }
+                }
+                ring.set_flags(Flags::default());
+                assert!(matches!(
+                    ring.push(0, true),
+                    Pushed::Ok { joined: None, .. }
+                ));
+            }
+        }
+    }
+
     /// Values left in the ring are dropped with it; reservations and flags work on one thread.
     #[test]
     fn reservations_flags_and_drop() {
@@ -726,13 +787,14 @@ mod tests {
         for v in 0..3 {
             assert!(matches!(
                 ring.push(Box::new(v), true),
-                Pushed::Ok { getters: false }
+                Pushed::Ok { getters: false, .. }
             ));
         }
         assert!(matches!(ring.push(Box::new(9), true), Pushed::Full(_)));
         ring.set_flags(Flags {
             putters: true,
             getters: true,
+            joiners: false,
         });
         assert!(matches!(ring.pop(), Popped::Busy));
         assert!(matches!(ring.push(Box::new(9), true), Pushed::Busy(_)));
@@ -744,7 +806,7 @@ mod tests {
         assert_eq!(*ring.pop_reserved(), 1);
         assert!(matches!(
             ring.push(Box::new(3), false),
-            Pushed::Ok { getters: true }
+            Pushed::Ok { getters: true, .. }
         ));
         assert!(matches!(ring.push(Box::new(4), false), Pushed::Ok { .. }));
         ring.set_flags(Flags::default());
