@@ -47,13 +47,19 @@ pub(crate) struct Flags {
     pub(crate) joiners: bool,
 }
 
+/// In [`Pushed::Ok`]: getters wait in line (the ring's tail bit).
+pub(crate) const GETTERS: u64 = 1 << 61;
+/// In [`Pushed::Ok`]: joiners wait (the ring's tail bit).
+pub(crate) const JOINERS: u64 = 1 << 60;
+
 /// What came of a push.
 pub(crate) enum Pushed<T> {
-    /// Stored; `getters`: getters wait in line, to be served under the lock; `joined`: if
-    /// joiners wait, the items pushed before this one.
+    /// Stored. `rare`: [`GETTERS`] if getters wait in line, to be served under the lock;
+    /// [`JOINERS`] if joiners wait (`end` then tells the items pushed through this one:
+    /// [`Items::pushed_through`]). Zero for most pushes.
     Ok {
-        getters: bool,
-        joined: Option<u64>,
+        rare: u64,
+        end: u64,
     },
     Full(T),
     Closed(T),
@@ -128,13 +134,11 @@ impl<S, T> Locked<S, T> {
             Pushed::Full(item)
         } else {
             // Counted first: if the item's `Ord` panics, the heap still keeps it.
-            let before = self.pushed.fetch_add(1, SeqCst);
-            let (getters, joiners) = (g.flags.getters, g.flags.joiners);
+            let end = self.pushed.fetch_add(1, SeqCst) + 1;
+            let rare = if g.flags.getters { GETTERS } else { 0 }
+                | if g.flags.joiners { JOINERS } else { 0 };
             (self.add)(&mut g.items, item);
-            Pushed::Ok {
-                getters,
-                joined: joiners.then_some(before),
-            }
+            Pushed::Ok { rare, end }
         }
     }
 
@@ -291,6 +295,15 @@ impl<T> Items<T> {
             Repr::Ring(r) => r.pushed(),
             Repr::Deque(l) => l.pushed.load(SeqCst),
             Repr::Heap(l) => l.pushed.load(SeqCst),
+        }
+    }
+
+    /// The items pushed through the push that reported `end` (shortly after it).
+    #[cold]
+    pub(crate) fn pushed_through(&self, end: u64) -> u64 {
+        match &self.0 {
+            Repr::Ring(r) => r.pushed_through(end),
+            Repr::Deque(_) | Repr::Heap(_) => end,
         }
     }
 

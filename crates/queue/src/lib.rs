@@ -136,7 +136,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener};
-use kind::{Flags, Popped, Pushed};
+use kind::{Flags, GETTERS, JOINERS, Popped, Pushed};
 use waiters::WaitList;
 
 /// A bounded async queue; clone it to share it between tasks and threads.
@@ -355,11 +355,21 @@ impl<T, K: Kind<T>> Inner<T, K> {
         }
     }
 
-    /// After a push: `joined` is what the store reported.
-    #[inline(always)]
-    fn pushed(&self, joined: Option<u64>) {
-        if let Some(before) = joined {
-            self.zero_before_push(before);
+    /// After a push under the lock: `rare` and `end` are what the store reported.
+    #[inline]
+    fn pushed(&self, rare: u64, end: u64) {
+        if rare & JOINERS != 0 {
+            self.zero_before_push(self.store.pushed_through(end) - 1);
+        }
+    }
+
+    /// After a put without the lock that found getters or joiners announced.
+    #[cold]
+    #[inline(never)]
+    fn after_put(&self, rare: u64, end: u64) {
+        self.pushed(rare, end);
+        if rare & GETTERS != 0 {
+            self.settle_now();
         }
     }
 
@@ -424,9 +434,9 @@ impl<T, K: Kind<T>> Inner<T, K> {
             // Woken even if the item's `Ord` panics while it is stored (it stays stored).
             wake.add(waker);
             match self.store.push(item, false) {
-                Pushed::Ok { joined, .. } => {
+                Pushed::Ok { rare, end } => {
                     self.note_peak();
-                    self.pushed(joined);
+                    self.pushed(rare, end);
                 }
                 Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
                     let waker = wake.take_last();
@@ -463,13 +473,12 @@ impl<T, K: Kind<T>> Inner<T, K> {
     #[inline]
     fn put(&self, item: T, waker: Option<&Waker>) -> PutOutcome<T> {
         match self.store.push(item, true) {
-            Pushed::Ok { getters, joined } => {
+            Pushed::Ok { rare, end } => {
                 self.note_peak();
-                self.pushed(joined);
-                // The flag was in the word the push moved: a getter lining up before it is
-                // seen here, one after it sees the item.
-                if getters {
-                    self.settle_now();
+                // The flags were in the word the push moved: a getter lining up before it is
+                // seen here, one after it sees the item; a joiner announced before it too.
+                if rare != 0 {
+                    self.after_put(rare, end);
                 }
                 PutOutcome::Done
             }
@@ -493,9 +502,9 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 self.publish(&mut st, Announce::Putter);
             }
             match self.store.push(item, false) {
-                Pushed::Ok { joined, .. } => {
+                Pushed::Ok { rare, end } => {
                     self.note_peak();
-                    self.pushed(joined);
+                    self.pushed(rare, end);
                     self.settle(&mut st, &mut wake);
                     return PutOutcome::Done;
                 }

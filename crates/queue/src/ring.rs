@@ -39,10 +39,9 @@ const HALF: u64 = 1 << (POS_BITS - 1);
 const CLOSED: u64 = 1 << 63;
 /// Tail: putters wait in line; a newcomer's push is `Busy`.
 const SLOW_PUT: u64 = 1 << 62;
-/// Tail: getters wait in line; a push must take the lock after it.
-const GETTERS: u64 = 1 << 61;
-/// Tail: joiners wait; a push reports the items pushed before it.
-const JOINERS: u64 = 1 << 60;
+// Tail: getters wait in line, a push must take the lock after it (`GETTERS`); joiners wait, a
+// push must look for the zero of unfinished items it may end (`JOINERS`). A push reports them.
+use crate::kind::{GETTERS, JOINERS};
 /// Head: getters wait in line; a newcomer's pop is `Busy`.
 const SLOW_GET: u64 = 1 << 63;
 /// Head: putters wait in line; a pop must take the lock after it.
@@ -181,17 +180,10 @@ impl<T> Ring<T> {
                         // reads or writes the slot until the stamp below hands it to a pop.
                         unsafe { (*slot.value.get()).write(value) };
                         slot.stamp.store(pos + 1, Release);
-                        // Before this push's own crossing is counted (`count` reads the
-                        // crossings as they were at `pos`, or one behind).
-                        let joined = if t & JOINERS != 0 {
-                            Some(self.pushed_before(pos))
-                        } else {
-                            None
-                        };
                         self.note_crossing(1, next);
                         return Pushed::Ok {
-                            getters: t & GETTERS != 0,
-                            joined,
+                            rare: t & (GETTERS | JOINERS),
+                            end: next,
                         };
                     }
                     Err(now) => t = now,
@@ -288,11 +280,10 @@ impl<T> Ring<T> {
         }
     }
 
-    /// The items pushed before position `pos`, by the push that took it (before it counts its
-    /// own crossing).
-    #[cold]
-    fn pushed_before(&self, pos: u64) -> u64 {
-        self.count(self.crossings[1].load(SeqCst), pos)
+    /// The items pushed through the push that moved the tail to `end`, read shortly after it
+    /// (its crossing, if it made one, counted or not yet: the next is 2^39 positions later).
+    pub(crate) fn pushed_through(&self, end: u64) -> u64 {
+        self.count(self.crossings[1].load(SeqCst), end)
     }
 
     /// Takes the value at `pos`, whose pop this caller owns, once its push has written it.
@@ -701,10 +692,7 @@ mod tests {
     fn max_capacity_all_reserved() {
         let ring = Ring::<u32>::new(MAX_CAP);
         for v in 0..MAX_CAP as u32 {
-            assert!(matches!(
-                ring.push(v, true),
-                Pushed::Ok { getters: false, .. }
-            ));
+            assert!(matches!(ring.push(v, true), Pushed::Ok { rare: 0, .. }));
         }
         assert!(matches!(ring.push(0, true), Pushed::Full(_)));
         assert_eq!(ring.len(), MAX_CAP);
@@ -744,10 +732,10 @@ mod tests {
         );
     }
 
-    /// With joiners announced, a push reports the items pushed before it, across the
+    /// With joiners announced, a push says so and where it ended (which tells the items pushed), across the
     /// half-period crossing and the wrap of positions; without, nothing.
     #[test]
-    fn push_reports_the_count_before_it_to_joiners() {
+    fn push_reports_joiners_and_where_it_ended() {
         let joiners = Flags {
             joiners: true,
             ..Flags::default()
@@ -760,8 +748,9 @@ mod tests {
                 ring.set_flags(joiners);
                 for i in 0..(10 * cap as u64) {
                     match ring.push(i, true) {
-                        Pushed::Ok { joined, getters } => {
-                            assert_eq!((joined, getters), (Some(p0 + i), false), "cap {cap}")
+                        Pushed::Ok { rare, end } => {
+                            assert_eq!(rare, JOINERS, "cap {cap}");
+                            assert_eq!(ring.pushed_through(end), p0 + i + 1, "cap {cap}");
                         }
                         _ => panic!("room"),
                     }
@@ -772,10 +761,7 @@ mod tests {
                     }
                 }
                 ring.set_flags(Flags::default());
-                assert!(matches!(
-                    ring.push(0, true),
-                    Pushed::Ok { joined: None, .. }
-                ));
+                assert!(matches!(ring.push(0, true), Pushed::Ok { rare: 0, .. }));
             }
         }
     }
@@ -787,7 +773,7 @@ mod tests {
         for v in 0..3 {
             assert!(matches!(
                 ring.push(Box::new(v), true),
-                Pushed::Ok { getters: false, .. }
+                Pushed::Ok { rare: 0, .. }
             ));
         }
         assert!(matches!(ring.push(Box::new(9), true), Pushed::Full(_)));
@@ -806,7 +792,7 @@ mod tests {
         assert_eq!(*ring.pop_reserved(), 1);
         assert!(matches!(
             ring.push(Box::new(3), false),
-            Pushed::Ok { getters: true, .. }
+            Pushed::Ok { rare: GETTERS, .. }
         ));
         assert!(matches!(ring.push(Box::new(4), false), Pushed::Ok { .. }));
         ring.set_flags(Flags::default());
