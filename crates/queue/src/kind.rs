@@ -43,7 +43,7 @@ pub(crate) struct Flags {
     /// Getters wait in line: a newcomer's pop is `Busy`, and a push must serve them.
     pub(crate) getters: bool,
     /// Joiners wait: a push tells how many items were pushed before it, so that the queue can
-    /// see whether the count of unfinished items was zero just before it (see `Inner::pushed`).
+    /// see whether the count of unfinished items was zero just before it (see `Inner::zero_before_push`).
     pub(crate) joiners: bool,
 }
 
@@ -97,7 +97,7 @@ struct Locked<S, T> {
     inner: Mutex<LockedItems<S>>,
     /// Items ever pushed: raised under the lock, read without it. A sequentially consistent
     /// read-modify-write, as the ring's tail is, so that a push and a `task_done` cannot both
-    /// miss each other (see `Inner::pushed`).
+    /// miss each other (see `Inner::zero_before_push`).
     pushed: AtomicU64,
     cap: usize,
     len: fn(&S) -> usize,
