@@ -42,8 +42,8 @@ pub(crate) struct Flags {
     pub(crate) putters: bool,
     /// Getters wait in line: a newcomer's pop is `Busy`, and a push must serve them.
     pub(crate) getters: bool,
-    /// Joiners wait: a push tells how many items were pushed before it, so that the queue can
-    /// see whether the count of unfinished items was zero just before it (see `Inner::zero_before_push`).
+    /// Joiners wait: a push says so, so that the queue can see whether the count of unfinished
+    /// items was zero just before it (see `Inner::zero_before_push`).
     pub(crate) joiners: bool,
 }
 
