@@ -42,28 +42,25 @@ pub(crate) struct Flags {
     pub(crate) putters: bool,
     /// Getters wait in line: a newcomer's pop is `Busy`, and a push must serve them.
     pub(crate) getters: bool,
-    /// Joiners wait: a push says so, so that the queue can see whether the count of unfinished
-    /// items was zero just before it (see `Inner::zero_before_push`).
+    /// Joiners wait: a newcomer's push is `Busy` (it goes to the lock), so that under the lock
+    /// the count of items pushed is stable and `join`'s zero test exact (see `Inner::begin_join`).
     pub(crate) joiners: bool,
 }
 
-/// In [`Pushed::Ok`]: getters wait in line (the ring's tail bit).
+/// Getters wait in line (the ring's tail bit).
 pub(crate) const GETTERS: u64 = 1 << 61;
-/// In [`Pushed::Ok`]: joiners wait (the ring's tail bit).
+/// Joiners wait (the ring's tail bit).
 pub(crate) const JOINERS: u64 = 1 << 60;
 
 /// What came of a push.
 pub(crate) enum Pushed<T> {
-    /// Stored. `rare`: [`GETTERS`] if getters wait in line, to be served under the lock;
-    /// [`JOINERS`] if joiners wait (`end` then tells the items pushed through this one:
-    /// [`Items::pushed_through`]). Zero for most pushes.
+    /// Stored; `getters`: getters wait in line, to be served under the lock.
     Ok {
-        rare: u64,
-        end: u64,
+        getters: bool,
     },
     Full(T),
     Closed(T),
-    /// Putters wait in line: a newcomer takes the lock.
+    /// Putters wait in line, or joiners wait: a newcomer takes the lock.
     Busy(T),
 }
 
@@ -95,9 +92,7 @@ enum Repr<T> {
 /// A store behind a lock, with the functions of its order.
 struct Locked<S, T> {
     inner: Mutex<LockedItems<S>>,
-    /// Items ever pushed: raised under the lock, read without it. A sequentially consistent
-    /// read-modify-write, as the ring's tail is, so that a push and a `task_done` cannot both
-    /// miss each other (see `Inner::zero_before_push`).
+    /// Items ever pushed: raised under the lock, read without it.
     pushed: AtomicU64,
     cap: usize,
     len: fn(&S) -> usize,
@@ -128,17 +123,16 @@ impl<S, T> Locked<S, T> {
         let mut g = self.lock();
         if g.closed {
             Pushed::Closed(item)
-        } else if newcomer && g.flags.putters {
+        } else if newcomer && (g.flags.putters || g.flags.joiners) {
             Pushed::Busy(item)
         } else if (self.len)(&g.items) >= self.cap {
             Pushed::Full(item)
         } else {
             // Counted first: if the item's `Ord` panics, the heap still keeps it.
-            let end = self.pushed.fetch_add(1, SeqCst) + 1;
-            let rare = if g.flags.getters { GETTERS } else { 0 }
-                | if g.flags.joiners { JOINERS } else { 0 };
+            self.pushed.fetch_add(1, SeqCst);
+            let getters = g.flags.getters;
             (self.add)(&mut g.items, item);
-            Pushed::Ok { rare, end }
+            Pushed::Ok { getters }
         }
     }
 
@@ -295,15 +289,6 @@ impl<T> Items<T> {
             Repr::Ring(r) => r.pushed(),
             Repr::Deque(l) => l.pushed.load(SeqCst),
             Repr::Heap(l) => l.pushed.load(SeqCst),
-        }
-    }
-
-    /// The items pushed through the push that reported `end` (shortly after it).
-    #[cold]
-    pub(crate) fn pushed_through(&self, end: u64) -> u64 {
-        match &self.0 {
-            Repr::Ring(r) => r.pushed_through(end),
-            Repr::Deque(_) | Repr::Heap(_) => end,
         }
     }
 

@@ -136,7 +136,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener};
-use kind::{Flags, GETTERS, JOINERS, Popped, Pushed};
+use kind::{Flags, Popped, Pushed};
 use waiters::WaitList;
 
 /// A bounded async queue; clone it to share it between tasks and threads.
@@ -163,8 +163,8 @@ struct Inner<T, K: Kind<T>> {
     /// The largest length reached, and the capacity: read by every `put` (until the queue was
     /// once full), written rarely.
     peak: Line<(AtomicUsize, usize)>,
-    /// Items marked done (and discarded), and how many times `pushed - dones` was seen at zero
-    /// (see [`Inner::zero_before_push`] for how each zero is seen).
+    /// Items marked done (and discarded), with [`JOINED`] while joiners wait; and how many
+    /// times `pushed - dones` was seen at zero while joiners waited (see [`Inner::begin_join`]).
     dones: Line<(AtomicU64, AtomicU64)>,
     state: Mutex<State<T>>,
     /// Notified when the count of unfinished items drops to zero.
@@ -172,6 +172,10 @@ struct Inner<T, K: Kind<T>> {
     /// The kind is only a choice of functions: it does not make the queue `!Send`.
     kind: PhantomData<fn() -> K>,
 }
+
+/// In `dones`: joiners wait, so a `task_done` takes the lock (its compare-and-swap expects the
+/// bit clear; with it set, `dones` is above any count of items, so the fast path's test fails).
+const JOINED: u64 = 1 << 63;
 
 /// Whether and how the queue was shut down.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -208,7 +212,9 @@ struct State<T> {
     flags: Flags,
     getters: WaitList<GetSlot>,
     putters: WaitList<PutSlot<T>>,
-    /// `Join`s waiting (announced in the store, so that pushes report the zeros they end).
+    /// `Join`s waiting. While there are any, they are announced in the store (a newcomer's push
+    /// goes to the lock) and in `dones` ([`JOINED`]: a `task_done` goes to the lock), so that
+    /// under the lock the counts of items pushed and done are both stable.
     joiners: usize,
 }
 
@@ -305,87 +311,94 @@ impl<T, K: Kind<T>> Inner<T, K> {
     fn unfinished(&self) -> usize {
         // `dones` first: the pushes read after it are at least what they were then, so a zero
         // is real.
-        let dones = self.dones.0.0.load(SeqCst);
+        let dones = self.dones.0.0.load(SeqCst) & !JOINED;
         self.store.pushed().saturating_sub(dones) as usize
     }
 
-    /// Counts a zero of the unfinished items for the joiners, if it is zero now.
-    fn count_zero(&self) {
-        if self.unfinished() == 0 {
-            self.zero();
-        }
+    /// Under the lock: whether no item is unfinished, exactly, while joiners wait (then every
+    /// push and every `task_done` takes the lock, so neither count moves; without joiners the
+    /// answer does not matter and is `false`).
+    fn zero_while_joined(&self, st: &State<T>) -> bool {
+        st.joiners > 0 && self.store.pushed() == self.dones.0.0.load(SeqCst) & !JOINED
     }
 
-    /// Counts a zero of the unfinished items (`pushed == dones` at some moment) and wakes the
-    /// joiners. A zero may be counted twice: joiners only look for a change.
-    fn zero(&self) {
+    /// Under the lock: counts a zero for the joiners waiting (woken with [`Inner::wake_joiners`]
+    /// once the lock is released). Counted under the lock, so that a `Join` that reads the
+    /// count under it sees every zero before it or none.
+    fn count_zero(&self) {
         self.dones.0.1.fetch_add(1, SeqCst);
+    }
+
+    #[cold]
+    fn wake_joiners(&self) {
         self.all_done.notify(usize::MAX);
     }
 
-    /// After a push that found joiners announced, `before` being the items pushed before it:
-    /// counts the zero this push may have ended.
-    ///
-    /// Without the lock, a zero is a moment between two unrelated atomic steps: the `task_done`
-    /// that raises `dones` to `pushed` (a compare-and-swap of `dones`) and the next push (a
-    /// compare-and-swap of the ring's tail, or the locked kinds' `pushed`). Each side writes its
-    /// word and then reads the other's, all sequentially consistent, so at least one sees the
-    /// other (a store-buffering pattern):
-    ///
-    /// - `task_done`, having raised `dones` to `d`, reads `pushed`: if it is `d`, `pushed` was
-    ///   `d` when `dones` became `d` (it only grows, and never trails `dones`): a zero.
-    /// - the push, having moved `pushed` from `before` to `before + 1`, reads `dones` here: if
-    ///   it is at least `before`, `dones` reached `before` while `pushed` was still `before`, or
-    ///   (`dones` can then only have reached it after the push, between the push and this read)
-    ///   the `task_done` doing it overlapped this `put`: it is counted as a zero then too, as if
-    ///   the `task_done` had come first. (No read of `dones` decides between the two: one made
-    ///   before the push can have missed the `task_done` that the push followed, and `task_done`
-    ///   then reads the pushed count after the push; that lost zero was a review's finding.)
-    ///
-    /// So a zero ended by a push is seen by its `task_done` or by the push. Pushes look only
-    /// while joiners are announced in the store (the flag is in the word their compare-and-swap
-    /// moves, so a put that does not find it costs nothing more): a `Join` announces itself
-    /// before it first reads the count, and a zero that a push ended before the announcement
-    /// ended before that read, so it is not the joiner's to see.
+    /// A `Join` begins to wait. Under the lock, it announces itself in the store's tail (a
+    /// read-modify-write of the word a push's compare-and-swap validates: no newcomer's push
+    /// lands after it) and in `dones` (likewise for `task_done`), then reads both counts, which
+    /// cannot move while it holds the lock: every later push and `task_done` takes the lock,
+    /// and those before are in the counts. `None` if none is unfinished (it returns at once);
+    /// else the count of zeros, which a `task_done` or `shutdown_immediate` under the lock
+    /// raises when it makes `dones` equal `pushed`.
     #[cold]
-    #[inline(never)]
-    fn zero_before_push(&self, before: u64) {
-        if self.dones.0.0.load(SeqCst) >= before {
-            self.zero();
-        }
-    }
-
-    /// After a push under the lock: `rare` and `end` are what the store reported.
-    #[inline]
-    fn pushed(&self, rare: u64, end: u64) {
-        if rare & JOINERS != 0 {
-            self.zero_before_push(self.store.pushed_through(end) - 1);
-        }
-    }
-
-    /// After a put without the lock that found getters or joiners announced.
-    #[cold]
-    #[inline(never)]
-    fn after_put(&self, rare: u64, end: u64) {
-        self.pushed(rare, end);
-        if rare & GETTERS != 0 {
-            self.settle_now();
-        }
-    }
-
-    /// A `Join` begins to wait: announced in the store before it reads the count.
-    #[cold]
-    fn add_joiner(&self) {
+    fn begin_join(&self) -> Option<u64> {
         let mut st = self.lock();
         st.joiners += 1;
-        self.publish(&mut st, Announce::Nobody);
+        if st.joiners == 1 {
+            self.publish(&mut st, Announce::Nobody);
+            self.dones.0.0.fetch_or(JOINED, SeqCst);
+        }
+        if self.zero_while_joined(&st) {
+            self.leave_join(&mut st);
+            return None;
+        }
+        Some(self.dones.0.1.load(SeqCst))
+    }
+
+    /// Under the lock: a `Join` stops waiting (it returned or was dropped); the last one takes
+    /// the announcements back, and puts and `task_done`s go without the lock again.
+    fn leave_join(&self, st: &mut State<T>) {
+        st.joiners -= 1;
+        if st.joiners == 0 {
+            self.publish(st, Announce::Nobody);
+            self.dones.0.0.fetch_and(!JOINED, SeqCst);
+        }
     }
 
     #[cold]
-    fn remove_joiner(&self) {
+    fn end_join(&self) {
         let mut st = self.lock();
-        st.joiners -= 1;
-        self.publish(&mut st, Announce::Nobody);
+        self.leave_join(&mut st);
+    }
+
+    /// A `task_done` while joiners wait (or just stopped): the compare-and-swap under the lock,
+    /// and the zero test, exact there while joiners wait.
+    #[cold]
+    #[inline(never)]
+    fn task_done_locked(&self) -> Result<(), TaskDoneError> {
+        let st = self.lock();
+        let dones = &self.dones.0.0;
+        let mut d = dones.load(SeqCst);
+        // Without `JOINED` (the last joiner left), `task_done`s without the lock race this one.
+        loop {
+            if d & !JOINED >= self.store.popped() {
+                return Err(TaskDoneError);
+            }
+            match dones.compare_exchange_weak(d, d + 1, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(now) => d = now,
+            }
+        }
+        let zero = self.zero_while_joined(&st);
+        if zero {
+            self.count_zero();
+        }
+        drop(st);
+        if zero {
+            self.wake_joiners();
+        }
+        Ok(())
     }
 
     #[inline]
@@ -434,10 +447,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
             // Woken even if the item's `Ord` panics while it is stored (it stays stored).
             wake.add(waker);
             match self.store.push(item, false) {
-                Pushed::Ok { rare, end } => {
-                    self.note_peak();
-                    self.pushed(rare, end);
-                }
+                Pushed::Ok { .. } => self.note_peak(),
                 Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
                     let waker = wake.take_last();
                     st.putters.push_front(key, PutSlot::Waiting(item), waker);
@@ -473,16 +483,16 @@ impl<T, K: Kind<T>> Inner<T, K> {
     #[inline]
     fn put(&self, item: T, waker: Option<&Waker>) -> PutOutcome<T> {
         match self.store.push(item, true) {
-            Pushed::Ok { rare, end } => {
+            Pushed::Ok { getters } => {
                 self.note_peak();
                 // The flags were in the word the push moved: a getter lining up before it is
-                // seen here, one after it sees the item; a joiner announced before it too.
-                if rare != 0 {
-                    self.after_put(rare, end);
+                // seen here, one after it sees the item.
+                if getters {
+                    self.settle_now();
                 }
                 PutOutcome::Done
             }
-            // Full, closed, or putters in line: the locked path tells which.
+            // Full, closed, putters in line or joiners waiting: the locked path tells which.
             Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
                 self.put_locked(item, waker)
             }
@@ -497,14 +507,18 @@ impl<T, K: Kind<T>> Inner<T, K> {
             return PutOutcome::ShutDown(item);
         }
         if st.putters.is_empty() {
+            // A put sent here by joiners usually finds room: tried before announcing anything.
+            let mut pushed = self.store.push(item, false);
             if waker.is_some() {
-                // Announced before the last try: a get that makes room after it sees it.
-                self.publish(&mut st, Announce::Putter);
+                if let Pushed::Full(back) = pushed {
+                    // Announced before the last try: a get that makes room after it sees it.
+                    self.publish(&mut st, Announce::Putter);
+                    pushed = self.store.push(back, false);
+                }
             }
-            match self.store.push(item, false) {
-                Pushed::Ok { rare, end } => {
+            match pushed {
+                Pushed::Ok { .. } => {
                     self.note_peak();
-                    self.pushed(rare, end);
                     self.settle(&mut st, &mut wake);
                     return PutOutcome::Done;
                 }
@@ -695,19 +709,18 @@ impl<T, K: Kind<T>> Queue<T, K> {
         let mut d = dones.load(SeqCst);
         loop {
             if d >= inner.store.popped() {
+                // With joiners waiting, `JOINED` puts `d` above any count: the lock decides.
+                if d & JOINED != 0 {
+                    return inner.task_done_locked();
+                }
                 return Err(TaskDoneError);
             }
+            // Expects `JOINED` clear: a joiner announced since makes it fail and look again.
             match dones.compare_exchange_weak(d, d + 1, SeqCst, SeqCst) {
-                Ok(_) => break,
+                Ok(_) => return Ok(()),
                 Err(now) => d = now,
             }
         }
-        // Pushed read after `dones` was raised: if none was pushed since, a zero (a push since
-        // sees this `dones` itself, if joiners wait: see `Inner::zero_before_push`).
-        if inner.store.pushed() == d + 1 {
-            inner.zero();
-        }
-        Ok(())
     }
 
     /// Waits until every item put was taken and marked done with [`task_done`](Queue::task_done)
@@ -780,11 +793,17 @@ impl<T, K: Kind<T>> Queue<T, K> {
         // Taken (the store counted them) and done at once.
         inner.dones.0.0.fetch_add(discarded.len() as u64, SeqCst);
         inner.publish(&mut st, Announce::Nobody);
+        let zero = inner.zero_while_joined(&st);
+        if zero {
+            inner.count_zero();
+        }
         drop(st);
+        if zero {
+            inner.wake_joiners();
+        }
         // Items are dropped without the lock: their `Drop` may use the queue.
         drop(discarded);
         drop(wake);
-        inner.count_zero();
     }
 
     /// Whether [`shutdown`](Queue::shutdown) or [`shutdown_immediate`](Queue::shutdown_immediate)
@@ -1078,7 +1097,7 @@ impl<T, K: Kind<T>> Join<'_, T, K> {
         self.listener = None;
         self.done = true;
         if self.zeros.take().is_some() {
-            self.queue.inner.remove_joiner();
+            self.queue.inner.end_join();
         }
         Poll::Ready(())
     }
@@ -1098,16 +1117,14 @@ impl<T, K: Kind<T>> Future for Join<'_, T, K> {
                 this.done = true;
                 return Poll::Ready(());
             }
-            // Announced first, so that a push from now on reports the zero it may end; then
-            // listening, so that a zero counted after the count of zeros is read wakes it; then
-            // the count of zeros, and the look at `unfinished` that this joiner's wait begins
-            // with (a zero after the announcement and before this look is still there, or was
-            // counted after the count was read).
-            inner.add_joiner();
-            this.listener = Some(inner.all_done.listen());
-            this.zeros = Some(inner.dones.0.1.load(SeqCst));
-            if inner.unfinished() == 0 {
-                return this.finish();
+            // Announced, and the count looked at exactly, under the lock (see `begin_join`);
+            // the loop then listens before it looks at the count of zeros again.
+            match inner.begin_join() {
+                None => {
+                    this.done = true;
+                    return Poll::Ready(());
+                }
+                Some(zeros) => this.zeros = Some(zeros),
             }
         }
         loop {
@@ -1132,7 +1149,7 @@ impl<T, K: Kind<T>> Future for Join<'_, T, K> {
 impl<T, K: Kind<T>> Drop for Join<'_, T, K> {
     fn drop(&mut self) {
         if self.zeros.is_some() {
-            self.queue.inner.remove_joiner();
+            self.queue.inner.end_join();
         }
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! - in the tail word: the ring is closed; putters wait in line (a newcomer's push goes to the
 //!   lock instead); getters wait in line (a push must take the lock afterwards to serve them);
-//!   joiners wait (a push tells the items pushed before it, for the queue's count of zeros);
+//!   joiners wait (a newcomer's push goes to the lock instead, so that the count of items pushed
+//!   is stable under the lock while a `join` waits);
 //! - in the head word: getters wait in line (a newcomer's pop goes to the lock instead); putters
 //!   wait in line (a pop must take the lock afterwards to admit one); and the count of items
 //!   reserved for served getters, which a newcomer's pop leaves alone: it takes the head item
@@ -39,8 +40,8 @@ const HALF: u64 = 1 << (POS_BITS - 1);
 const CLOSED: u64 = 1 << 63;
 /// Tail: putters wait in line; a newcomer's push is `Busy`.
 const SLOW_PUT: u64 = 1 << 62;
-// Tail: getters wait in line, a push must take the lock after it (`GETTERS`); joiners wait, a
-// push must look for the zero of unfinished items it may end (`JOINERS`). A push reports them.
+// Tail: getters wait in line, a push must take the lock after it (`GETTERS`, which a push
+// reports); joiners wait, a newcomer's push is `Busy` (`JOINERS`).
 use crate::kind::{GETTERS, JOINERS};
 /// Head: getters wait in line; a newcomer's pop is `Busy`.
 const SLOW_GET: u64 = 1 << 63;
@@ -64,7 +65,7 @@ struct Slot<T> {
 pub(crate) struct Ring<T> {
     /// The position of the next pop, the reservations, `SLOW_GET` and `PUTTERS`.
     head: Line<AtomicU64>,
-    /// The position of the next push, `CLOSED`, `SLOW_PUT` and `GETTERS`.
+    /// The position of the next push, `CLOSED`, `SLOW_PUT`, `GETTERS` and `JOINERS`.
     tail: Line<AtomicU64>,
     /// How many times the head and the tail crossed a multiple of `HALF` (rarely written).
     crossings: [AtomicU64; 2],
@@ -153,7 +154,8 @@ impl<T> Ring<T> {
     }
 
     /// Pushes at the tail. A `newcomer` (a push without the lock) gives up if putters wait in
-    /// line; under the lock it does not look.
+    /// line or joiners wait; under the lock it does not look. (The compare-and-swap validates
+    /// the flags it read: once the lock holder set one, no newcomer's push lands.)
     #[inline(always)]
     pub(crate) fn push(&self, value: T, newcomer: bool) -> Pushed<T> {
         let mut t = self.tail.0.load(Relaxed);
@@ -161,7 +163,7 @@ impl<T> Ring<T> {
             if t & CLOSED != 0 {
                 return Pushed::Closed(value);
             }
-            if newcomer && t & SLOW_PUT != 0 {
+            if newcomer && t & (SLOW_PUT | JOINERS) != 0 {
                 return Pushed::Busy(value);
             }
             let pos = t & POS;
@@ -182,8 +184,7 @@ impl<T> Ring<T> {
                         slot.stamp.store(pos + 1, Release);
                         self.note_crossing(1, next);
                         return Pushed::Ok {
-                            rare: t & (GETTERS | JOINERS),
-                            end: next,
+                            getters: t & GETTERS != 0,
                         };
                     }
                     Err(now) => t = now,
@@ -278,12 +279,6 @@ impl<T> Ring<T> {
                 h = self.head.0.load(Relaxed);
             }
         }
-    }
-
-    /// The items pushed through the push that moved the tail to `end`, read shortly after it
-    /// (its crossing, if it made one, counted or not yet: the next is 2^39 positions later).
-    pub(crate) fn pushed_through(&self, end: u64) -> u64 {
-        self.count(self.crossings[1].load(SeqCst), end)
     }
 
     /// Takes the value at `pos`, whose pop this caller owns, once its push has written it.
@@ -692,7 +687,7 @@ mod tests {
     fn max_capacity_all_reserved() {
         let ring = Ring::<u32>::new(MAX_CAP);
         for v in 0..MAX_CAP as u32 {
-            assert!(matches!(ring.push(v, true), Pushed::Ok { rare: 0, .. }));
+            assert!(matches!(ring.push(v, true), Pushed::Ok { getters: false }));
         }
         assert!(matches!(ring.push(0, true), Pushed::Full(_)));
         assert_eq!(ring.len(), MAX_CAP);
@@ -732,10 +727,12 @@ mod tests {
         );
     }
 
-    /// With joiners announced, a push says so and where it ended (which tells the items pushed), across the
-    /// half-period crossing and the wrap of positions; without, nothing.
+    /// With joiners announced, a newcomer's push is `Busy` (it goes to the lock) and a push
+    /// under the lock lands, across the half-period crossing and the wrap of positions; a
+    /// newcomer that read the tail before the flag was set fails its compare-and-swap and
+    /// reads again. Without joiners, newcomers push again.
     #[test]
-    fn push_reports_joiners_and_where_it_ended() {
+    fn joiners_send_newcomers_to_the_lock() {
         let joiners = Flags {
             joiners: true,
             ..Flags::default()
@@ -747,21 +744,16 @@ mod tests {
                 let p0 = ring.pushed();
                 ring.set_flags(joiners);
                 for i in 0..(10 * cap as u64) {
-                    match ring.push(i, true) {
-                        Pushed::Ok { rare, end } => {
-                            assert_eq!(rare, JOINERS, "cap {cap}");
-                            assert_eq!(ring.pushed_through(end), p0 + i + 1, "cap {cap}");
-                        }
-                        _ => panic!("room"),
-                    }
-                    assert_eq!(ring.pushed(), p0 + i + 1);
+                    assert!(matches!(ring.push(i, true), Pushed::Busy(v) if v == i));
+                    assert!(matches!(ring.push(i, false), Pushed::Ok { getters: false }));
+                    assert_eq!(ring.pushed(), p0 + i + 1, "cap {cap}");
                     match ring.pop() {
                         Popped::Item { value, .. } => assert_eq!(value, i),
                         _ => panic!("an item"),
                     }
                 }
                 ring.set_flags(Flags::default());
-                assert!(matches!(ring.push(0, true), Pushed::Ok { rare: 0, .. }));
+                assert!(matches!(ring.push(0, true), Pushed::Ok { getters: false }));
             }
         }
     }
@@ -773,7 +765,7 @@ mod tests {
         for v in 0..3 {
             assert!(matches!(
                 ring.push(Box::new(v), true),
-                Pushed::Ok { rare: 0, .. }
+                Pushed::Ok { getters: false }
             ));
         }
         assert!(matches!(ring.push(Box::new(9), true), Pushed::Full(_)));
@@ -792,7 +784,7 @@ mod tests {
         assert_eq!(*ring.pop_reserved(), 1);
         assert!(matches!(
             ring.push(Box::new(3), false),
-            Pushed::Ok { rare: GETTERS, .. }
+            Pushed::Ok { getters: true }
         ));
         assert!(matches!(ring.push(Box::new(4), false), Pushed::Ok { .. }));
         ring.set_flags(Flags::default());
