@@ -508,14 +508,14 @@ impl<T, K: Kind<T>> Inner<T, K> {
         }
         if st.putters.is_empty() {
             // A put sent here by joiners usually finds room: tried before announcing anything.
-            let mut pushed = self.store.push(item, false);
-            if waker.is_some() {
-                if let Pushed::Full(back) = pushed {
+            let pushed = match self.store.push(item, false) {
+                Pushed::Full(back) if waker.is_some() => {
                     // Announced before the last try: a get that makes room after it sees it.
                     self.publish(&mut st, Announce::Putter);
-                    pushed = self.store.push(back, false);
+                    self.store.push(back, false)
                 }
-            }
+                pushed => pushed,
+            };
             match pushed {
                 Pushed::Ok { .. } => {
                     self.note_peak();
