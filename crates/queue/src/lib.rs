@@ -110,7 +110,9 @@
 //!   for served getters, so that a `put` touches the tail and one slot, a `get` the head and one
 //!   slot. Waiting, serving a waiter (a `get` that frees a place for a waiting putter, a `put`
 //!   that fills one for a waiting getter), shutting down, and a `join` beginning and ending its
-//!   wait take a short lock; `task_done`, `join` and `len` read both ends. LIFO and priority queues keep their items behind a lock,
+//!   wait take a short lock; `task_done`, `join` and `len` read both ends. While a `join` waits,
+//!   `put` and `task_done` take the lock too, so that its count of unfinished items is exact
+//!   (no lock for them again once it returns). LIFO and priority queues keep their items behind a lock,
 //!   taken by every operation.
 
 // Only the FIFO ring's slots use `unsafe` (see `ring.rs`).
