@@ -104,27 +104,41 @@
 //! - `join` counts items, not the tasks processing them: an item taken but never marked done
 //!   with [`Queue::task_done`] keeps `join` waiting, as in Python.
 //! - It does not reorder equal items in a priority queue by arrival; put `(priority, seq, item)`.
-//! - Every operation takes one short lock: when two or more threads use the queue at the same
-//!   moment they take turns on it, and a lock-free channel such as async-channel is faster there
-//!   (`cargo bench --bench queue` compares them).
+//! - A FIFO queue allocates its whole capacity up front (as async-channel's bounded channel does),
+//!   and holds at most 2^22 - 1 items. Its `put` and `get` take no lock while nobody waits in
+//!   line: a ring whose head and tail words also carry who waits and how many items are reserved
+//!   for served getters, so that a `put` touches the tail and one slot, a `get` the head and one
+//!   slot. Waiting, serving a waiter (a `get` that frees a place for a waiting putter, a `put`
+//!   that fills one for a waiting getter), shutting down, and a `join` beginning and ending its
+//!   wait take a short lock; `task_done`, `join` and `len` read both ends. While a `join` waits,
+//!   `put` and `task_done` take the lock too, so that its count of unfinished items is exact
+//!   (no lock for them again once it returns). LIFO and priority queues keep their items behind a lock,
+//!   taken by every operation.
 
-#![forbid(unsafe_code)]
+// Only the FIFO ring's slots use `unsafe` (see `ring.rs`).
+#![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod error;
 mod kind;
+mod ring;
 mod waiters;
 
 pub use error::{GetError, PutError, TaskDoneError, TryGetError, TryPutError};
+use kind::Items;
 pub use kind::{Fifo, Kind, Lifo, Priority};
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener};
+use kind::{Flags, Popped, Pushed};
 use waiters::WaitList;
 
 /// A bounded async queue; clone it to share it between tasks and threads.
@@ -135,18 +149,35 @@ pub struct Queue<T, K: Kind<T> = Fifo> {
     inner: Arc<Inner<T, K>>,
 }
 
+/// Two cache lines of their own, so that what every operation reads is not written by others.
+#[repr(align(128))]
+struct Line<T>(T);
+
 /// What the handles share.
 ///
-/// Aligned to a cache line with the lock first, so that the lock word and the fields every
-/// `put` and `get` writes share one line: under contention from two threads each operation then
-/// moves one line between cores, not three or four.
-#[repr(C, align(64))]
+/// A `put` or `get` that finds no one waiting in line goes straight to the store (lock-free for
+/// FIFO), which also counts it: the store's pushes and pops are the items put and taken. The
+/// store keeps the items reserved for served getters from newcomers. The lock guards the lines
+/// of waiters, serving and shutdown, which it announces in the store's flags so that the paths
+/// without it know when to take it.
 struct Inner<T, K: Kind<T>> {
-    state: Mutex<State<T, K>>,
-    capacity: usize,
+    store: Items<T>,
+    /// The largest length reached, and the capacity: read by every `put` (until the queue was
+    /// once full), written rarely.
+    peak: Line<(AtomicUsize, usize)>,
+    /// Items marked done (and discarded), with [`JOINED`] while joiners wait; and how many
+    /// times `pushed - dones` was seen at zero while joiners waited (see [`Inner::begin_join`]).
+    dones: Line<(AtomicU64, AtomicU64)>,
+    state: Mutex<State<T>>,
     /// Notified when the count of unfinished items drops to zero.
     all_done: Event,
+    /// The kind is only a choice of functions: it does not make the queue `!Send`.
+    kind: PhantomData<fn() -> K>,
 }
+
+/// In `dones`: joiners wait, so a `task_done` takes the lock (its compare-and-swap expects the
+/// bit clear; with it set, `dones` is above any count of items, so the fast path's test fails).
+const JOINED: u64 = 1 << 63;
 
 /// Whether and how the queue was shut down.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -177,173 +208,387 @@ enum PutSlot<T> {
 }
 
 /// Everything behind the lock.
-///
-/// In this order (`repr(C)`): the fields that a `put` or `get` without waiting writes come
-/// first, in the lock's cache line; the rest are only read then, so they stay cached on both
-/// cores.
-#[repr(C)]
-struct State<T, K: Kind<T>> {
-    items: K::Store,
-    /// Items put and not yet marked done (asyncio's `_unfinished_tasks`).
-    unfinished: usize,
-    /// Items taken and not yet marked done: the limit of `task_done` calls.
-    taken: usize,
-    /// The largest length the queue reached.
-    peak: usize,
-    /// Items reserved for served getters that have not yet run to take them; never more than
-    /// the items stored, and while getters wait in line, every stored item is reserved.
-    reserved: usize,
+struct State<T> {
     shutdown: Shutdown,
+    /// The flags last published in the store (only the lock holder writes them).
+    flags: Flags,
     getters: WaitList<GetSlot>,
     putters: WaitList<PutSlot<T>>,
-    /// How many times `unfinished` reached zero: a joiner returns once it changed.
-    zeros: u64,
+    /// `Join`s waiting. While there are any, they are announced in the store (a newcomer's push
+    /// goes to the lock) and in `dones` ([`JOINED`]: a `task_done` goes to the lock), so that
+    /// under the lock the counts of items pushed and done are both stable.
+    joiners: usize,
 }
 
-/// Up to two tasks to wake once the lock is released (waking under the lock would make the
-/// woken thread block on it at once).
+/// Tasks to wake once the lock is released (waking under the lock would make the woken thread
+/// block on it at once).
 ///
 /// They are woken when this is dropped, so that they are woken even if the operation panics
 /// (in an item's `Ord`) after it served them: declare it before the lock guard, which is then
 /// dropped first.
 #[derive(Default)]
-struct Wakeups(Option<Waker>, Option<Waker>);
+struct Wakeups {
+    first: Option<Waker>,
+    /// More than one only when a shutdown fails a line or several putters fit at once.
+    more: Vec<Waker>,
+}
 
 // `#[inline]`: these are not generic, so without it they could not be inlined into the
 // (generic, so monomorphized in the caller's crate) hot paths.
 impl Wakeups {
     #[inline]
     fn add(&mut self, waker: Option<Waker>) {
-        if self.0.is_none() {
-            self.0 = waker;
+        if self.first.is_none() {
+            self.first = waker;
         } else {
-            // One operation frees at most one place and fills it: a putter and a getter.
-            debug_assert!(self.1.is_none(), "a third wake-up from one operation");
-            self.1 = waker;
+            self.more.extend(waker);
         }
     }
 
-    /// Wakes the tasks now (what dropping does; this names the moment).
+    /// Takes back the waker added last.
     #[inline]
-    fn wake(self) {}
+    fn take_last(&mut self) -> Option<Waker> {
+        self.more.pop().or_else(|| self.first.take())
+    }
 }
 
 impl Drop for Wakeups {
     #[inline]
     fn drop(&mut self) {
-        if let Some(w) = self.0.take() {
+        if let Some(w) = self.first.take() {
             w.wake();
         }
-        if let Some(w) = self.1.take() {
-            w.wake();
+        if !self.more.is_empty() {
+            self.more.drain(..).for_each(Waker::wake);
         }
     }
 }
 
-impl<T, K: Kind<T>> State<T, K> {
+/// What a `put` that does not wait (or has not waited yet) came to.
+enum PutOutcome<T> {
+    Done,
+    ShutDown(T),
+    Full(T),
+    /// In line under this key.
+    Waiting(usize),
+}
+
+/// What a `get` that does not wait (or has not waited yet) came to.
+enum GetOutcome<T> {
+    Item(T),
+    ShutDown,
+    Empty,
+    /// In line under this key.
+    Waiting(usize),
+}
+
+/// Who is about to line up, announced before the last try (so that an operation without the
+/// lock after it sees the flag, or this last try sees that operation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    Nobody,
+    Putter,
+    Getter,
+}
+
+impl<T, K: Kind<T>> Inner<T, K> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // The only user code run under the lock is an item's `Ord` (in a priority queue). If it
+        // panics, the item being stored stays in the heap (counted, and its putter, if one was
+        // served, still woken), but an item being taken in that operation never reaches its
+        // taker: it is lost, and `join` waits for it forever. The lists and the other counts
+        // stay consistent, so the lock is taken over rather than passed on as a panic to every
+        // other task.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn capacity(&self) -> usize {
+        self.peak.0.1
+    }
+
     fn len(&self) -> usize {
-        K::len(&self.items)
+        self.store.len()
     }
 
-    /// Stores an item that is already counted as unfinished, serving the first waiting getter:
-    /// one item is reserved for it, so no newcomer can take it first.
-    fn place(&mut self, item: T, wake: &mut Wakeups) {
-        // Served before the item is stored: if the item's `Ord` panics while a priority queue
-        // stores it, the heap still keeps it, and the reservation is backed by an item.
-        if let Some(key) = self.getters.pop_front() {
-            let (_, waker) = self.getters.serve(key, GetSlot::Served);
-            self.reserved += 1;
-            wake.add(waker);
-        }
-        K::push(&mut self.items, item);
+    fn unfinished(&self) -> usize {
+        // `dones` first: the pushes read after it are at least what they were then, so a zero
+        // is real.
+        let dones = self.dones.0.0.load(SeqCst) & !JOINED;
+        self.store.pushed().saturating_sub(dones) as usize
     }
 
-    /// Takes the next item for a getter; `reserved` already counts it out.
-    fn take(&mut self, wake: &mut Wakeups) -> Option<T> {
-        let item = K::pop(&mut self.items)?;
-        self.taken += 1;
-        self.admit_putter(wake);
-        Some(item)
+    /// Under the lock: whether no item is unfinished, exactly, while joiners wait (then every
+    /// push and every `task_done` takes the lock, so neither count moves; without joiners the
+    /// answer does not matter and is `false`).
+    fn zero_while_joined(&self, st: &State<T>) -> bool {
+        st.joiners > 0 && self.store.pushed() == self.dones.0.0.load(SeqCst) & !JOINED
     }
 
-    /// One place in the queue came free: the first waiting putter's item takes it.
-    fn admit_putter(&mut self, wake: &mut Wakeups) {
-        if let Some(key) = self.putters.pop_front() {
-            let (old, waker) = self.putters.serve(key, PutSlot::Done);
-            let PutSlot::Waiting(item) = old else {
-                unreachable!("putter in line is waiting")
-            };
-            self.unfinished += 1;
-            wake.add(waker);
-            self.place(item, wake);
+    /// Under the lock: counts a zero for the joiners waiting (woken with [`Inner::wake_joiners`]
+    /// once the lock is released). Counted under the lock, so that a `Join` that reads the
+    /// count under it sees every zero before it or none.
+    fn count_zero(&self) {
+        self.dones.0.1.fetch_add(1, SeqCst);
+    }
+
+    #[cold]
+    fn wake_joiners(&self) {
+        self.all_done.notify(usize::MAX);
+    }
+
+    /// A `Join` begins to wait. Under the lock, it announces itself in the store's tail (a
+    /// read-modify-write of the word a push's compare-and-swap validates: no newcomer's push
+    /// lands after it) and in `dones` (likewise for `task_done`), then reads both counts, which
+    /// cannot move while it holds the lock: every later push and `task_done` takes the lock,
+    /// and those before are in the counts. `None` if none is unfinished (it returns at once);
+    /// else the count of zeros, which a `task_done` or `shutdown_immediate` under the lock
+    /// raises when it makes `dones` equal `pushed`.
+    #[cold]
+    fn begin_join(&self) -> Option<u64> {
+        let mut st = self.lock();
+        st.joiners += 1;
+        if st.joiners == 1 {
+            self.publish(&mut st, Announce::Nobody);
+            self.dones.0.0.fetch_or(JOINED, SeqCst);
+        }
+        if self.zero_while_joined(&st) {
+            self.leave_join(&mut st);
+            return None;
+        }
+        Some(self.dones.0.1.load(SeqCst))
+    }
+
+    /// Under the lock: a `Join` stops waiting (it returned or was dropped); the last one takes
+    /// the announcements back, and puts and `task_done`s go without the lock again.
+    fn leave_join(&self, st: &mut State<T>) {
+        st.joiners -= 1;
+        if st.joiners == 0 {
+            self.publish(st, Announce::Nobody);
+            self.dones.0.0.fetch_and(!JOINED, SeqCst);
         }
     }
 
-    fn try_put(
-        &mut self,
-        item: T,
-        capacity: usize,
-        wake: &mut Wakeups,
-    ) -> Result<(), TryPutError<T>> {
-        if self.shutdown != Shutdown::Open {
-            return Err(TryPutError::ShutDown(item));
+    #[cold]
+    fn end_join(&self) {
+        let mut st = self.lock();
+        self.leave_join(&mut st);
+    }
+
+    /// A `task_done` while joiners wait (or just stopped): the compare-and-swap under the lock,
+    /// and the zero test, exact there while joiners wait.
+    #[cold]
+    #[inline(never)]
+    fn task_done_locked(&self) -> Result<(), TaskDoneError> {
+        let st = self.lock();
+        let dones = &self.dones.0.0;
+        let mut d = dones.load(SeqCst);
+        // Without `JOINED` (the last joiner left), `task_done`s without the lock race this one.
+        loop {
+            if d & !JOINED >= self.store.popped() {
+                return Err(TaskDoneError);
+            }
+            match dones.compare_exchange_weak(d, d + 1, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(now) => d = now,
+            }
         }
-        // Putters in line come first even if a place seems free.
-        if self.len() >= capacity || !self.putters.is_empty() {
-            return Err(TryPutError::Full(item));
+        let zero = self.zero_while_joined(&st);
+        if zero {
+            self.count_zero();
         }
-        // Counted first: if the item's `Ord` panics while a priority queue places it, the
-        // heap still keeps it, and it must be counted for `task_done` once it is taken.
-        self.unfinished += 1;
-        self.place(item, wake);
-        self.peak = self.peak.max(self.len());
+        drop(st);
+        if zero {
+            self.wake_joiners();
+        }
         Ok(())
     }
 
-    fn try_get(&mut self, wake: &mut Wakeups) -> Result<T, TryGetError> {
-        // Reserved items are not for newcomers.
-        if self.len() > self.reserved
-            && let Some(item) = self.take(wake)
-        {
-            return Ok(item);
+    #[inline]
+    fn note_peak(&self) {
+        let peak = &self.peak.0.0;
+        if peak.load(Relaxed) < self.capacity() {
+            self.raise_peak();
         }
-        if self.drained() {
-            Err(TryGetError::ShutDown)
+    }
+
+    #[cold]
+    fn raise_peak(&self) {
+        self.peak.0.0.fetch_max(self.len(), Relaxed);
+    }
+
+    /// Announces in the store's flags who waits in line (and who is about to).
+    #[inline]
+    fn publish(&self, st: &mut State<T>, announce: Announce) {
+        let getters = !st.getters.is_empty() || announce == Announce::Getter;
+        let putters = !st.putters.is_empty() || announce == Announce::Putter;
+        let flags = Flags {
+            putters,
+            getters,
+            joiners: st.joiners > 0,
+        };
+        // Most calls change nothing: the store is left alone then.
+        if flags != st.flags {
+            st.flags = flags;
+            self.store.set_flags(flags);
+        }
+    }
+
+    /// Brings the lines up to date with the store: admits waiting putters while there is room,
+    /// serves waiting getters while unreserved items are stored, fails the getters of a queue
+    /// shut down and drained, and announces the result.
+    fn settle(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        // A full ring is seen before a putter is taken out of line (and put back).
+        while !st.putters.is_empty() && !self.store.surely_full() {
+            let Some(key) = st.putters.pop_front() else {
+                break;
+            };
+            let (old, waker) = st.putters.serve(key, PutSlot::Done);
+            let PutSlot::Waiting(item) = old else {
+                unreachable!("putter in line is waiting")
+            };
+            // Woken even if the item's `Ord` panics while it is stored (it stays stored).
+            wake.add(waker);
+            match self.store.push(item, false) {
+                Pushed::Ok { .. } => self.note_peak(),
+                Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
+                    let waker = wake.take_last();
+                    st.putters.push_front(key, PutSlot::Waiting(item), waker);
+                    break;
+                }
+            }
+        }
+        // The store reserves an item (beyond those reserved) for each getter served. (Getters
+        // in line were announced, as `reserve` needs.)
+        while !st.getters.is_empty() && self.store.reserve() {
+            let key = st.getters.pop_front().expect("a getter in line");
+            let (_, waker) = st.getters.serve(key, GetSlot::Served);
+            wake.add(waker);
+        }
+        if st.shutdown != Shutdown::Open && self.len() == 0 {
+            while let Some(key) = st.getters.pop_front() {
+                let (_, waker) = st.getters.serve(key, GetSlot::Failed);
+                wake.add(waker);
+            }
+        }
+        self.publish(st, Announce::Nobody);
+    }
+
+    #[cold]
+    fn settle_now(&self) {
+        let mut wake = Wakeups::default();
+        let mut st = self.lock();
+        self.settle(&mut st, &mut wake);
+    }
+
+    /// A `put`: straight into the store if no putter waits and there is room; else, with a
+    /// waker, in line.
+    #[inline]
+    fn put(&self, item: T, waker: Option<&Waker>) -> PutOutcome<T> {
+        match self.store.push(item, true) {
+            Pushed::Ok { getters } => {
+                self.note_peak();
+                // The flags were in the word the push moved: a getter lining up before it is
+                // seen here, one after it sees the item.
+                if getters {
+                    self.settle_now();
+                }
+                PutOutcome::Done
+            }
+            // Full, closed, putters in line or joiners waiting: the locked path tells which.
+            Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
+                self.put_locked(item, waker)
+            }
+        }
+    }
+
+    #[cold]
+    fn put_locked(&self, mut item: T, waker: Option<&Waker>) -> PutOutcome<T> {
+        let mut wake = Wakeups::default();
+        let mut st = self.lock();
+        if st.shutdown != Shutdown::Open {
+            return PutOutcome::ShutDown(item);
+        }
+        if st.putters.is_empty() {
+            // A put sent here by joiners usually finds room: tried before announcing anything.
+            let pushed = match self.store.push(item, false) {
+                Pushed::Full(back) if waker.is_some() => {
+                    // Announced before the last try: a get that makes room after it sees it.
+                    self.publish(&mut st, Announce::Putter);
+                    self.store.push(back, false)
+                }
+                pushed => pushed,
+            };
+            match pushed {
+                Pushed::Ok { .. } => {
+                    self.note_peak();
+                    self.settle(&mut st, &mut wake);
+                    return PutOutcome::Done;
+                }
+                Pushed::Full(back) | Pushed::Closed(back) | Pushed::Busy(back) => item = back,
+            }
+        }
+        let out = match waker {
+            Some(w) => PutOutcome::Waiting(st.putters.push(PutSlot::Waiting(item), w.clone())),
+            None => PutOutcome::Full(item),
+        };
+        self.publish(&mut st, Announce::Nobody);
+        out
+    }
+
+    /// A `get` that has not waited: straight from the store if no getter waits in line and more
+    /// items are stored than reserved; else, with a waker, in line.
+    #[inline]
+    fn get(&self, waker: Option<&Waker>) -> GetOutcome<T> {
+        match self.store.pop() {
+            Popped::Item { value, putters } => {
+                // The flag was in the word the pop moved: a putter lining up before it is seen
+                // here, one after it finds the room.
+                if putters {
+                    self.settle_now();
+                }
+                GetOutcome::Item(value)
+            }
+            Popped::Empty | Popped::Busy => self.get_locked(waker),
+        }
+    }
+
+    #[cold]
+    fn get_locked(&self, waker: Option<&Waker>) -> GetOutcome<T> {
+        let mut wake = Wakeups::default();
+        let mut st = self.lock();
+        // Items stored beyond the reserved ones go to the getters in line first.
+        self.settle(&mut st, &mut wake);
+        if st.getters.is_empty() {
+            if waker.is_some() {
+                // Announced before the last try: a put after it sees it.
+                self.publish(&mut st, Announce::Getter);
+            }
+            if let Some(item) = self.store.pop_spare() {
+                self.settle(&mut st, &mut wake);
+                return GetOutcome::Item(item);
+            }
+        }
+        let out = if st.shutdown != Shutdown::Open && self.len() == 0 {
+            GetOutcome::ShutDown
         } else {
-            Err(TryGetError::Empty)
-        }
+            match waker {
+                Some(w) => GetOutcome::Waiting(st.getters.push(GetSlot::Waiting, w.clone())),
+                None => GetOutcome::Empty,
+            }
+        };
+        self.publish(&mut st, Announce::Nobody);
+        out
     }
 
-    /// Counts one unfinished item less; true if that was the last one.
-    fn finish_one(&mut self) -> bool {
-        self.unfinished -= 1;
-        self.zero_if_done()
-    }
-
-    /// Counts a zero of `unfinished` for the joiners waiting; true if it is zero.
-    fn zero_if_done(&mut self) -> bool {
-        let zero = self.unfinished == 0;
-        if zero {
-            self.zeros = self.zeros.wrapping_add(1);
-        }
-        zero
-    }
-
-    /// Whether getters have nothing more to hope for: the queue is shut down and holds no item,
-    /// not even one reserved for a getter that has not run yet. (Its reservation passes on if
-    /// that getter is dropped, and then the getters still waiting must be there to take it.)
-    fn drained(&self) -> bool {
-        self.shutdown != Shutdown::Open && self.len() == 0
-    }
-
-    /// After a graceful shutdown, once the last item is gone: the getters still in line fail.
-    fn fail_getters_if_drained(&mut self, wakers: &mut Vec<Waker>) {
-        if !self.drained() {
-            return;
-        }
-        while let Some(key) = self.getters.pop_front() {
-            let (_, waker) = self.getters.serve(key, GetSlot::Failed);
-            wakers.extend(waker);
+    fn fail_putters(st: &mut State<T>, wake: &mut Wakeups) {
+        while let Some(key) = st.putters.pop_front() {
+            // Swap the item out through a placeholder, then hand it back in the failed state.
+            let (old, waker) = st.putters.serve(key, PutSlot::Done);
+            let PutSlot::Waiting(item) = old else {
+                unreachable!("putter in line is waiting")
+            };
+            st.putters.serve(key, PutSlot::Failed(item));
+            wake.add(waker);
         }
     }
 }
@@ -353,7 +598,7 @@ impl<T> Queue<T, Fifo> {
     ///
     /// # Panics
     ///
-    /// If `capacity` is zero.
+    /// If `capacity` is zero, or 2^22 or more.
     pub fn bounded(capacity: usize) -> Self {
         Self::with_kind(capacity)
     }
@@ -386,37 +631,26 @@ impl<T, K: Kind<T>> Queue<T, K> {
     ///
     /// # Panics
     ///
-    /// If `capacity` is zero.
+    /// If `capacity` is zero (or, for [`Fifo`], 2^22 or more).
     pub fn with_kind(capacity: usize) -> Self {
         assert!(capacity > 0, "queue capacity must be at least 1");
         let state = State {
-            items: K::with_capacity(capacity),
-            reserved: 0,
+            flags: Flags::default(),
             getters: WaitList::new(),
             putters: WaitList::new(),
-            unfinished: 0,
-            taken: 0,
-            zeros: 0,
-            peak: 0,
+            joiners: 0,
             shutdown: Shutdown::Open,
         };
         Queue {
             inner: Arc::new(Inner {
+                store: K::with_capacity(capacity),
+                peak: Line((AtomicUsize::new(0), capacity)),
+                dones: Line((AtomicU64::new(0), AtomicU64::new(0))),
                 state: Mutex::new(state),
-                capacity,
                 all_done: Event::new(),
+                kind: PhantomData,
             }),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State<T, K>> {
-        // The only user code run under the lock is an item's `Ord` (in a priority queue). If it
-        // panics, the item being stored stays in the heap (counted, and its putter, if one was
-        // served, still woken), but an item being taken in that operation never reaches its
-        // taker: it is lost, and `join` waits for it forever. The lists and the other counts
-        // stay consistent, so the lock is taken over rather than passed on as a panic to every
-        // other task.
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Puts an item, waiting while the queue is full; fails only if the queue is shut down,
@@ -436,10 +670,12 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// Puts an item if there is room now (and no putter waiting before it).
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        let mut wake = Wakeups::default();
-        let result = self.lock().try_put(item, self.inner.capacity, &mut wake);
-        wake.wake();
-        result
+        match self.inner.put(item, None) {
+            PutOutcome::Done => Ok(()),
+            PutOutcome::ShutDown(item) => Err(TryPutError::ShutDown(item)),
+            PutOutcome::Full(item) => Err(TryPutError::Full(item)),
+            PutOutcome::Waiting(_) => unreachable!("a put without a waker waits"),
+        }
     }
 
     /// Takes the next item, waiting while the queue is empty; fails once the queue is shut down
@@ -458,27 +694,35 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// Takes the next item if there is one now.
     pub fn try_get(&self) -> Result<T, TryGetError> {
-        let mut wake = Wakeups::default();
-        let result = self.lock().try_get(&mut wake);
-        wake.wake();
-        result
+        match self.inner.get(None) {
+            GetOutcome::Item(item) => Ok(item),
+            GetOutcome::ShutDown => Err(TryGetError::ShutDown),
+            GetOutcome::Empty => Err(TryGetError::Empty),
+            GetOutcome::Waiting(_) => unreachable!("a get without a waker waits"),
+        }
     }
 
     /// Marks one taken item as processed, for [`join`](Queue::join).
     ///
     /// Fails if every item taken (by `get` or `try_get`) was already marked done.
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut st = self.lock();
-        if st.taken == 0 {
-            return Err(TaskDoneError);
+        let inner = &*self.inner;
+        let dones = &inner.dones.0.0;
+        let mut d = dones.load(SeqCst);
+        loop {
+            if d >= inner.store.popped() {
+                // With joiners waiting, `JOINED` puts `d` above any count: the lock decides.
+                if d & JOINED != 0 {
+                    return inner.task_done_locked();
+                }
+                return Err(TaskDoneError);
+            }
+            // Expects `JOINED` clear: a joiner announced since makes it fail and look again.
+            match dones.compare_exchange_weak(d, d + 1, SeqCst, SeqCst) {
+                Ok(_) => return Ok(()),
+                Err(now) => d = now,
+            }
         }
-        st.taken -= 1;
-        let all_done = st.finish_one();
-        drop(st);
-        if all_done {
-            self.inner.all_done.notify(usize::MAX);
-        }
-        Ok(())
     }
 
     /// Waits until every item put was taken and marked done with [`task_done`](Queue::task_done)
@@ -492,12 +736,13 @@ impl<T, K: Kind<T>> Queue<T, K> {
             queue: self,
             zeros: None,
             listener: None,
+            done: false,
         }
     }
 
     /// How many items are put and not yet marked done.
     pub fn unfinished(&self) -> usize {
-        self.lock().unfinished
+        self.inner.unfinished()
     }
 
     /// Shuts the queue down gracefully (Python 3.13's `shutdown()`): puts fail from now on,
@@ -508,18 +753,16 @@ impl<T, K: Kind<T>> Queue<T, K> {
     /// taken, other getters keep waiting (and [`try_get`](Queue::try_get) says `Empty`), so that
     /// the reservation of a dropped getter still finds a taker.
     pub fn shutdown(&self) {
-        let mut wakers = Vec::new();
-        let mut st = self.lock();
+        let inner = &*self.inner;
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
         if st.shutdown == Shutdown::Open {
             st.shutdown = Shutdown::Graceful;
         }
-        Self::fail_putters(&mut st, &mut wakers);
-        // Getters wait in line only while every stored item is reserved. They fail now unless
-        // such items are left: a served getter may be dropped and pass its reservation on to the
-        // next getter in line (the last item taken fails the rest).
-        st.fail_getters_if_drained(&mut wakers);
-        drop(st);
-        wakers.into_iter().for_each(Waker::wake);
+        // A put that claimed its place before this still lands, and the store counts it.
+        inner.store.close();
+        Inner::<T, K>::fail_putters(&mut st, &mut wake);
+        inner.settle(&mut st, &mut wake);
     }
 
     /// Shuts the queue down at once (Python 3.13's `shutdown(immediate=True)`): the items left
@@ -527,11 +770,13 @@ impl<T, K: Kind<T>> Queue<T, K> {
     /// done, puts and gets fail from now on, and `join` returns unless taken items still wait
     /// for their `task_done`.
     pub fn shutdown_immediate(&self) {
-        let mut wakers = Vec::new();
+        let inner = &*self.inner;
         let mut discarded = Vec::new();
-        let mut st = self.lock();
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
         st.shutdown = Shutdown::Immediate;
-        Self::fail_putters(&mut st, &mut wakers);
+        inner.store.close();
+        Inner::<T, K>::fail_putters(&mut st, &mut wake);
         // Every getter, in line or served, fails.
         for key in st.getters.keys_in_use() {
             match st.getters.state(key) {
@@ -540,44 +785,38 @@ impl<T, K: Kind<T>> Queue<T, K> {
                 GetSlot::Served => {}
             }
             let (_, waker) = st.getters.serve(key, GetSlot::Failed);
-            wakers.extend(waker);
+            wake.add(waker);
         }
-        st.reserved = 0;
-        while let Some(item) = K::pop(&mut st.items) {
+        inner.store.clear_reserved();
+        // Also waits out a put that claimed its place before the store was closed.
+        while let Some(item) = inner.store.pop_spare() {
             discarded.push(item);
         }
-        st.unfinished -= discarded.len();
-        let all_done = st.zero_if_done();
+        // Taken (the store counted them) and done at once.
+        inner.dones.0.0.fetch_add(discarded.len() as u64, SeqCst);
+        inner.publish(&mut st, Announce::Nobody);
+        let zero = inner.zero_while_joined(&st);
+        if zero {
+            inner.count_zero();
+        }
         drop(st);
+        if zero {
+            inner.wake_joiners();
+        }
         // Items are dropped without the lock: their `Drop` may use the queue.
         drop(discarded);
-        wakers.into_iter().for_each(Waker::wake);
-        if all_done {
-            self.inner.all_done.notify(usize::MAX);
-        }
-    }
-
-    fn fail_putters(st: &mut State<T, K>, wakers: &mut Vec<Waker>) {
-        while let Some(key) = st.putters.pop_front() {
-            // Swap the item out through a placeholder, then hand it back in the failed state.
-            let (old, waker) = st.putters.serve(key, PutSlot::Done);
-            let PutSlot::Waiting(item) = old else {
-                unreachable!("putter in line is waiting")
-            };
-            st.putters.serve(key, PutSlot::Failed(item));
-            wakers.extend(waker);
-        }
+        drop(wake);
     }
 
     /// Whether [`shutdown`](Queue::shutdown) or [`shutdown_immediate`](Queue::shutdown_immediate)
     /// was called.
     pub fn is_shutdown(&self) -> bool {
-        self.lock().shutdown != Shutdown::Open
+        self.inner.lock().shutdown != Shutdown::Open
     }
 
     /// How many items the queue holds (counting those reserved for getters that have not yet run).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.inner.len()
     }
 
     /// Whether the queue holds no item.
@@ -587,27 +826,27 @@ impl<T, K: Kind<T>> Queue<T, K> {
 
     /// Whether the queue holds `capacity` items.
     pub fn is_full(&self) -> bool {
-        self.len() >= self.inner.capacity
+        self.len() >= self.capacity()
     }
 
     /// The most items the queue holds.
     pub fn capacity(&self) -> usize {
-        self.inner.capacity
+        self.inner.capacity()
     }
 
     /// The largest length the queue reached since it was created.
     pub fn peak_len(&self) -> usize {
-        self.lock().peak
+        self.inner.peak.0.0.load(SeqCst)
     }
 
     /// How many `put`s are waiting for room.
     pub fn putters_waiting(&self) -> usize {
-        self.lock().putters.len()
+        self.inner.lock().putters.len()
     }
 
     /// How many `get`s are waiting for an item.
     pub fn getters_waiting(&self) -> usize {
-        self.lock().getters.len()
+        self.inner.lock().getters.len()
     }
 }
 
@@ -621,13 +860,13 @@ impl<T, K: Kind<T>> Clone for Queue<T, K> {
 
 impl<T, K: Kind<T>> fmt::Debug for Queue<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.lock();
+        let shutdown = self.inner.lock().shutdown;
         f.debug_struct("Queue")
             .field("kind", &format_args!("{}", K::NAME))
-            .field("len", &st.len())
-            .field("capacity", &self.inner.capacity)
-            .field("unfinished", &st.unfinished)
-            .field("shutdown", &st.shutdown)
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("unfinished", &self.unfinished())
+            .field("shutdown", &shutdown)
             .finish_non_exhaustive()
     }
 }
@@ -650,54 +889,76 @@ impl<T, K: Kind<T>> Future for Put<'_, T, K> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut wake = Wakeups::default();
-        let mut st = this.queue.lock();
-        let out = match this.key {
-            None => {
-                let item = this.item.take().expect("`Put` polled after it completed");
-                match st.try_put(item, this.queue.inner.capacity, &mut wake) {
-                    Ok(()) => Poll::Ready(Ok(())),
-                    Err(TryPutError::ShutDown(item)) => Poll::Ready(Err(PutError(item))),
-                    Err(TryPutError::Full(item)) => {
-                        this.key =
-                            Some(st.putters.push(PutSlot::Waiting(item), cx.waker().clone()));
-                        Poll::Pending
-                    }
+        let inner = &*this.queue.inner;
+        let Some(key) = this.key else {
+            let item = this.item.take().expect("`Put` polled after it completed");
+            return match inner.put(item, Some(cx.waker())) {
+                PutOutcome::Done => Poll::Ready(Ok(())),
+                PutOutcome::ShutDown(item) | PutOutcome::Full(item) => {
+                    Poll::Ready(Err(PutError(item)))
                 }
-            }
-            Some(key) => match st.putters.state(key) {
-                PutSlot::Waiting(_) => {
-                    st.putters.set_waker(key, cx.waker());
+                PutOutcome::Waiting(key) => {
+                    this.key = Some(key);
                     Poll::Pending
                 }
-                PutSlot::Done | PutSlot::Failed(_) => {
-                    this.key = None;
-                    match st.putters.free(key) {
-                        PutSlot::Failed(item) => Poll::Ready(Err(PutError(item))),
-                        _ => Poll::Ready(Ok(())),
-                    }
-                }
-            },
+            };
         };
-        drop(st);
-        wake.wake();
-        out
+        this.poll_in_line(key, cx)
+    }
+}
+
+impl<T, K: Kind<T>> Put<'_, T, K> {
+    /// A poll after the putter lined up (out of line, so that the first poll stays small).
+    #[inline(never)]
+    fn poll_in_line(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Result<(), PutError<T>>> {
+        let this = self;
+        let inner = &*this.queue.inner;
+        let mut st = inner.lock();
+        match st.putters.state(key) {
+            PutSlot::Waiting(_) => {
+                st.putters.set_waker(key, cx.waker());
+                Poll::Pending
+            }
+            PutSlot::Done | PutSlot::Failed(_) => {
+                this.key = None;
+                match st.putters.free(key) {
+                    PutSlot::Failed(item) => Poll::Ready(Err(PutError(item))),
+                    _ => Poll::Ready(Ok(())),
+                }
+            }
+        }
     }
 }
 
 impl<T, K: Kind<T>> Drop for Put<'_, T, K> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let mut st = self.queue.lock();
-            // Still in line: leave it, and take the item along (it is dropped, never put).
-            // Already served: the item is in the queue; nothing is owed to anyone.
-            if matches!(st.putters.state(key), PutSlot::Waiting(_)) {
-                st.putters.unlink(key);
-            }
-            let slot = st.putters.free(key);
-            drop(st);
-            drop(slot);
+            self.leave(key);
         }
+    }
+}
+
+impl<T, K: Kind<T>> Put<'_, T, K> {
+    /// Dropped while in line or served (out of line: a `put` that did not wait drops nothing).
+    #[cold]
+    #[inline(never)]
+    fn leave(&mut self, key: usize) {
+        let inner = &*self.queue.inner;
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
+        // Still in line: leave it, and take the item along (it is dropped, never put).
+        // Already served: the item is in the queue; nothing is owed to anyone.
+        let waiting = matches!(st.putters.state(key), PutSlot::Waiting(_));
+        if waiting {
+            st.putters.unlink(key);
+        }
+        let slot = st.putters.free(key);
+        if waiting {
+            inner.settle(&mut st, &mut wake);
+        }
+        drop(st);
+        drop(slot);
     }
 }
 
@@ -724,77 +985,91 @@ impl<T, K: Kind<T>> Future for Get<'_, T, K> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut wake = Wakeups::default();
-        // Getters failed by this one taking the last item after a graceful shutdown.
-        let mut failed = Vec::new();
-        let mut st = this.queue.lock();
-        let out = match this.key {
-            None => match st.try_get(&mut wake) {
-                Ok(item) => Poll::Ready(Ok(item)),
-                Err(TryGetError::ShutDown) => Poll::Ready(Err(GetError)),
-                Err(TryGetError::Empty) => {
-                    this.key = Some(st.getters.push(GetSlot::Waiting, cx.waker().clone()));
+        let inner = &*this.queue.inner;
+        let Some(key) = this.key else {
+            return match inner.get(Some(cx.waker())) {
+                GetOutcome::Item(item) => Poll::Ready(Ok(item)),
+                GetOutcome::ShutDown | GetOutcome::Empty => Poll::Ready(Err(GetError)),
+                GetOutcome::Waiting(key) => {
+                    this.key = Some(key);
                     Poll::Pending
                 }
-            },
-            Some(key) => match st.getters.state(key) {
-                GetSlot::Waiting => {
-                    st.getters.set_waker(key, cx.waker());
-                    Poll::Pending
-                }
-                GetSlot::Served => {
-                    // Out of line before the item is taken: if the item's `Ord` panics while
-                    // it is taken, the item is lost but the counts stay consistent.
-                    this.key = None;
-                    st.getters.free(key);
-                    st.reserved -= 1;
-                    // The best item now, not the one whose arrival served this getter.
-                    let item = st.take(&mut wake).expect("a reserved item is stored");
-                    // Shut down gracefully and that was the last item: the getters that waited
-                    // in case a reservation passed on to them fail now.
-                    if st.shutdown != Shutdown::Open {
-                        st.fail_getters_if_drained(&mut failed);
-                    }
-                    Poll::Ready(Ok(item))
-                }
-                GetSlot::Failed => {
-                    this.key = None;
-                    st.getters.free(key);
-                    Poll::Ready(Err(GetError))
-                }
-            },
+            };
         };
-        drop(st);
-        wake.wake();
-        if !failed.is_empty() {
-            failed.into_iter().for_each(Waker::wake);
+        this.poll_in_line(key, cx)
+    }
+}
+
+impl<T, K: Kind<T>> Get<'_, T, K> {
+    /// A poll after the getter lined up (out of line, so that the first poll stays small).
+    #[inline(never)]
+    fn poll_in_line(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Result<T, GetError>> {
+        let this = self;
+        let inner = &*this.queue.inner;
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
+        match st.getters.state(key) {
+            GetSlot::Waiting => {
+                st.getters.set_waker(key, cx.waker());
+                Poll::Pending
+            }
+            GetSlot::Served => {
+                // The best item now, not the one whose arrival served this getter.
+                if let Some(item) = inner.store.pop_reserved() {
+                    this.key = None;
+                    st.getters.free(key);
+                    // Room for a putter; or the last item after a shutdown fails the line.
+                    inner.settle(&mut st, &mut wake);
+                    return Poll::Ready(Ok(item));
+                }
+                if st.shutdown != Shutdown::Open && inner.len() == 0 {
+                    this.key = None;
+                    st.getters.free(key);
+                    inner.settle(&mut st, &mut wake);
+                    return Poll::Ready(Err(GetError));
+                }
+                // Not expected (the store keeps reserved items from newcomers); if it happens,
+                // first in line again rather than lose the turn.
+                st.getters
+                    .push_front(key, GetSlot::Waiting, Some(cx.waker().clone()));
+                inner.settle(&mut st, &mut wake);
+                Poll::Pending
+            }
+            GetSlot::Failed => {
+                this.key = None;
+                st.getters.free(key);
+                Poll::Ready(Err(GetError))
+            }
         }
-        out
     }
 }
 
 impl<T, K: Kind<T>> Drop for Get<'_, T, K> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let mut wake = Wakeups::default();
-            let mut st = self.queue.lock();
-            if matches!(st.getters.state(key), GetSlot::Waiting) {
-                st.getters.unlink(key);
-            }
-            // A reservation passes to the next getter in line (who is woken in its place) or
-            // lapses; the item stays in the queue either way.
-            if let GetSlot::Served = st.getters.free(key) {
-                match st.getters.pop_front() {
-                    Some(next) => {
-                        let (_, waker) = st.getters.serve(next, GetSlot::Served);
-                        wake.add(waker);
-                    }
-                    None => st.reserved -= 1,
-                }
-            }
-            drop(st);
-            wake.wake();
+            self.leave(key);
         }
+    }
+}
+
+impl<T, K: Kind<T>> Get<'_, T, K> {
+    /// Dropped while in line or served (out of line: a `get` that did not wait drops nothing).
+    #[cold]
+    #[inline(never)]
+    fn leave(&mut self, key: usize) {
+        let inner = &*self.queue.inner;
+        let mut wake = Wakeups::default();
+        let mut st = inner.lock();
+        if matches!(st.getters.state(key), GetSlot::Waiting) {
+            st.getters.unlink(key);
+        }
+        // A reservation passes to the next getter in line (who is woken in its place) or
+        // lapses; the item stays in the queue either way.
+        if let GetSlot::Served = st.getters.free(key) {
+            inner.store.unreserve();
+        }
+        inner.settle(&mut st, &mut wake);
     }
 }
 
@@ -810,40 +1085,73 @@ impl<T, K: Kind<T>> fmt::Debug for Get<'_, T, K> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Join<'a, T, K: Kind<T> = Fifo> {
     queue: &'a Queue<T, K>,
-    /// The queue's count of zeros when this began to wait.
+    /// The queue's count of zeros when this began to wait (and while it waits, it is counted
+    /// in the queue's joiners).
     zeros: Option<u64>,
     listener: Option<EventListener>,
+    /// Returned: polled again, it is ready at once.
+    done: bool,
+}
+
+impl<T, K: Kind<T>> Join<'_, T, K> {
+    /// Done: no longer counted among the joiners.
+    fn finish(&mut self) -> Poll<()> {
+        self.listener = None;
+        self.done = true;
+        if self.zeros.take().is_some() {
+            self.queue.inner.end_join();
+        }
+        Poll::Ready(())
+    }
 }
 
 impl<T, K: Kind<T>> Future for Join<'_, T, K> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let queue = self.queue;
-        loop {
-            {
-                let st = queue.lock();
-                match self.zeros {
-                    None if st.unfinished == 0 => return Poll::Ready(()),
-                    None => self.zeros = Some(st.zeros),
-                    // The count reached zero since: done, whatever it is now.
-                    Some(zeros) if zeros != st.zeros => {
-                        drop(st);
-                        self.listener = None;
-                        return Poll::Ready(());
-                    }
-                    Some(_) => {}
-                }
+        let this = &mut *self;
+        let inner = &*this.queue.inner;
+        if this.done {
+            return Poll::Ready(());
+        }
+        if this.zeros.is_none() {
+            if inner.unfinished() == 0 {
+                this.done = true;
+                return Poll::Ready(());
             }
-            match self.listener.as_mut() {
-                // Listen, then look again: a notification between the first look and the
-                // listening would otherwise be missed.
-                None => self.listener = Some(queue.inner.all_done.listen()),
+            // Announced, and the count looked at exactly, under the lock (see `begin_join`);
+            // the loop then listens before it looks at the count of zeros again.
+            match inner.begin_join() {
+                None => {
+                    this.done = true;
+                    return Poll::Ready(());
+                }
+                Some(zeros) => this.zeros = Some(zeros),
+            }
+        }
+        loop {
+            let zeros = inner.dones.0.1.load(SeqCst);
+            // The count reached zero since: done, whatever it is now.
+            if this.zeros != Some(zeros) {
+                return this.finish();
+            }
+            match this.listener.as_mut() {
+                // Listen, then look again: a notification between the look and the listening
+                // would otherwise be missed.
+                None => this.listener = Some(inner.all_done.listen()),
                 Some(listener) => {
                     std::task::ready!(Pin::new(listener).poll(cx));
-                    self.listener = None;
+                    this.listener = None;
                 }
             }
+        }
+    }
+}
+
+impl<T, K: Kind<T>> Drop for Join<'_, T, K> {
+    fn drop(&mut self) {
+        if self.zeros.is_some() {
+            self.queue.inner.end_join();
         }
     }
 }

@@ -59,6 +59,15 @@ impl<S> WaitList<S> {
         key
     }
 
+    /// Puts a waiter that is out of the line back at its front, in a new state.
+    pub(crate) fn push_front(&mut self, key: usize, state: S, waker: Option<Waker>) {
+        self.slots[key] = Slot {
+            waker,
+            state: Some(state),
+        };
+        self.order.push_front(key);
+    }
+
     /// Takes the first waiter out of the line; its slot stays its own until it [`free`]s it.
     ///
     /// [`free`]: WaitList::free

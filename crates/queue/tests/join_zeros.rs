@@ -1,7 +1,7 @@
 //! `join` returns once the count of unfinished items reached zero after it began waiting, "even
 //! if items were put again before the joiner ran" (crate docs), including when a put follows
-//! the last `task_done` at once: a design that counts puts and `task_done`s apart must still see
-//! that zero (a lock-free attempt left a joiner waiting in 294 of 20,000 cycles).
+//! the last `task_done` at once: puts and `task_done`s that count apart must still see that
+//! zero (a first lock-free version left a joiner waiting in 294 of 20,000 cycles).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -25,10 +25,7 @@ fn until(mut f: impl FnMut() -> bool) {
 
 /// The consumer marks item `k - 1` done; this thread puts item `k` the moment it sees the count
 /// of unfinished items at zero. A joiner that waited before must be released.
-fn put_right_after_the_last_task_done<K: Kind<usize> + 'static>(q: Queue<usize, K>)
-where
-    K::Store: Send,
-{
+fn put_right_after_the_last_task_done<K: Kind<usize> + 'static>(q: Queue<usize, K>) {
     const CYCLES: usize = 20_000;
     let done = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(AtomicUsize::new(0));
@@ -86,10 +83,7 @@ fn join_sees_a_zero_even_if_a_put_follows_at_once_priority() {
 /// The last `task_done` and the next put race (released together); a third thread watches the
 /// count of unfinished items. Whenever it saw zero, the joiner that waited before must be
 /// released, whichever of the two sides noticed the zero.
-fn put_racing_the_last_task_done<K: Kind<usize> + 'static>(q: Queue<usize, K>) -> usize
-where
-    K::Store: Send,
-{
+fn put_racing_the_last_task_done<K: Kind<usize> + 'static>(q: Queue<usize, K>) -> usize {
     const CYCLES: usize = 20_000;
     let go = Arc::new(AtomicUsize::new(0));
     let (done_c, done_p) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));

@@ -1,4 +1,4 @@
-//! Stress tests for the FIFO queue with a watchdog that says where a run hangs (which phase, how
+//! Stress tests for the FIFO ring with a watchdog that says where a run hangs (which phase, how
 //! many producers and consumers are still running, the queue's counts): immediate and graceful
 //! shutdowns mid-stream and `join` on tiny capacities, with `try_put` / `try_get` mixed in.
 
