@@ -31,6 +31,33 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 use crate::kind::{Flags, Popped, Pushed};
 
+/// A wait for another thread's push or pop that is under way: a few spins, then the CPU is
+/// yielded, so that a thread descheduled in the middle of its operation (more threads than
+/// cores) gets to finish it instead of being spun against for a whole time slice.
+struct Backoff(u32);
+
+impl Backoff {
+    /// Spins 1, 2, 4, ... 64 times before it starts yielding.
+    const SPIN_STEPS: u32 = 6;
+
+    #[inline]
+    fn new() -> Backoff {
+        Backoff(0)
+    }
+
+    #[inline]
+    fn snooze(&mut self) {
+        if self.0 <= Self::SPIN_STEPS {
+            for _ in 0..1u32 << self.0 {
+                hint::spin_loop();
+            }
+            self.0 += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
 /// Positions take the low 40 bits of `head` and `tail`.
 const POS_BITS: u32 = 40;
 const POS: u64 = (1 << POS_BITS) - 1;
@@ -159,6 +186,7 @@ impl<T> Ring<T> {
     #[inline(always)]
     pub(crate) fn push(&self, value: T, newcomer: bool) -> Pushed<T> {
         let mut t = self.tail.0.load(Relaxed);
+        let mut backoff = Backoff::new();
         loop {
             if t & CLOSED != 0 {
                 return Pushed::Closed(value);
@@ -198,11 +226,11 @@ impl<T> Ring<T> {
                 if (head + self.one_lap) & POS == pos {
                     return Pushed::Full(value);
                 }
-                hint::spin_loop();
+                backoff.snooze();
                 t = self.tail.0.load(Relaxed);
             } else {
                 // Another push took the position first.
-                hint::spin_loop();
+                backoff.snooze();
                 t = self.tail.0.load(Relaxed);
             }
         }
@@ -225,6 +253,7 @@ impl<T> Ring<T> {
     #[inline]
     pub(crate) fn pop(&self) -> Popped<T> {
         let mut h = self.head.0.load(Relaxed);
+        let mut backoff = Backoff::new();
         loop {
             if h & SLOW_GET != 0 {
                 return Popped::Busy;
@@ -275,7 +304,7 @@ impl<T> Ring<T> {
                 }
             } else {
                 // Another pop took the position first, or a push of it is under way.
-                hint::spin_loop();
+                backoff.snooze();
                 h = self.head.0.load(Relaxed);
             }
         }
@@ -284,8 +313,9 @@ impl<T> Ring<T> {
     /// Takes the value at `pos`, whose pop this caller owns, once its push has written it.
     #[inline]
     fn take(&self, slot: &Slot<T>, pos: u64) -> T {
+        let mut backoff = Backoff::new();
         while slot.stamp.load(Acquire) != pos + 1 {
-            hint::spin_loop();
+            backoff.snooze();
         }
         // SAFETY: the head CAS made this pop the owner of position `pos`, and the stamp
         // (`pos + 1`, read with `Acquire`) says its push wrote the value: no one else touches
