@@ -58,7 +58,8 @@ struct Flight {
 /// Answers by name and type, for the resolver's life.
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    /// foldhash, not SipHash: hashing the names (byte by byte) was a tenth of a lookup's work.
+    /// foldhash, not SipHash: every lookup hashes its keys, and foldhash's per-process seed
+    /// still keeps a hostile list of names from choosing collisions.
     slots: Mutex<HashMap<Key, Slot, foldhash::fast::RandomState>>,
 }
 
