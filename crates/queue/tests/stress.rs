@@ -11,13 +11,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use futures_lite::future::{self, yield_now};
 use smol::Executor;
 use tulip_queue::{Kind, Queue};
+
+mod common;
 
 const THREADS: usize = 4;
 /// Generous: a loaded 2-core machine must never trip it; only a hang does.
@@ -127,36 +127,9 @@ fn run_on_threads<F>(body: impl FnOnce(Arc<Executor<'static>>) -> F + Send + 'st
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (done_tx, done_rx) = mpsc::channel();
-    let runner = thread::spawn(move || {
-        let ex = Arc::new(Executor::new());
-        let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
-        let workers: Vec<_> = (0..THREADS - 1)
-            .map(|_| {
-                let (ex, stop_rx) = (ex.clone(), stop_rx.clone());
-                thread::spawn(move || smol::block_on(ex.run(stop_rx.recv())))
-            })
-            .collect();
-        let task = ex.spawn(body(ex.clone()));
-        smol::block_on(ex.run(task));
-        drop(stop_tx);
-        for w in workers {
-            let _ = w.join();
-        }
-        let _ = done_tx.send(());
+    common::run_on_threads(THREADS, DEADLINE, body, || {
+        "stress test did not finish: a wake-up was lost (join or a waiter hangs)".to_owned()
     });
-    match done_rx.recv_timeout(DEADLINE) {
-        Ok(()) => {}
-        // The body panicked (a failed check): report that panic, not a hang.
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = runner.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("stress test did not finish: a wake-up was lost (join or a waiter hangs)")
-        }
-    }
 }
 
 /// Yields a random few times: the rival that cancels a `put` or `get` when it wins the race.

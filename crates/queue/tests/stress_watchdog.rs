@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use futures_lite::future::{self, yield_now};
 use smol::Executor;
 use tulip_queue::Queue;
+
+mod common;
 
 const THREADS: usize = 4;
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -236,41 +237,20 @@ async fn body(
 fn run(cap: usize, items: usize, producers: u32, consumers: u32, end: End, mix_try: bool) -> bool {
     let q = Queue::<Item>::bounded(cap);
     let ledger = Ledger::new(items);
-    let (done_tx, done_rx) = mpsc::channel();
     let (q2, l2) = (q.clone(), ledger.clone());
-    let runner = thread::spawn(move || {
-        let ex = Arc::new(Executor::new());
-        let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
-        let workers: Vec<_> = (0..THREADS - 1)
-            .map(|_| {
-                let (ex, stop_rx) = (ex.clone(), stop_rx.clone());
-                thread::spawn(move || smol::block_on(ex.run(stop_rx.recv())))
-            })
-            .collect();
-        let task = ex.spawn(body(ex.clone(), q2, l2, producers, consumers, end, mix_try));
-        smol::block_on(ex.run(task));
-        drop(stop_tx);
-        for w in workers {
-            let _ = w.join();
-        }
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(DEADLINE) {
-        Ok(()) => {}
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = runner.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
+    common::run_on_threads(
+        THREADS,
+        DEADLINE,
+        move |ex| body(ex, q2, l2, producers, consumers, end, mix_try),
+        || {
             let d1 = diag(&q, &ledger);
             thread::sleep(Duration::from_secs(2));
-            panic!(
+            format!(
                 "hang (cap {cap}, {end:?}, try {mix_try}):\n  {d1}\n  2 s later: {}",
                 diag(&q, &ledger)
-            );
-        }
-    }
+            )
+        },
+    );
     for id in 0..items {
         let (c, d, e) = (
             ledger.consumed[id].load(SeqCst),

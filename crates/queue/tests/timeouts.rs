@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use futures_lite::future;
-use smol::{Executor, Timer};
+use smol::Timer;
 use tulip_queue::{Kind, Queue};
+
+mod common;
 
 const ITEMS: usize = 20_000;
 /// Far above a run's second or so, far below a test harness's patience.
@@ -75,19 +75,12 @@ where
         dropped: (0..ITEMS).map(|_| AtomicU8::new(0)).collect(),
         received: AtomicUsize::new(0),
     });
-    let (done_tx, done_rx) = mpsc::channel();
     let (q2, l2) = (q.clone(), ledger.clone());
-    let runner = thread::spawn(move || {
-        let (q, ledger) = (q2, l2);
-        let ex = Arc::new(Executor::new());
-        let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
-        let workers: Vec<_> = (1..threads)
-            .map(|_| {
-                let (ex, stop_rx) = (ex.clone(), stop_rx.clone());
-                thread::spawn(move || smol::block_on(ex.run(stop_rx.recv())))
-            })
-            .collect();
-        smol::block_on(ex.run(async {
+    common::run_on_threads(
+        threads,
+        DEADLINE,
+        move |ex| async move {
+            let (q, ledger) = (q2, l2);
             let producers: Vec<_> = (0..4)
                 .map(|p| {
                     let (q, ledger) = (q.clone(), ledger.clone());
@@ -144,28 +137,16 @@ where
             for c in consumers {
                 c.await;
             }
-        }));
-        drop(stop_tx);
-        for w in workers {
-            // The stop channel closed: its `recv` error is how a worker is told to stop.
-            w.join().unwrap().unwrap_err();
-        }
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(DEADLINE) {
-        Ok(()) => {}
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = runner.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-            "stalled (a lost wake-up?): {} received, {} dropped by cancelled puts, {:?}",
-            ledger.received.load(SeqCst),
-            ledger.dropped.iter().filter(|d| d.load(SeqCst) > 0).count(),
-            q
-        ),
-    }
+        },
+        || {
+            format!(
+                "stalled (a lost wake-up?): {} received, {} dropped by cancelled puts, {:?}",
+                ledger.received.load(SeqCst),
+                ledger.dropped.iter().filter(|d| d.load(SeqCst) > 0).count(),
+                q
+            )
+        },
+    );
     for id in 0..ITEMS {
         let (c, d) = (
             ledger.consumed[id].load(SeqCst),
