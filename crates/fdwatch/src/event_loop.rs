@@ -255,12 +255,21 @@ impl EventLoop {
     }
 
     /// Schedules `callback` to run on the next turn of the loop, before the readiness callbacks
-    /// of that turn, in the order of the `call_soon` calls. Called from a callback, that is the
-    /// turn after the current one.
+    /// of that turn, in the order of the `call_soon` calls (and of the
+    /// [`call_soon_threadsafe`](LoopHandle::call_soon_threadsafe) calls made before them, as in
+    /// asyncio's one ready queue). Called from a callback, that is the turn after the current one.
     pub fn call_soon<F>(&mut self, callback: F)
     where
         F: FnOnce(&mut EventLoop) + 'static,
     {
+        if let Some(shared) = &self.shared
+            && shared.has_calls()
+        {
+            // Calls a handle sent before this one go ahead of it, as in asyncio.
+            shared.take(&mut self.inbox);
+            self.soon
+                .extend(self.inbox.drain(..).map(|call| -> SoonFn { call }));
+        }
         self.soon.push_back(Box::new(callback));
     }
 
@@ -419,7 +428,7 @@ impl EventLoop {
                 self.timers.collect_due(Instant::now(), &mut self.due);
             }
             if let Some(shared) = &self.shared
-                && (0..events.len()).any(|i| events.get(i).0 == WAKE_KEY)
+                && (shared.has_calls() || (0..events.len()).any(|i| events.get(i).0 == WAKE_KEY))
             {
                 // Calls sent by handles so far join the queue, ahead of this turn's readiness
                 // callbacks, as asyncio's `call_soon_threadsafe` appends to its ready queue.

@@ -5,12 +5,14 @@
 //! ends the loop's wait; the loop empties the fd, takes the whole inbox and runs it as
 //! `call_soon` callbacks. The fd is written only when the inbox goes from "seen" to "not seen"
 //! (the `notified` flag), so a burst of calls costs one write and one wake-up, not one each.
+//! The loop's own `call_soon` first takes the inbox when it holds calls (the `queued` flag), so
+//! that, as in asyncio's single ready queue, a call sent before a `call_soon` runs before it.
 //!
 //! None of this exists until the first [`EventLoop::handle`](crate::EventLoop::handle): a loop
 //! used from one thread has no wake-up fd registered and pays nothing for it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::EventLoop;
@@ -26,6 +28,9 @@ pub(crate) struct Shared {
     pub(crate) waker: Waker,
     /// How many `LoopHandle`s exist. While any does, `run` waits for what they may send.
     handles: AtomicUsize,
+    /// The inbox holds calls: set with each call, cleared when the loop takes them, so that
+    /// the loop's `call_soon` asks it without taking the lock.
+    queued: AtomicBool,
 }
 
 struct Inbox {
@@ -56,6 +61,7 @@ impl Shared {
             }),
             waker: Waker::new()?,
             handles: AtomicUsize::new(0),
+            queued: AtomicBool::new(false),
         })
     }
 
@@ -73,6 +79,12 @@ impl Shared {
         self.handles.load(Ordering::Acquire) > 0
     }
 
+    /// Whether calls are waiting in the inbox (sent before this question, if from this thread).
+    #[inline]
+    pub(crate) fn has_calls(&self) -> bool {
+        self.queued.load(Ordering::Acquire)
+    }
+
     /// Queues `call`, waking the loop if it has not been woken since it last looked.
     fn send<F>(&self, call: F) -> Result<(), LoopClosed<F>>
     where
@@ -83,6 +95,7 @@ impl Shared {
             return Err(LoopClosed(call));
         }
         inbox.calls.push(Box::new(call));
+        self.queued.store(true, Ordering::Release);
         let wake = !std::mem::replace(&mut inbox.notified, true);
         drop(inbox);
         if wake {
@@ -110,6 +123,7 @@ impl Shared {
         self.waker.reset();
         let mut inbox = self.lock();
         inbox.notified = false;
+        self.queued.store(false, Ordering::Relaxed);
         into.append(&mut inbox.calls);
     }
 
