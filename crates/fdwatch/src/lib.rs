@@ -122,6 +122,14 @@
 //!   takes one per watched fd.
 //! - A panic in a callback propagates out of [`run`]; asyncio logs a callback's exception and
 //!   goes on.
+//! - Watches of an fd closed without removing them first (which the contract below rules out)
+//!   are checked with the kernel on every add: re-adding one under a number no longer open is
+//!   refused ([`WatchError::BadFd`]) and drops the fd's watches, and under a number reused by
+//!   another file it registers that file afresh, so it fires. asyncio asks the kernel only when
+//!   the directions watched change: re-adding the same direction is accepted and never fires,
+//!   adding the other raises (`EBADF`, or `FileNotFoundError` for a reused number). Removing
+//!   such a watch returns `true` here; asyncio raises `EBADF` if the other direction of the fd
+//!   is still watched.
 //!
 //! # What it does not do
 //!
@@ -134,7 +142,8 @@
 //!   periodic timer: a callback that wants one schedules itself again.
 //! - It watches descriptors, it does not own them: close an fd only after removing its watch.
 //!   (The kernel forgets a watch whose file is closed, as it does for asyncio; `fdwatch` notices
-//!   a recycled fd number when it is watched again, and then registers it afresh.)
+//!   a recycled fd number when it is watched again, and then registers it afresh, where asyncio
+//!   does not: see above.)
 //! - Regular files and directories are always "ready", so the kernel refuses to watch them:
 //!   that is [`WatchError::Unsupported`], as asyncio raises `PermissionError`.
 //!

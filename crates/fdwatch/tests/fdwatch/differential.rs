@@ -487,12 +487,13 @@ fn event_loop_traces_match_asyncio() {
             panic!("{}: a difference expects both traces", case.name);
         };
         assert_ne!(want_asyncio, want_fdwatch, "{}: no difference", case.name);
-        assert!(
-            declared.contains(&differs.doc),
-            "{}: the crate doc's differences do not say {:?}",
-            case.name,
-            differs.doc
-        );
+        if !declared.contains(&differs.doc) {
+            failures.push(format!(
+                "{}: the crate doc's differences do not say {:?}",
+                case.name, differs.doc
+            ));
+            continue;
+        }
         if asyncio != want_asyncio || &ours != want_fdwatch {
             failures.push(format!(
                 "{} (declared: {}):\n  asyncio: {}\n   wanted: {}\n  fdwatch: {}\n   wanted: {}",
