@@ -307,6 +307,7 @@ impl EventLoop {
     /// Cancels a timer of [`call_later`](Self::call_later) / [`call_at`](Self::call_at): its
     /// callback will not run, and is dropped now. Returns whether it was pending: `false` if it
     /// has already run (or is running), was already cancelled, or belongs to another loop.
+    /// (asyncio's `TimerHandle.cancel()` returns nothing.)
     ///
     /// A timer due in the current turn can still be cancelled by a callback that runs before it.
     pub fn cancel(&mut self, timer: TimerHandle) -> bool {

@@ -122,6 +122,8 @@
 //!   takes one per watched fd.
 //! - A panic in a callback propagates out of [`run`]; asyncio logs a callback's exception and
 //!   goes on.
+//! - [`cancel`] says whether the timer was still pending; asyncio's `TimerHandle.cancel()`
+//!   returns `None`.
 //! - A negative fd is refused as [`WatchError::BadFd`] and removing its watch returns `false`;
 //!   asyncio raises `ValueError` for both.
 //! - Watches of an fd closed without removing them first (which the contract below rules out)
