@@ -134,6 +134,9 @@
 //!   adding the other raises (`EBADF`, or `FileNotFoundError` for a reused number). Removing
 //!   such a watch returns `true` here; asyncio raises `EBADF` if the other direction of the fd
 //!   is still watched.
+//! - A run refused because the loop is already running (a callback called [`run`]) leaves the
+//!   loop as it was; in CPython 3.13.0 the refused `run_forever` also clears a pending `stop()`,
+//!   so that loop goes on (python/cpython#130145, since fixed).
 //!
 //! # What it does not do
 //!

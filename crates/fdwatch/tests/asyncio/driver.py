@@ -150,6 +150,12 @@ class Script:
             self.trace.append("-- step")
             loop.stop()
             loop.run_forever()
+        elif op == "rerun":
+            try:
+                loop.run_forever()
+                self.trace.append("run ran")
+            except RuntimeError:
+                self.trace.append("run refused")
         elif op == "sleep":
             time.sleep(int(args[0]) / 1000)
         else:

@@ -39,7 +39,8 @@ struct Case {
 #[derive(Default)]
 struct Differs {
     doc: String,
-    asyncio: Option<Vec<String>>,
+    /// asyncio's trace; more than one where CPython releases differ (a bug fixed in some).
+    asyncio: Vec<Vec<String>>,
     fdwatch: Option<Vec<String>>,
 }
 
@@ -98,7 +99,7 @@ fn cases() -> Vec<Case> {
             let (side, lines) = expect.split_once('=').expect("expect SIDE = TRACE");
             let differs = case.differs.get_or_insert_with(Differs::default);
             match side.trim() {
-                "asyncio" => differs.asyncio = Some(trace(lines)),
+                "asyncio" => differs.asyncio.push(trace(lines)),
                 "fdwatch" => differs.fdwatch = Some(trace(lines)),
                 other => panic!("expect {other}: not asyncio or fdwatch"),
             }
@@ -335,6 +336,13 @@ impl Script {
                 ev.stop();
                 ev.run().expect("one iteration");
             }
+            ["rerun"] => {
+                let line = match ev.run() {
+                    Ok(()) => "run ran",
+                    Err(_) => "run refused",
+                };
+                self.log(line.to_owned());
+            }
             ["sleep", ms] => std::thread::sleep(Duration::from_millis(ms.parse().unwrap())),
             _ => panic!("unknown action {action:?}"),
         }
@@ -483,10 +491,14 @@ fn event_loop_traces_match_asyncio() {
         };
         // A declared difference: each loop gives exactly its expected trace, the two differ,
         // and the crate doc lists the difference.
-        let (Some(want_asyncio), Some(want_fdwatch)) = (&differs.asyncio, &differs.fdwatch) else {
+        let (false, Some(want_fdwatch)) = (differs.asyncio.is_empty(), &differs.fdwatch) else {
             panic!("{}: a difference expects both traces", case.name);
         };
-        assert_ne!(want_asyncio, want_fdwatch, "{}: no difference", case.name);
+        assert!(
+            differs.asyncio.iter().any(|t| t != want_fdwatch),
+            "{}: no difference",
+            case.name
+        );
         if !declared.contains(&differs.doc) {
             failures.push(format!(
                 "{}: the crate doc's differences do not say {:?}",
@@ -494,13 +506,14 @@ fn event_loop_traces_match_asyncio() {
             ));
             continue;
         }
-        if asyncio != want_asyncio || &ours != want_fdwatch {
+        if !differs.asyncio.contains(asyncio) || &ours != want_fdwatch {
+            let wanted: Vec<String> = differs.asyncio.iter().map(|t| show(t)).collect();
             failures.push(format!(
                 "{} (declared: {}):\n  asyncio: {}\n   wanted: {}\n  fdwatch: {}\n   wanted: {}",
                 case.name,
                 differs.doc,
                 show(asyncio),
-                show(want_asyncio),
+                wanted.join("\n       or: "),
                 show(&ours),
                 show(want_fdwatch)
             ));
