@@ -280,9 +280,9 @@ impl EventLoop {
     /// never early, and late by as much as the callbacks before it take (and the kernel's
     /// timer slack, about a millisecond; waits are rounded up to whole milliseconds). Timers due
     /// at the same instant run in the order they were scheduled. A zero delay behaves as
-    /// [`call_soon`](Self::call_soon) but runs after the `call_soon` callbacks of that turn,
-    /// never in the turn that scheduled it. A delay too far away to represent is treated as a
-    /// century.
+    /// [`call_soon`](Self::call_soon) but runs after the `call_soon` and readiness callbacks of
+    /// that turn, never in the turn that scheduled it. A delay too far away to represent is
+    /// treated as a century.
     pub fn call_later<F>(&mut self, delay: Duration, callback: F) -> TimerHandle
     where
         F: FnOnce(&mut EventLoop) + 'static,

@@ -169,10 +169,12 @@ impl LoopHandle {
         self.shared.send(callback)
     }
 
-    /// Stops the loop as [`EventLoop::stop`] does, from any thread: a loop blocked in
-    /// [`run`](EventLoop::run) wakes up, finishes the turn and returns; a loop not running
-    /// returns from its next `run` after one turn. Returns `false` if the loop has been
-    /// dropped.
+    /// Stops the loop from any thread, as asyncio's `call_soon_threadsafe(loop.stop)`: it sends
+    /// a callback that calls [`EventLoop::stop`], so a loop blocked in [`run`](EventLoop::run)
+    /// wakes up, finishes that turn and returns; a loop not running returns from its next `run`
+    /// after one turn. Sent by a callback of the loop itself, it stops the loop after the next
+    /// turn, not the current one (that is [`EventLoop::stop`]). Returns `false` if the loop has
+    /// been dropped.
     pub fn stop(&self) -> bool {
         self.shared.send(|ev: &mut EventLoop| ev.stop()).is_ok()
     }

@@ -150,6 +150,10 @@ class Script:
             self.trace.append("-- step")
             loop.stop()
             loop.run_forever()
+        elif op == "run":
+            # Until a callback stops the loop (fdwatch's returns earlier only when idle).
+            self.trace.append("-- run")
+            loop.run_forever()
         elif op == "rerun":
             try:
                 loop.run_forever()

@@ -336,6 +336,10 @@ impl Script {
                 ev.stop();
                 ev.run().expect("one iteration");
             }
+            ["run"] => {
+                self.log("-- run".to_owned());
+                ev.run().expect("a run");
+            }
             ["rerun"] => {
                 let line = match ev.run() {
                     Ok(()) => "run ran",
