@@ -22,15 +22,16 @@ use std::task::{Context, Poll, Wake, Waker};
 use tulip_queue::{Get, Join, Kind, Put, Queue, TryGetError, TryPutError};
 
 /// The crate's deliberate differences from asyncio, as the driver flags them (the crate doc
-/// lists them). Its other two, no capacity 0 and a cancel that takes effect at once, are not
-/// observable in these sequences.
-const DELIBERATE: [&str; 3] = [
+/// lists them). Its other one, no capacity 0, is not observable in these sequences.
+const DELIBERATE: [&str; 4] = [
     // A newcomer cannot take an item reserved for a getter served before it.
     "getter-fairness",
     // A served putter's item is in the queue before the putter runs.
     "putter-admitted",
     // `task_done` fails once every item taken was marked done.
     "task-done-limit",
+    // A cancelled served getter's turn passes to the next getter at once, not when it runs.
+    "cancel-at-once",
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -435,6 +436,234 @@ fn directed() -> Vec<Sequence> {
             TaskDone,
         ],
     ));
+
+    // Shutdown, task_done and join edges, and a cancelled served getter with nobody behind it
+    // (its turn lapses: a get_nowait then takes the item in both).
+    let edges: &[(&str, &str, usize, &[Op])] = &[
+        (
+            "cancel served getter, get_nowait",
+            "fifo",
+            2,
+            &[Get(1), Run, PutNowait(3), Cancel(1), GetNowait, Run],
+        ),
+        (
+            "immediate then task_done",
+            "fifo",
+            3,
+            &[
+                PutNowait(1),
+                PutNowait(2),
+                GetNowait,
+                ShutdownImmediate,
+                TaskDone,
+                TaskDone,
+                Join(1),
+                Run,
+            ],
+        ),
+        (
+            "putter waiting shutdown get",
+            "fifo",
+            1,
+            &[
+                PutNowait(1),
+                Put(1, 2),
+                Run,
+                Shutdown,
+                GetNowait,
+                Run,
+                GetNowait,
+                TaskDone,
+                TaskDone,
+            ],
+        ),
+        (
+            "join waiting graceful",
+            "fifo",
+            2,
+            &[
+                PutNowait(1),
+                Join(1),
+                Run,
+                Shutdown,
+                Run,
+                GetNowait,
+                Run,
+                TaskDone,
+                Run,
+            ],
+        ),
+        (
+            "served getter graceful",
+            "fifo",
+            2,
+            &[Get(1), Get(2), Run, PutNowait(1), Shutdown, Run],
+        ),
+        (
+            "served getter graceful cancel",
+            "fifo",
+            2,
+            &[Get(1), Get(2), Run, PutNowait(1), Shutdown, Cancel(1), Run],
+        ),
+        (
+            "putter immediate",
+            "fifo",
+            1,
+            &[
+                PutNowait(1),
+                Put(1, 2),
+                Run,
+                ShutdownImmediate,
+                Run,
+                Join(2),
+                Run,
+            ],
+        ),
+        (
+            "getter immediate put",
+            "fifo",
+            1,
+            &[Get(1), Run, ShutdownImmediate, PutNowait(1), Run, GetNowait],
+        ),
+        ("join zero", "fifo", 1, &[Join(1), Run]),
+        (
+            "lifo served",
+            "lifo",
+            2,
+            &[Get(1), Run, PutNowait(1), PutNowait(2), GetNowait, Run],
+        ),
+        (
+            "twice",
+            "fifo",
+            2,
+            &[
+                PutNowait(1),
+                ShutdownImmediate,
+                Shutdown,
+                GetNowait,
+                PutNowait(1),
+            ],
+        ),
+        (
+            "graceful then immediate served",
+            "fifo",
+            2,
+            &[
+                Get(1),
+                Run,
+                PutNowait(1),
+                Shutdown,
+                ShutdownImmediate,
+                Run,
+                TaskDone,
+            ],
+        ),
+        (
+            "task_done error joined",
+            "fifo",
+            2,
+            &[
+                PutNowait(1),
+                GetNowait,
+                Join(1),
+                Run,
+                TaskDone,
+                TaskDone,
+                Run,
+            ],
+        ),
+        (
+            "join after immediate",
+            "fifo",
+            2,
+            &[
+                PutNowait(1),
+                PutNowait(2),
+                GetNowait,
+                Join(1),
+                Run,
+                ShutdownImmediate,
+                Run,
+                TaskDone,
+                Run,
+            ],
+        ),
+        (
+            "put task after shutdown nonfull",
+            "fifo",
+            2,
+            &[Shutdown, Put(1, 1), Get(2), Run],
+        ),
+        (
+            "put task shutdown full",
+            "fifo",
+            1,
+            &[PutNowait(1), Shutdown, Put(1, 1), Get(2), Get(3), Run],
+        ),
+        (
+            "cancel waiting putter",
+            "fifo",
+            1,
+            &[
+                PutNowait(1),
+                Put(1, 2),
+                Put(2, 3),
+                Run,
+                Cancel(1),
+                Run,
+                Get(3),
+                Run,
+                Get(4),
+                Run,
+            ],
+        ),
+        (
+            "immediate served putter then task_done",
+            "fifo",
+            1,
+            &[
+                PutNowait(1),
+                GetNowait,
+                TaskDone,
+                ShutdownImmediate,
+                TaskDone,
+                Join(1),
+                Run,
+            ],
+        ),
+        (
+            "join cancelled then",
+            "fifo",
+            1,
+            &[
+                PutNowait(1),
+                Join(1),
+                Run,
+                Cancel(1),
+                GetNowait,
+                TaskDone,
+                Run,
+            ],
+        ),
+        (
+            "immediate with getters then getnowait",
+            "priority",
+            3,
+            &[
+                PutNowait(3),
+                PutNowait(1),
+                Shutdown,
+                GetNowait,
+                ShutdownImmediate,
+                GetNowait,
+                TaskDone,
+                TaskDone,
+            ],
+        ),
+    ];
+    for (n, k, c, ops) in edges {
+        seqs.push(seq(n, k, *c, ops));
+    }
     seqs
 }
 
