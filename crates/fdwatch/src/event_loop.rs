@@ -266,9 +266,8 @@ impl EventLoop {
             && shared.has_calls()
         {
             // Calls a handle sent before this one go ahead of it, as in asyncio.
-            shared.take(&mut self.inbox);
-            self.soon
-                .extend(self.inbox.drain(..).map(|call| -> SoonFn { call }));
+            let shared = Arc::clone(shared);
+            self.take_inbox(&shared);
         }
         self.soon.push_back(Box::new(callback));
     }
