@@ -12,6 +12,7 @@
 //!
 //! (b) distinct: 10,000 distinct answerable names at `-c 1000`, against the same fetches with
 //! the host given as an IP (no DNS at all), in interleaved rounds: goal at most 1.3x the time.
+//! Each round runs the names twice, asking A and AAAA (the default) and A only (`-4`).
 //! The names are answered by dnsmasq (`apt-get install dnsmasq-base`) when it is installed, by
 //! the crates/stub DNS server otherwise.
 //!
@@ -131,12 +132,19 @@ fn udp_drops() -> u64 {
         .unwrap_or(0)
 }
 
-fn run(resolver: SocketAddr, concurrency: usize, timeout: &str, list: &Path) -> Run {
+fn run(
+    resolver: SocketAddr,
+    concurrency: usize,
+    timeout: &str,
+    list: &Path,
+    extra: &[&str],
+) -> Run {
     let (cpu, drops) = (children_cpu(), udp_drops());
     let start = Instant::now();
     let out = Command::new(OURS)
         .arg("--resolver")
         .arg(resolver.to_string())
+        .args(extra)
         .args(["-c", &concurrency.to_string(), "--timeout", timeout, "-i"])
         .arg(list)
         .stdout(Stdio::null())
@@ -199,7 +207,7 @@ fn dead_names(scratch: &Path, web: &Stub, runs: usize) {
     );
     let mut walls = Vec::new();
     for round in 1..=runs {
-        let r = run(dns.addr(), 1000, "3", &list);
+        let r = run(dns.addr(), 1000, "3", &list, &[]);
         println!(
             "  round {round}: {:.2} s, CPU {:.2} s, {} dropped  {}",
             r.wall.as_secs_f64(),
@@ -289,45 +297,60 @@ fn distinct_names(scratch: &Path, runs: usize) {
     );
     let names = scratch.join("names.txt");
     let ips = scratch.join("ips.txt");
-    let mut ratios = Vec::new();
-    let (mut by_name, mut by_ip) = (Vec::new(), Vec::new());
+    let (mut ratios, mut ratios4) = (Vec::new(), Vec::new());
+    let (mut by_name, mut by_name4, mut by_ip) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=runs {
         // Each run fetches from a web server on a port of its own: the connections of the
         // runs before it, in TIME_WAIT for a minute, then leave its source ports alone.
-        let web = Stub::start(Behavior::Ok).expect("start the HTTP stub");
-        let port = web.addr().port();
-        write_list(&names, (0..N).map(|i| format!("http://h{i}.test:{port}/")));
-        // A fresh process each time: every name is resolved anew.
         let server_cpu = || server_pid.map_or(Duration::ZERO, process_cpu);
-        let before = server_cpu();
-        let n = run(server, 1000, "10", &names);
-        let served = server_cpu().saturating_sub(before);
-        drop(web);
+        // A fresh process each time: every name is resolved anew. Both families (the
+        // default), then only A (-4).
+        let by_names = |extra: &[&str]| {
+            let web = Stub::start(Behavior::Ok).expect("start the HTTP stub");
+            let port = web.addr().port();
+            write_list(&names, (0..N).map(|i| format!("http://h{i}.test:{port}/")));
+            let before = server_cpu();
+            let run = run(server, 1000, "10", &names, extra);
+            (run, server_cpu().saturating_sub(before))
+        };
+        let (n, served) = by_names(&[]);
+        let (n4, served4) = by_names(&["-4"]);
         let web = Stub::start(Behavior::Ok).expect("start the HTTP stub");
         let port = web.addr().port();
         write_list(&ips, (0..N).map(|i| format!("http://127.0.0.1:{port}/{i}")));
-        let i = run(server, 1000, "10", &ips);
+        let i = run(server, 1000, "10", &ips, &[]);
         drop(web);
+        let line = |r: &Run, served: Duration| {
+            format!(
+                "{:.3} s, CPU {:.2} s, server CPU {:.2} s, {} dropped ({})",
+                r.wall.as_secs_f64(),
+                r.cpu.as_secs_f64(),
+                served.as_secs_f64(),
+                r.drops,
+                if r.ok { "all ok" } else { &r.summary },
+            )
+        };
         println!(
-            "  round {round}: names {:.3} s, CPU {:.2} s, server CPU {:.2} s, {} dropped ({}); IPs {:.3} s, CPU {:.2} s ({})",
-            n.wall.as_secs_f64(),
-            n.cpu.as_secs_f64(),
-            served.as_secs_f64(),
-            n.drops,
-            if n.ok { "all ok" } else { &n.summary },
+            "  round {round}: names {}; names -4 {}; IPs {:.3} s, CPU {:.2} s ({})",
+            line(&n, served),
+            line(&n4, served4),
             i.wall.as_secs_f64(),
             i.cpu.as_secs_f64(),
             if i.ok { "all ok" } else { &i.summary },
         );
         by_name.push(n.wall.as_secs_f64());
+        by_name4.push(n4.wall.as_secs_f64());
         by_ip.push(i.wall.as_secs_f64());
         ratios.push(n.wall.as_secs_f64() / i.wall.as_secs_f64());
+        ratios4.push(n4.wall.as_secs_f64() / i.wall.as_secs_f64());
     }
     println!(
-        "  names median {:.3} s, IPs median {:.3} s, names/IPs {:.2}x (median of rounds; goal <= 1.3x)",
+        "  names median {:.3} s, names -4 median {:.3} s, IPs median {:.3} s; names/IPs {:.2}x, names -4/IPs {:.2}x (medians of rounds; goal <= 1.3x)",
         median(&mut by_name),
+        median(&mut by_name4),
         median(&mut by_ip),
-        median(&mut ratios)
+        median(&mut ratios),
+        median(&mut ratios4)
     );
 }
 
@@ -349,7 +372,7 @@ fn shared_names(scratch: &Path, web: &Stub) {
         &list,
         (0..100_000).map(|i| format!("http://n{}.test:{port}/{i}", i % 100)),
     );
-    let r = run(dns.addr(), 256, "10", &list);
+    let r = run(dns.addr(), 256, "10", &list, &[]);
     println!(
         "  {:.2} s, {} queries reached the server; {}",
         r.wall.as_secs_f64(),

@@ -145,6 +145,57 @@ fn a_dead_nameserver_costs_each_name_its_own_deadline_only() {
 }
 
 #[test]
+fn ipv4_and_ipv6_flags_ask_one_type_and_keep_to_their_family() {
+    let web = start(Behavior::Ok);
+    let port = web.addr().port();
+    let server = dns(vec![
+        (
+            "both.test",
+            DnsBehavior::dual(Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 60),
+        ),
+        ("v6only.test", DnsBehavior::v6(Ipv6Addr::LOCALHOST, 60)),
+    ]);
+    let targets = [
+        format!("http://both.test:{port}/"),
+        format!("http://v6only.test:{port}/"),
+        format!("http://[::1]:{port}/"),
+    ];
+    let mut filters = NAMES.to_vec();
+    filters.push((r"\[::1\]:\d+", "[::1]:[PORT]"));
+    // Only A queries; the IPv6 name and literal fail in the dns phase, nothing tries ::1.
+    snapshot!(
+        "ipv4_only",
+        cmd("fetch-headers")
+            .arg("--resolver")
+            .arg(server.addr().to_string())
+            .args(["-4", "--order", "input"])
+            .args(&targets),
+        &filters
+    );
+    for name in ["both.test", "v6only.test"] {
+        assert_eq!(server.queries_of(name, "A"), 1, "{name}");
+        assert_eq!(server.queries_of(name, "AAAA"), 0, "{name}");
+    }
+    // Only AAAA: both.test goes to ::1 alone, where nothing listens (the stub is on 127.0.0.1).
+    let output = cmd("fetch-headers")
+        .arg("--resolver")
+        .arg(server.addr().to_string())
+        .args(["--ipv6", "--json", &targets[0]])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // Refused, so never tried on 127.0.0.1, where the stub would have answered.
+    assert!(stdout.contains(r#""error":{"kind":"refused""#), "{stdout}");
+    assert_eq!(server.queries_of("both.test", "AAAA"), 1);
+    assert_eq!(server.queries_of("both.test", "A"), 1, "only the -4 run's");
+    snapshot!(
+        "ipv4_and_ipv6",
+        cmd("fetch-headers").args(["-4", "-6", "127.0.0.1:1"])
+    );
+}
+
+#[test]
 fn bad_resolver_options_are_usage_errors() {
     snapshot!(
         "resolver_not_an_address",

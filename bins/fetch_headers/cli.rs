@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::builder::{RangedU64ValueParser, TypedValueParser as _};
 use clap::{CommandFactory, Parser, ValueEnum};
-use headers::resolve::Pin;
+use headers::resolve::{Family, Pin};
 use headers::{Header, Method, Partition, Resolver, Target, TlsConfig};
 use support::Utf8;
 
@@ -72,6 +72,17 @@ pub struct Args {
     /// Repeatable: asked in turn.
     #[arg(long = "resolver", value_name = "ADDR[:PORT]", value_parser = nameserver)]
     pub resolvers: Vec<SocketAddr>,
+
+    /// Resolve names to IPv4 addresses only (asking DNS for A records alone) and connect
+    /// only over IPv4: an IPv6 literal, or a name with only IPv6 addresses, fails with
+    /// `dns: no address`.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Resolve names to IPv6 addresses only (asking DNS for AAAA records alone) and connect
+    /// only over IPv6.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
 
     /// Answer HOST with ADDR for connections to PORT, without DNS (curl's syntax; several
     /// addresses separated by commas, IPv6 in brackets). Repeatable.
@@ -230,11 +241,17 @@ fn pin(s: &str) -> Result<Pin, String> {
 }
 
 /// The resolver of the run: the system's configuration (/etc/resolv.conf, /etc/hosts) with
-/// `--resolver` servers instead of its own, the `--resolve` pins, and room for a query of each
+/// `--resolver` servers instead of its own, the `--resolve` pins, the `-4`/`-6` family, and room for a query of each
 /// kind per connection (dead names hold theirs until their deadline). A configuration that
 /// cannot be read is an error naming the file.
 pub fn resolver(args: &Args) -> Result<Resolver, String> {
+    let family = match (args.ipv4, args.ipv6) {
+        (true, _) => Family::V4,
+        (_, true) => Family::V6,
+        _ => Family::Any,
+    };
     let mut builder = Resolver::builder()
+        .family(family)
         .hosts_file_if_present(headers::resolve::HOSTS)
         .max_in_flight(args.concurrency.get().saturating_mul(2).max(256));
     let conf = std::path::Path::new(headers::resolve::RESOLV_CONF);

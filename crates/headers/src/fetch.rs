@@ -366,7 +366,7 @@ const INITIAL_BUFFER: usize = 1024;
 /// until the head is complete (never the body) and returns it, or the reason it could not.
 /// Redirects are not followed (see [`fetch`]).
 ///
-/// Host names are resolved on async-net's blocking pool; IP literals skip DNS entirely. When the
+/// Host names are resolved by the options' resolver; IP literals skip DNS entirely. When the
 /// process is out of file descriptors, the connection waits for one to free rather than fail
 /// (the wait counts against the deadline; [`Many`](crate::Many) keeps its concurrency under the
 /// open-file limit, so there it is rare).
@@ -503,10 +503,13 @@ pub(crate) async fn exchange(
     start: Instant,
     deadline: Option<Instant>,
 ) -> Result<Response, FetchError> {
-    // Resolve, unless the host is an IP literal.
+    // Resolve, unless the host is an IP literal of a family the resolver allows (one it does
+    // not goes to the resolver too, which fails it in the DNS phase, as curl -4/-6 do).
     let addrs: Vec<SocketAddr> = match target.ip() {
-        Some(ip) => vec![SocketAddr::new(ip, target.port())],
-        None => {
+        Some(ip) if options.resolver.family().allows(ip) => {
+            vec![SocketAddr::new(ip, target.port())]
+        }
+        _ => {
             progress.enter(Phase::Dns);
             // Boxed: a lookup's state is large, and an IP target should not carry it.
             Box::pin(resolve(target, options, deadline)).await?

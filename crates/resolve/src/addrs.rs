@@ -2,6 +2,37 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+/// Which address families a resolver answers with (curl's `-4`/`-6`): a name is asked only
+/// the DNS types of these families, and addresses of the other family (in the hosts file, a
+/// pin or an IP literal) are left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4 and IPv6 (A and AAAA): the default.
+    #[default]
+    Any,
+    /// IPv4 only (A).
+    V4,
+    /// IPv6 only (AAAA).
+    V6,
+}
+
+impl Family {
+    /// Whether `ip` is of this family.
+    ///
+    /// ```
+    /// use tulip_resolve::Family;
+    /// let v6: std::net::IpAddr = "::1".parse().unwrap();
+    /// assert!(Family::Any.allows(v6) && Family::V6.allows(v6) && !Family::V4.allows(v6));
+    /// ```
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
 /// The addresses of a name: IPv6 and IPv4 apart, each in the order the source gave them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addrs {

@@ -14,7 +14,8 @@ use std::sync::Arc;
 pub enum DnsError {
     /// The name does not exist (NXDOMAIN), under every search domain tried.
     NoSuchHost,
-    /// The name exists but has no A or AAAA record (NOERROR with an empty answer).
+    /// The name exists but has no address of the families asked (NOERROR with an empty
+    /// answer), or a hosts entry, pin or IP literal has none of the resolver's [`Family`](crate::Family).
     NoAddress,
     /// Every server answered SERVFAIL or REFUSED (or another error code).
     ServerFailure,

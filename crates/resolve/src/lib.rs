@@ -15,6 +15,8 @@
 //! - answers are cached for the resolver's life as long as their TTLs allow, negative ones too
 //!   (NXDOMAIN and NODATA, for the SOA's minimum), and concurrent lookups of one name share
 //!   one query;
+//! - [`Builder::family`] asks A and AAAA (the default), or only one of them, as curl's `-4`
+//!   and `-6` do;
 //! - the hosts file, pinned names ([`Pin`], curl's `--resolve HOST:PORT:ADDR`) and IP literals
 //!   are answered without DNS;
 //! - [`Resolver::system`] reads nameservers, search domains and `options ndots/timeout/attempts`
@@ -61,7 +63,7 @@ mod rt;
 mod socket;
 mod wire;
 
-pub use addrs::{Addrs, interleave};
+pub use addrs::{Addrs, Family, interleave};
 pub use config::{Pin, ResolvConf};
 pub use error::{ConfigError, DnsError, PinError};
 
@@ -135,6 +137,7 @@ struct Inner {
     ndots: u8,
     timeout: Duration,
     attempts: u32,
+    family: Family,
     hosts: HashMap<String, Vec<IpAddr>>,
     pins: HashMap<(String, u16), Vec<IpAddr>>,
     in_flight: Semaphore,
@@ -185,6 +188,11 @@ impl Resolver {
         &self.inner.servers
     }
 
+    /// The address families it answers with.
+    pub fn family(&self) -> Family {
+        self.inner.family
+    }
+
     /// What the resolver did so far.
     pub fn stats(&self) -> Stats {
         let c = &self.inner.stats;
@@ -207,13 +215,15 @@ impl Resolver {
         if !self.inner.pins.is_empty()
             && let Some(ips) = self.inner.pins.get(&(normalize(host), port))
         {
-            return Ok(Addrs::from_ips(ips.iter().copied()));
+            return self.of_family(ips.iter().copied());
         }
         self.lookup(host, deadline).await
     }
 
     /// The IPv4 and IPv6 addresses of `host`, by the first of: an IP literal (`[v6]` too), the
-    /// hosts file, the cache, DNS (A and AAAA asked together, through the search list).
+    /// hosts file, the cache, DNS (A and AAAA asked together, through the search list). Only
+    /// the addresses of the resolver's [`Family`]: a literal, hosts entry or pin with none of
+    /// them is [`DnsError::NoAddress`].
     ///
     /// Gives up with [`DnsError::Timeout`] at `deadline`. Dropping the future stops the
     /// lookup: no query of it is sent afterwards.
@@ -223,14 +233,14 @@ impl Resolver {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
         if let Ok(ip) = bare.parse::<IpAddr>() {
-            return Ok(Addrs::from_ips([ip]));
+            return self.of_family([ip]);
         }
         let key = normalize(host);
         if key.is_empty() || host.starts_with('.') {
             return Err(DnsError::InvalidName(host.to_owned()));
         }
         if let Some(ips) = self.inner.hosts.get(&key) {
-            return Ok(Addrs::from_ips(ips.iter().copied()));
+            return self.of_family(ips.iter().copied());
         }
         let mut no_data = false;
         for name in self.candidates(host)? {
@@ -272,19 +282,27 @@ impl Resolver {
         Ok(names)
     }
 
-    /// A and AAAA for one fully qualified name.
+    /// The addresses of the resolver's family among `ips`, or `NoAddress` if there is none.
+    fn of_family(&self, ips: impl IntoIterator<Item = IpAddr>) -> Result<Addrs, DnsError> {
+        let family = self.inner.family;
+        let addrs = Addrs::from_ips(ips.into_iter().filter(|ip| family.allows(*ip)));
+        if addrs.is_empty() {
+            return Err(DnsError::NoAddress);
+        }
+        Ok(addrs)
+    }
+
+    /// The family's types (A, AAAA or both) for one fully qualified name.
     async fn lookup_name(&self, name: &Name, deadline: Instant) -> Result<Addrs, DnsError> {
         let inner = &*self.inner;
-        let mut answers = inner
-            .cache
-            .get(inner, name, &[RecordType::A, RecordType::AAAA], deadline)
-            .await
-            .into_iter();
-        let (Some(v4), Some(v6)) = (answers.next(), answers.next()) else {
-            unreachable!("one answer per type asked");
+        let rtypes: &[RecordType] = match inner.family {
+            Family::Any => &[RecordType::A, RecordType::AAAA],
+            Family::V4 => &[RecordType::A],
+            Family::V6 => &[RecordType::AAAA],
         };
+        let answers = inner.cache.get(inner, name, rtypes, deadline).await;
         let mut ips = Vec::new();
-        for answer in [&v6, &v4] {
+        for answer in &answers {
             if let Ok(Answer::Addrs(found)) = answer {
                 ips.extend(found.iter().copied());
             }
@@ -293,10 +311,15 @@ impl Resolver {
         if !ips.is_empty() {
             return Ok(Addrs::from_ips(ips));
         }
-        match (v4?, v6?) {
-            (Answer::NxDomain, _) | (_, Answer::NxDomain) => Err(DnsError::NoSuchHost),
-            _ => Err(DnsError::NoAddress),
+        let mut no_such_host = false;
+        for answer in answers {
+            no_such_host |= matches!(answer?, Answer::NxDomain);
         }
+        Err(if no_such_host {
+            DnsError::NoSuchHost
+        } else {
+            DnsError::NoAddress
+        })
     }
 }
 
@@ -357,6 +380,7 @@ pub struct Builder {
     attempts: Option<u32>,
     max_in_flight: usize,
     window: usize,
+    family: Family,
     pins: Vec<Pin>,
     clock: Arc<dyn Clock>,
 }
@@ -373,6 +397,7 @@ impl Default for Builder {
             attempts: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             window: DEFAULT_WINDOW,
+            family: Family::Any,
             pins: Vec::new(),
             clock: Arc::new(SystemClock),
         }
@@ -445,6 +470,13 @@ impl Builder {
     /// answered, or 50 ms on, so it cannot hold the window shut.
     pub fn window(mut self, window: usize) -> Builder {
         self.window = window.max(1);
+        self
+    }
+
+    /// Answers with the addresses of this family only ([`Family::Any`] by default): under
+    /// [`Family::V4`] a name is asked only A, under [`Family::V6`] only AAAA, half the queries.
+    pub fn family(mut self, family: Family) -> Builder {
+        self.family = family;
         self
     }
 
@@ -531,6 +563,7 @@ impl Builder {
                 ndots: self.ndots.unwrap_or(conf.ndots),
                 timeout: self.timeout.unwrap_or(conf.timeout),
                 attempts: self.attempts.unwrap_or(conf.attempts),
+                family: self.family,
                 hosts,
                 pins,
                 in_flight: Semaphore::new(self.max_in_flight),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::{self, block_on};
 use stub::dns::{DECOY_V4, Decoy, DnsBehavior, DnsStub, NEGATIVE_TTL};
-use tulip_resolve::{Builder, Clock, DnsError, Resolver};
+use tulip_resolve::{Builder, Clock, DnsError, Family, Resolver};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -71,6 +71,93 @@ fn answers_both_families_ipv6_first() {
     assert_eq!(addrs.interleaved(), [IpAddr::V6(V6), IpAddr::V4(V4)]);
     assert_eq!(stub.queries_for("dual.test"), 2, "one A and one AAAA query");
     assert_eq!(resolver.stats().queries, 2);
+}
+
+#[test]
+fn one_family_asks_only_its_type() {
+    let stub = stub(vec![
+        ("dual.test", DnsBehavior::dual(V4, V6, 60)),
+        ("v6only.test", DnsBehavior::v6(V6, 60)),
+        ("gone.test", DnsBehavior::NxDomain),
+    ]);
+    let v4 = builder(&stub).family(Family::V4).build().unwrap();
+    assert_eq!(v4.family(), Family::V4);
+    block_on(async {
+        let addrs = v4.lookup("dual.test", in_ms(2000)).await.unwrap();
+        assert_eq!((addrs.ipv4(), addrs.ipv6()), (&[V4][..], &[][..]));
+        let err = v4.lookup("v6only.test", in_ms(2000)).await.unwrap_err();
+        assert_eq!(err, DnsError::NoAddress);
+        let err = v4.lookup("gone.test", in_ms(2000)).await.unwrap_err();
+        assert_eq!(err, DnsError::NoSuchHost);
+    });
+    for name in ["dual.test", "v6only.test", "gone.test"] {
+        assert_eq!(stub.queries_of(name, "A"), 1, "{name}");
+        assert_eq!(stub.queries_of(name, "AAAA"), 0, "{name}");
+    }
+    assert_eq!(v4.stats().queries, 3);
+
+    let v6 = builder(&stub).family(Family::V6).build().unwrap();
+    block_on(async {
+        let addrs = v6.lookup("dual.test", in_ms(2000)).await.unwrap();
+        assert_eq!((addrs.ipv4(), addrs.ipv6()), (&[][..], &[V6][..]));
+        let addrs = v6.lookup("v6only.test", in_ms(2000)).await.unwrap();
+        assert_eq!(addrs.ipv6(), [V6]);
+    });
+    assert_eq!(stub.queries_of("dual.test", "AAAA"), 1);
+    assert_eq!(
+        stub.queries_of("dual.test", "A"),
+        1,
+        "only the IPv4 resolver's"
+    );
+    assert_eq!(v6.stats().queries, 2);
+}
+
+#[test]
+fn one_family_filters_literals_hosts_and_pins() {
+    let stub = stub(vec![]);
+    let hosts = temp_file("hosts-family", "10.9.8.7 both\n::1 both v6host\n");
+    let v4 = builder(&stub)
+        .family(Family::V4)
+        .hosts_file(&hosts)
+        .pin("pinned.test", 80, "::1".parse().unwrap())
+        .pin("pinned.test", 80, "192.0.2.9".parse().unwrap())
+        .pin("v6pin.test", 80, "::2".parse().unwrap())
+        .build()
+        .unwrap();
+    block_on(async {
+        let err = v4.lookup("[2001:db8::1]", in_ms(2000)).await.unwrap_err();
+        assert_eq!(err, DnsError::NoAddress);
+        let a = v4.lookup("192.0.2.1", in_ms(2000)).await.unwrap();
+        assert_eq!(a.ipv4(), [Ipv4Addr::new(192, 0, 2, 1)]);
+        let a = v4.lookup("both", in_ms(2000)).await.unwrap();
+        assert_eq!(a.interleaved(), [IpAddr::V4(Ipv4Addr::new(10, 9, 8, 7))]);
+        let err = v4.lookup("v6host", in_ms(2000)).await.unwrap_err();
+        assert_eq!(err, DnsError::NoAddress);
+        let a = v4.lookup_port("pinned.test", 80, in_ms(2000)).await;
+        assert_eq!(
+            a.unwrap().interleaved(),
+            [IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))]
+        );
+        let err = v4
+            .lookup_port("v6pin.test", 80, in_ms(2000))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DnsError::NoAddress);
+    });
+    assert_eq!(stub.queries(), 0);
+
+    let v6 = builder(&stub)
+        .family(Family::V6)
+        .hosts_file(&hosts)
+        .build()
+        .unwrap();
+    block_on(async {
+        let err = v6.lookup("192.0.2.1", in_ms(2000)).await.unwrap_err();
+        assert_eq!(err, DnsError::NoAddress);
+        let a = v6.lookup("both", in_ms(2000)).await.unwrap();
+        assert_eq!(a.interleaved(), [IpAddr::V6(Ipv6Addr::LOCALHOST)]);
+    });
+    assert_eq!(stub.queries(), 0);
 }
 
 #[test]

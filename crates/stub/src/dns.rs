@@ -73,6 +73,15 @@ impl DnsBehavior {
         }
     }
 
+    /// One AAAA record with this TTL.
+    pub fn v6(addr: Ipv6Addr, ttl: u32) -> DnsBehavior {
+        DnsBehavior::Answer {
+            v4: Vec::new(),
+            v6: vec![addr],
+            ttl,
+        }
+    }
+
     /// A and AAAA records with this TTL.
     pub fn dual(v4: Ipv4Addr, v6: Ipv6Addr, ttl: u32) -> DnsBehavior {
         DnsBehavior::Answer {
@@ -100,6 +109,8 @@ struct Counts {
     total: AtomicUsize,
     tcp: AtomicUsize,
     by_name: Mutex<HashMap<String, usize>>,
+    /// By name and the type's mnemonic ("A", "AAAA", ...).
+    by_type: Mutex<HashMap<(String, String), usize>>,
 }
 
 /// A running DNS stub; dropping it stops the server.
@@ -179,6 +190,17 @@ impl DnsStub {
             .unwrap_or_else(|e| e.into_inner());
         by_name.get(&normalize(name)).copied().unwrap_or(0)
     }
+
+    /// How many queries of type `rtype` (its mnemonic: "A", "AAAA", ...) named `name`.
+    pub fn queries_of(&self, name: &str, rtype: &str) -> usize {
+        let by_type = self
+            .counts
+            .by_type
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let key = (normalize(name), rtype.to_ascii_uppercase());
+        by_type.get(&key).copied().unwrap_or(0)
+    }
 }
 
 impl Drop for DnsStub {
@@ -221,7 +243,8 @@ fn classify(shared: &Shared, query: &Message, tcp: bool) -> Option<DnsBehavior> 
     if query.metadata.message_type != MessageType::Query {
         return None;
     }
-    let name = normalize(&query.queries.first()?.name.to_ascii());
+    let question = query.queries.first()?;
+    let name = normalize(&question.name.to_ascii());
     let (table, counts) = shared;
     counts.total.fetch_add(1, Ordering::SeqCst);
     if tcp {
@@ -229,6 +252,12 @@ fn classify(shared: &Shared, query: &Message, tcp: bool) -> Option<DnsBehavior> 
     }
     let mut by_name = counts.by_name.lock().unwrap_or_else(|e| e.into_inner());
     *by_name.entry(name.clone()).or_default() += 1;
+    drop(by_name);
+    let mut by_type = counts.by_type.lock().unwrap_or_else(|e| e.into_inner());
+    *by_type
+        .entry((name.clone(), question.query_type.to_string()))
+        .or_default() += 1;
+    drop(by_type);
     Some(table.get(&name).cloned().unwrap_or(DnsBehavior::NxDomain))
 }
 
