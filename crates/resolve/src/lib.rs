@@ -59,6 +59,7 @@ mod cache;
 mod config;
 mod error;
 mod pipe;
+mod reply;
 mod rt;
 mod socket;
 mod wire;

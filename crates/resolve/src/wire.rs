@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use crate::rt::Timer;
 use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::Inner;
 use crate::error::DnsError;
 use crate::pipe::Pipe;
+use crate::reply::{self, Reply, Said};
 use crate::socket;
 
 /// What the servers said about one name and type; cached for `ttl` seconds when it has one.
@@ -142,7 +142,7 @@ async fn ask(
     for p in open.iter_mut() {
         p.bytes = encode(name, p.rtype);
     }
-    if let Err(e) = udp(inner, server, name, &mut open, deadline).await {
+    if let Err(e) = udp(inner, server, &mut open, deadline).await {
         // A socket error (an ICMP "port unreachable", say) ends the try for every type.
         for p in open.iter_mut().filter(|p| p.answer.is_none()) {
             p.settle(
@@ -157,7 +157,7 @@ async fn ask(
 /// recursion desired: a header and one question, written here because a query is that simple
 /// and hickory's general encoder (name compression, every section) does far more work for it
 /// (a test checks the bytes are the ones hickory writes).
-fn encode(name: &Name, rtype: RecordType) -> Vec<u8> {
+pub(crate) fn encode(name: &Name, rtype: RecordType) -> Vec<u8> {
     // ID 0; flags: a standard query, recursion desired; one question, no records.
     const HEADER: [u8; 12] = [0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     let mut bytes = Vec::with_capacity(HEADER.len() + name.len() + 6);
@@ -180,7 +180,6 @@ fn encode(name: &Name, rtype: RecordType) -> Vec<u8> {
 async fn udp(
     inner: &Inner,
     (server, pipe): (SocketAddr, &Pipe),
-    name: &Name,
     open: &mut [&mut Pending],
     deadline: Instant,
 ) -> io::Result<()> {
@@ -269,29 +268,26 @@ async fn udp(
             timer_at = now;
             continue;
         };
-        let Ok(reply) = Message::from_vec(&datagram?) else {
-            continue;
-        };
-        let Some(i) = (0..open.len())
-            .find(|&i| !out[i].done && answers(&reply, open[i].id, name, open[i].rtype))
+        let datagram = datagram?;
+        let Some((i, reply)) = (0..open.len())
+            .filter(|&i| !out[i].done)
+            .find_map(|i| Some((i, reply::read(&datagram, &open[i].bytes)?)))
         else {
             continue;
         };
         pipe.answered(out[i].seq, Instant::now());
         let p = &mut *open[i];
-        let outcome = if reply.metadata.truncation {
+        let outcome = if reply.truncated {
             // Another query reads the socket while this one is busy over TCP.
             ids.pause();
-            let tcp = tcp(inner, server, &p.bytes, p.id, name, p.rtype);
+            let tcp = tcp(inner, server, &p.bytes);
             let timeout = async {
                 Timer::at(deadline).await;
                 Err(TryError::Timeout)
             };
-            tcp.or(timeout)
-                .await
-                .and_then(|reply| interpret(&reply, p.rtype))
+            tcp.or(timeout).await.and_then(interpret)
         } else {
-            interpret(&reply, p.rtype)
+            interpret(reply)
         };
         p.settle(server, outcome);
         out[i].done = true;
@@ -331,17 +327,10 @@ impl Sent {
     }
 }
 
-async fn tcp(
-    inner: &Inner,
-    server: SocketAddr,
-    bytes: &[u8],
-    id: u16,
-    name: &Name,
-    rtype: RecordType,
-) -> Result<Message, TryError> {
+async fn tcp(inner: &Inner, server: SocketAddr, query: &[u8]) -> Result<Reply, TryError> {
     let mut stream = TcpStream::connect(server).await.map_err(TryError::Io)?;
-    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(bytes);
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(query);
     stream.write_all(&framed).await.map_err(TryError::Io)?;
     inner.stats.queries.fetch_add(1, Ordering::Relaxed);
     inner.stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
@@ -350,65 +339,25 @@ async fn tcp(
         stream.read_exact(&mut len).await.map_err(TryError::Io)?;
         let mut buf = vec![0u8; u16::from_be_bytes(len).into()];
         stream.read_exact(&mut buf).await.map_err(TryError::Io)?;
-        if let Ok(reply) = Message::from_vec(&buf)
-            && answers(&reply, id, name, rtype)
-        {
+        if let Some(reply) = reply::read(&buf, query) {
             return Ok(reply);
         }
     }
 }
 
-/// Whether `reply` answers our query: a response with our ID and our question. Anything else
-/// (another ID, another question) is ignored by the caller.
-fn answers(reply: &Message, id: u16, name: &Name, rtype: RecordType) -> bool {
-    let meta = &reply.metadata;
-    let question = match reply.queries.as_slice() {
-        [q] => q,
-        _ => return false,
-    };
-    meta.message_type == MessageType::Response
-        && meta.id == id
-        && question.name == *name
-        && question.query_type == rtype
-        && question.query_class == DNSClass::IN
-}
-
 /// What a reply says about the question.
-fn interpret(reply: &Message, rtype: RecordType) -> Result<Timed, TryError> {
-    let negative_ttl = || {
-        reply.authorities.iter().find_map(|r| match &r.data {
-            RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
-            _ => None,
-        })
-    };
-    match reply.metadata.response_code {
-        ResponseCode::NoError => {}
-        ResponseCode::NXDomain => return Ok((Answer::NxDomain, negative_ttl())),
-        ResponseCode::Refused => return Err(TryError::Refused),
-        _ => return Err(TryError::ServerFailure),
-    }
-    let mut addrs = Vec::new();
-    let mut ttl = u32::MAX;
-    for record in &reply.answers {
-        // The TTL of the whole chain counts: a CNAME that expires first ends the answer too.
-        ttl = ttl.min(record.ttl);
-        match (&record.data, rtype) {
-            (RData::A(a), RecordType::A) => addrs.push(IpAddr::V4(a.0)),
-            (RData::AAAA(a), RecordType::AAAA) => addrs.push(IpAddr::V6(a.0)),
-            _ => {}
-        }
-    }
-    if addrs.is_empty() {
-        Ok((Answer::NoData, negative_ttl()))
-    } else {
-        Ok((Answer::Addrs(addrs), Some(ttl)))
+fn interpret(reply: Reply) -> Result<Timed, TryError> {
+    match reply.said {
+        Said::Answer(answer) => Ok(answer),
+        Said::Refused => Err(TryError::Refused),
+        Said::ServerFailure => Err(TryError::ServerFailure),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::{OpCode, Query};
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
 
     #[test]
     fn a_query_is_what_hickory_writes() {
