@@ -16,29 +16,15 @@ use std::time::{Duration, Instant};
 use crate::rt::Timer;
 use event_listener::{Event, EventListener};
 use futures_lite::FutureExt;
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 
 use crate::Inner;
 use crate::error::DnsError;
+use crate::qname::QName;
 use crate::wire::{Answer, Timed};
 
-/// A name as its labels on the wire, lowercased (names are equal regardless of case), and the
-/// type asked: hashed and compared as plain bytes, which a `Name` is not.
-type Key = (Arc<[u8]>, RecordType);
-
-/// The name part of the cache's keys for `name`.
-fn name_key(name: &Name) -> Arc<[u8]> {
-    let mut bytes = Vec::with_capacity(name.len() + 2);
-    for label in name.iter() {
-        bytes.push(label.len() as u8);
-        bytes.extend(label.iter().map(u8::to_ascii_lowercase));
-    }
-    // The root label: "a.b." and "a.b" are different names.
-    if name.is_fqdn() {
-        bytes.push(0);
-    }
-    bytes.into()
-}
+/// A name and the type asked: hashed and compared as plain bytes, which a hickory `Name` is not.
+type Key = (QName, RecordType);
 
 #[derive(Debug)]
 enum Slot {
@@ -79,11 +65,10 @@ impl Cache {
     pub(crate) async fn get(
         &self,
         inner: &Inner,
-        name: &Name,
+        name: &QName,
         rtypes: &[RecordType],
         deadline: Instant,
     ) -> Vec<Result<Answer, DnsError>> {
-        let lowered = name_key(name);
         let mut results: Vec<Option<Result<Answer, DnsError>>> = vec![None; rtypes.len()];
         while results.iter().any(Option::is_none) {
             let (mut leads, mut waits) = (Vec::new(), Vec::new());
@@ -91,7 +76,7 @@ impl Cache {
                 if results[i].is_some() {
                     continue;
                 }
-                let key = (lowered.clone(), rtype);
+                let key = (name.clone(), rtype);
                 match self.claim(&key, inner.clock.now(), deadline) {
                     Claim::Hit(answer) => {
                         inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -248,18 +233,5 @@ async fn wait(
         }
         // The leader was dropped before it had a result.
         None => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_names_key_ignores_case_but_not_the_root() {
-        let key = |s: &str| name_key(&Name::from_ascii(s).unwrap());
-        assert_eq!(key("Www.Example.COM."), key("www.example.com."));
-        assert_ne!(key("www.example.com"), key("www.example.com."));
-        assert_ne!(key("ab.c."), key("a.bc."));
     }
 }

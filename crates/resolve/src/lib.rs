@@ -59,6 +59,7 @@ mod cache;
 mod config;
 mod error;
 mod pipe;
+mod qname;
 mod reply;
 mod rt;
 mod socket;
@@ -79,11 +80,12 @@ use std::time::{Duration, Instant};
 use crate::rt::Timer;
 use async_lock::Semaphore;
 use futures_lite::FutureExt;
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 
 use cache::Cache;
 use config::normalize;
 use pipe::Pipe;
+use qname::QName;
 use wire::{Answer, Timed};
 
 /// The time the cache measures TTLs against; injectable so tests can move it.
@@ -262,23 +264,22 @@ impl Resolver {
     /// The names to ask for `host`, in order, as the C library's search does: as given first
     /// if it has at least `ndots` dots, then under each search domain; as given only if it
     /// ends with a dot.
-    fn candidates(&self, host: &str) -> Result<Vec<Name>, DnsError> {
+    fn candidates(&self, host: &str) -> Result<Vec<QName>, DnsError> {
         let invalid = || DnsError::InvalidName(host.to_owned());
-        let absolute = |s: &str| Name::from_utf8(format!("{s}.")).map_err(|_| invalid());
-        if host.ends_with('.') {
-            return Ok(vec![Name::from_utf8(host).map_err(|_| invalid())?]);
+        let absolute = |s: &str| qname::parse(s).ok_or_else(invalid);
+        if let Some(host) = host.strip_suffix('.') {
+            return Ok(vec![absolute(host)?]);
         }
-        let as_given = absolute(host)?;
         let mut names = Vec::new();
         let dots = host.matches('.').count();
         if dots >= self.inner.ndots.into() {
-            names.push(as_given.clone());
+            names.push(absolute(host)?);
         }
         for domain in &self.inner.search {
             names.push(absolute(&format!("{host}.{domain}"))?);
         }
         if dots < self.inner.ndots.into() {
-            names.push(as_given);
+            names.push(absolute(host)?);
         }
         Ok(names)
     }
@@ -294,7 +295,7 @@ impl Resolver {
     }
 
     /// The family's types (A, AAAA or both) for one fully qualified name.
-    async fn lookup_name(&self, name: &Name, deadline: Instant) -> Result<Addrs, DnsError> {
+    async fn lookup_name(&self, name: &QName, deadline: Instant) -> Result<Addrs, DnsError> {
         let inner = &*self.inner;
         let rtypes: &[RecordType] = match inner.family {
             Family::Any => &[RecordType::A, RecordType::AAAA],
@@ -328,7 +329,7 @@ impl Resolver {
 /// is out; the types that get permits together go out together.
 async fn ask(
     inner: &Inner,
-    name: &Name,
+    name: &QName,
     rtypes: &[RecordType],
     deadline: Instant,
 ) -> Vec<Result<Timed, DnsError>> {

@@ -242,7 +242,7 @@ mod tests {
     }
 
     fn query(id: u16, name: &Name, rtype: RecordType) -> Vec<u8> {
-        let mut q = crate::wire::encode(name, rtype);
+        let mut q = crate::wire::encode(&crate::qname::of(name), rtype);
         q[..2].copy_from_slice(&id.to_be_bytes());
         q
     }

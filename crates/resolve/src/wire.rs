@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use crate::rt::Timer;
 use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::rr::{DNSClass, RecordType};
 
 use crate::Inner;
 use crate::error::DnsError;
 use crate::pipe::Pipe;
+use crate::qname::QName;
 use crate::reply::{self, Reply, Said};
 use crate::socket;
 
@@ -55,7 +56,7 @@ pub(crate) const RETRANSMIT: Duration = Duration::from_millis(400);
 /// type has an answer; the results come in the order of `rtypes`.
 pub(crate) async fn query(
     inner: &Inner,
-    name: &Name,
+    name: &QName,
     rtypes: &[RecordType],
     deadline: Instant,
 ) -> Vec<Result<Timed, DnsError>> {
@@ -128,7 +129,7 @@ impl Pending {
 async fn ask(
     inner: &Inner,
     server: (SocketAddr, &Pipe),
-    name: &Name,
+    name: &QName,
     pending: &mut [Pending],
     deadline: Instant,
 ) {
@@ -157,17 +158,12 @@ async fn ask(
 /// recursion desired: a header and one question, written here because a query is that simple
 /// and hickory's general encoder (name compression, every section) does far more work for it
 /// (a test checks the bytes are the ones hickory writes).
-pub(crate) fn encode(name: &Name, rtype: RecordType) -> Vec<u8> {
+pub(crate) fn encode(name: &[u8], rtype: RecordType) -> Vec<u8> {
     // ID 0; flags: a standard query, recursion desired; one question, no records.
     const HEADER: [u8; 12] = [0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    let mut bytes = Vec::with_capacity(HEADER.len() + name.len() + 6);
+    let mut bytes = Vec::with_capacity(HEADER.len() + name.len() + 4);
     bytes.extend_from_slice(&HEADER);
-    // A valid Name's labels are at most 63 bytes, the whole at most 255.
-    for label in name.iter() {
-        bytes.push(label.len() as u8);
-        bytes.extend_from_slice(label);
-    }
-    bytes.push(0);
+    bytes.extend_from_slice(name);
     bytes.extend_from_slice(&u16::from(rtype).to_be_bytes());
     bytes.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
     bytes
@@ -358,18 +354,20 @@ fn interpret(reply: Reply) -> Result<Timed, TryError> {
 mod tests {
     use super::*;
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
 
     #[test]
     fn a_query_is_what_hickory_writes() {
         let long = format!("{}.{}.", "a".repeat(63), "B".repeat(63));
+        // Names are asked in lower case.
         for name in ["h1.test.", "a.b.c.Example.COM.", ".", long.as_str()] {
             let name = Name::from_ascii(name).unwrap();
             for rtype in [RecordType::A, RecordType::AAAA, RecordType::MX] {
                 let mut request = Message::new(0, MessageType::Query, OpCode::Query);
                 request.metadata.recursion_desired = true;
-                request.add_query(Query::query(name.clone(), rtype));
+                request.add_query(Query::query(name.to_lowercase(), rtype));
                 assert_eq!(
-                    encode(&name, rtype),
+                    encode(&crate::qname::of(&name), rtype),
                     request.to_vec().unwrap(),
                     "{name} {rtype}"
                 );
