@@ -1,8 +1,9 @@
 //! An async DNS stub resolver on async-io, for tools that resolve many names at once.
 //!
 //! A [`Resolver`] turns a host name into its IPv4 and IPv6 addresses ([`Addrs`]) by asking
-//! nameservers over UDP (TCP when a reply is truncated), with hickory-proto's message types
-//! and async-net's sockets, inside the caller's own future:
+//! nameservers over UDP (TCP when a reply is truncated), inside the caller's own future. Queries
+//! are written and replies read straight on the wire (only what a lookup needs of them; tests
+//! check both against hickory-proto's encoder and parser, which also handles IDNA names):
 //!
 //! - a lookup ends with its caller: it spawns no task and no thread, so dropping its future
 //!   frees its query IDs and stops its retries; each try is bounded by the server timeout and
