@@ -72,17 +72,35 @@ impl Addrs {
     /// Every address, in the order to try them: IPv6 first (the default policy of RFC 6724
     /// prefers it over IPv4), then alternating families, as RFC 8305 section 4 asks.
     pub fn interleaved(&self) -> Vec<IpAddr> {
-        let v6 = self.v6.iter().map(|&ip| IpAddr::V6(ip));
-        let v4 = self.v4.iter().map(|&ip| IpAddr::V4(ip));
-        interleave(&v6.chain(v4).collect::<Vec<_>>())
+        self.in_order().collect()
     }
 
     /// [`Addrs::interleaved`] with `port`, ready to connect to.
     pub fn with_port(&self, port: u16) -> Vec<SocketAddr> {
-        let ips = self.interleaved();
-        ips.into_iter()
+        self.in_order()
             .map(|ip| SocketAddr::new(ip, port))
             .collect()
+    }
+
+    /// The order of [`Addrs::interleaved`], as [`interleave`] makes it of IPv6 then IPv4, but
+    /// without collecting anything on the way (a lookup per connection goes through here).
+    fn in_order(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let (mut v6, mut v4) = (self.v6.iter(), self.v4.iter());
+        let mut next_v6 = true;
+        std::iter::from_fn(move || {
+            let ip = if next_v6 {
+                v6.next().map(|&ip| IpAddr::V6(ip))
+            } else {
+                v4.next().map(|&ip| IpAddr::V4(ip))
+            };
+            next_v6 = !next_v6;
+            ip.or_else(|| {
+                // One family is spent: the rest of the other.
+                v6.next()
+                    .map(|&ip| IpAddr::V6(ip))
+                    .or_else(|| v4.next().map(|&ip| IpAddr::V4(ip)))
+            })
+        })
     }
 }
 
@@ -110,4 +128,26 @@ pub fn interleave(addrs: &[IpAddr]) -> Vec<IpAddr> {
         out.extend(other.pop());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The order a lookup's addresses are tried in is `interleave`'s of IPv6 then IPv4.
+        #[test]
+        fn in_order_is_interleave(v6 in prop::collection::vec(any::<u16>(), 0..5), v4 in prop::collection::vec(any::<u8>(), 0..5)) {
+            let ips: Vec<IpAddr> = v6.iter().map(|&n| IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, n)))
+                .chain(v4.iter().map(|&n| IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))))
+                .collect();
+            let addrs = Addrs::from_ips(ips);
+            let mut unique: Vec<IpAddr> = addrs.ipv6().iter().map(|&ip| IpAddr::V6(ip)).collect();
+            unique.extend(addrs.ipv4().iter().map(|&ip| IpAddr::V4(ip)));
+            prop_assert_eq!(addrs.interleaved(), interleave(&unique));
+            let ports: Vec<SocketAddr> = interleave(&unique).into_iter().map(|ip| SocketAddr::new(ip, 80)).collect();
+            prop_assert_eq!(addrs.with_port(80), ports);
+        }
+    }
 }

@@ -304,15 +304,14 @@ impl Resolver {
             Family::V6 => &[RecordType::AAAA],
         };
         let answers = inner.cache.get(inner, name, rtypes, deadline).await;
-        let mut ips = Vec::new();
-        for answer in &answers {
-            if let Ok(Answer::Addrs(found)) = answer {
-                ips.extend(found.iter().copied());
-            }
-        }
+        let found = answers.iter().flat_map(|answer| match answer {
+            Ok(Answer::Addrs(found)) => &found[..],
+            _ => &[],
+        });
         // One family's addresses are an answer even if the other family's query failed.
-        if !ips.is_empty() {
-            return Ok(Addrs::from_ips(ips));
+        let addrs = Addrs::from_ips(found.copied());
+        if !addrs.is_empty() {
+            return Ok(addrs);
         }
         let mut no_such_host = false;
         for answer in answers {

@@ -33,7 +33,9 @@ pub(crate) fn of(name: &Name) -> QName {
 /// A name of plain labels only, written without hickory's parse (whose IDNA mapping costs
 /// more than the rest of a lookup's own work); `None` for any other, valid or not.
 fn plain(name: &str) -> Option<QName> {
-    let mut bytes = Vec::with_capacity(name.len() + 2);
+    // Written on the stack, then copied once into the shared bytes.
+    let mut bytes = [0u8; MAX];
+    let mut len = 0;
     for label in name.split('.') {
         let b = label.as_bytes();
         let ok = (1..=63).contains(&b.len())
@@ -41,14 +43,18 @@ fn plain(name: &str) -> Option<QName> {
             && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
             // Punycode, which IDNA checks.
             && !(b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"xn--"));
-        if !ok {
+        // Room for this label and the root label after it.
+        if !ok || len + 1 + b.len() + 1 > MAX {
             return None;
         }
-        bytes.push(b.len() as u8);
-        bytes.extend(b.iter().map(u8::to_ascii_lowercase));
+        bytes[len] = b.len() as u8;
+        for (to, from) in bytes[len + 1..].iter_mut().zip(b) {
+            *to = from.to_ascii_lowercase();
+        }
+        len += 1 + b.len();
     }
-    bytes.push(0);
-    (bytes.len() <= MAX).then(|| bytes.into())
+    // The root label is the zero already there.
+    Some(bytes[..len + 1].into())
 }
 
 #[cfg(test)]

@@ -122,7 +122,9 @@ struct Table {
 /// What came for one ID, and the waker of its query.
 #[derive(Debug, Default)]
 struct Slot {
-    replies: VecDeque<Vec<u8>>,
+    /// The first reply not yet taken (nearly always the only one), then any others.
+    reply: Option<Vec<u8>>,
+    more: VecDeque<Vec<u8>>,
     error: Option<(io::ErrorKind, String)>,
     waker: Option<Waker>,
 }
@@ -156,7 +158,8 @@ impl Reservation {
                     let Some(slot) = table.slots.get_mut(id) else {
                         continue;
                     };
-                    if let Some(reply) = slot.replies.pop_front() {
+                    if let Some(reply) = slot.reply.take() {
+                        slot.reply = slot.more.pop_front();
                         return Poll::Ready(Ok(reply));
                     }
                     if let Some((kind, message)) = slot.error.take() {
@@ -233,39 +236,39 @@ impl Shared {
         // Uninitialised room on the stack: neither zeroed nor allocated for every read (an
         // allocation this large is beyond malloc's per-thread cache).
         let mut buf = [const { MaybeUninit::<u8>::uninit() }; DATAGRAM];
-        let mut came = Vec::new();
-        let error = loop {
-            let fd = self.socket.get_ref();
-            match rustix::net::recvfrom(fd, &mut buf[..], RecvFlags::empty()) {
-                Ok(((datagram, _), _, from)) => {
-                    // The socket is connected; the source is checked all the same.
-                    let from = from.and_then(|a| SocketAddr::try_from(a).ok());
-                    if datagram.len() >= 2 && from == Some(self.server) {
-                        came.push(datagram.to_vec());
-                    }
-                }
-                Err(e) if e == rustix::io::Errno::AGAIN => break None,
-                Err(e) => break Some(io::Error::from(e)),
-            }
-        };
-        if came.is_empty() && error.is_none() {
-            return false;
-        }
         let mut wake = Vec::new();
         let mut for_us = false;
         {
+            // Read under the table's lock: only this thread's lookups use the socket, so
+            // nobody waits for it, and each datagram goes to its slot as it comes.
             let mut table = lock(&self.table);
-            for datagram in came {
+            let fd = self.socket.get_ref();
+            let error = loop {
+                let (datagram, from) =
+                    match rustix::net::recvfrom(fd, &mut buf[..], RecvFlags::empty()) {
+                        Ok(((datagram, _), _, from)) => (datagram, from),
+                        Err(e) if e == rustix::io::Errno::AGAIN => break None,
+                        Err(e) => break Some(io::Error::from(e)),
+                    };
+                // The socket is connected; the source is checked all the same.
+                let from = from.and_then(|a| SocketAddr::try_from(a).ok());
+                if datagram.len() < 2 || from != Some(self.server) {
+                    continue;
+                }
                 let id = u16::from_be_bytes([datagram[0], datagram[1]]);
                 if let Some(slot) = table.slots.get_mut(&id) {
-                    slot.replies.push_back(datagram);
+                    let datagram = datagram.to_vec();
+                    match slot.reply {
+                        None => slot.reply = Some(datagram),
+                        Some(_) => slot.more.push_back(datagram),
+                    }
                     if ours.contains(&id) {
                         for_us = true;
                     } else {
                         wake.extend(slot.waker.take());
                     }
                 }
-            }
+            };
             if let Some(e) = &error {
                 for (id, slot) in table.slots.iter_mut() {
                     slot.error = Some((e.kind(), e.to_string()));
