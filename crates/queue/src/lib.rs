@@ -457,13 +457,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 }
             }
         }
-        // The store reserves an item (beyond those reserved) for each getter served. (Getters
-        // in line were announced, as `reserve` needs.)
-        while !st.getters.is_empty() && self.store.reserve() {
-            let key = st.getters.pop_front().expect("a getter in line");
-            let (_, waker) = st.getters.serve(key, GetSlot::Served);
-            wake.add(waker);
-        }
+        self.serve_getters(st, wake);
         if st.shutdown != Shutdown::Open && self.len() == 0 {
             while let Some(key) = st.getters.pop_front() {
                 let (_, waker) = st.getters.serve(key, GetSlot::Failed);
@@ -471,6 +465,21 @@ impl<T, K: Kind<T>> Inner<T, K> {
             }
         }
         self.publish(st, Announce::Nobody);
+    }
+
+    /// Serves getters in line, first arrived first, while unreserved items are stored: the
+    /// store reserves an item (beyond those reserved) for each, all in one step. (Getters in
+    /// line were announced, as the store needs.)
+    #[inline]
+    fn serve_getters(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        if st.getters.is_empty() {
+            return;
+        }
+        for _ in 0..self.store.reserve_up_to(st.getters.len()) {
+            let key = st.getters.pop_front().expect("a getter in line");
+            let (_, waker) = st.getters.serve(key, GetSlot::Served);
+            wake.add(waker);
+        }
     }
 
     #[cold]
@@ -485,16 +494,14 @@ impl<T, K: Kind<T>> Inner<T, K> {
     #[inline]
     fn put(&self, item: T, waker: Option<&Waker>) -> PutOutcome<T> {
         match self.store.push(item, true) {
-            Pushed::Ok { getters } => {
+            // The flags were in the word the push moved: no getter waited in line before it
+            // (else `Busy`), and one lining up after it sees the item.
+            Pushed::Ok { .. } => {
                 self.note_peak();
-                // The flags were in the word the push moved: a getter lining up before it is
-                // seen here, one after it sees the item.
-                if getters {
-                    self.settle_now();
-                }
                 PutOutcome::Done
             }
-            // Full, closed, putters in line or joiners waiting: the locked path tells which.
+            // Full, closed, putters or getters in line, or joiners waiting: the locked path
+            // tells which (with getters in line it pushes and serves them under one lock).
             Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
                 self.put_locked(item, waker)
             }
@@ -519,9 +526,13 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 pushed => pushed,
             };
             match pushed {
-                Pushed::Ok { .. } => {
+                Pushed::Ok { getters } => {
                     self.note_peak();
-                    self.settle(&mut st, &mut wake);
+                    // Only the getters' line can need the lock holder now (no putter waits, the
+                    // queue is open and holds an item): a full `settle` would find nothing else.
+                    debug_assert_eq!(getters, !st.getters.is_empty(), "getters announced");
+                    self.serve_getters(&mut st, &mut wake);
+                    self.publish(&mut st, Announce::Nobody);
                     return PutOutcome::Done;
                 }
                 Pushed::Full(back) | Pushed::Closed(back) | Pushed::Busy(back) => item = back,
@@ -556,8 +567,11 @@ impl<T, K: Kind<T>> Inner<T, K> {
     fn get_locked(&self, waker: Option<&Waker>) -> GetOutcome<T> {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
-        // Items stored beyond the reserved ones go to the getters in line first.
-        self.settle(&mut st, &mut wake);
+        // Items stored beyond the reserved ones go to the getters in line first. (With both
+        // lines empty and the queue open, `settle` has nothing to do: the flags are current.)
+        if !st.getters.is_empty() || !st.putters.is_empty() || st.shutdown != Shutdown::Open {
+            self.settle(&mut st, &mut wake);
+        }
         if st.getters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a put after it sees it.
