@@ -228,6 +228,21 @@ impl<T> Items<T> {
         }
     }
 
+    /// How many items are stored beyond the reserved ones (for a debug check under the lock).
+    pub(crate) fn spare(&self) -> usize {
+        match &self.0 {
+            Repr::Ring(r) => r.spare(),
+            Repr::Deque(l) => {
+                let g = l.lock();
+                g.items.len() - g.reserved
+            }
+            Repr::Heap(l) => {
+                let g = l.lock();
+                g.items.len() - g.reserved
+            }
+        }
+    }
+
     /// Under the queue's lock: gives a reservation up (its getter was dropped); the item stays.
     pub(crate) fn unreserve(&self) {
         match &self.0 {

@@ -482,6 +482,23 @@ impl<T, K: Kind<T>> Inner<T, K> {
         }
     }
 
+    /// `settle` where nothing was stored and no getter put back in line since the lock was
+    /// taken: only waiting putters or a shutdown can leave it something to do. (Stored items
+    /// beyond the reserved ones with getters in line exist only inside a locked step that
+    /// stores one, which serves them before it ends: a newcomer's push is `Busy` while getters
+    /// are announced. And the flags are current.)
+    #[inline]
+    fn settle_lines(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        if !st.putters.is_empty() || st.shutdown != Shutdown::Open {
+            self.settle(st, wake);
+        } else {
+            debug_assert!(
+                st.getters.is_empty() || self.store.spare() == 0,
+                "an unreserved item with getters in line"
+            );
+        }
+    }
+
     #[cold]
     fn settle_now(&self) {
         let mut wake = Wakeups::default();
@@ -567,11 +584,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
     fn get_locked(&self, waker: Option<&Waker>) -> GetOutcome<T> {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
-        // Items stored beyond the reserved ones go to the getters in line first. (With both
-        // lines empty and the queue open, `settle` has nothing to do: the flags are current.)
-        if !st.getters.is_empty() || !st.putters.is_empty() || st.shutdown != Shutdown::Open {
-            self.settle(&mut st, &mut wake);
-        }
+        self.settle_lines(&mut st, &mut wake);
         if st.getters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a put after it sees it.
@@ -1033,7 +1046,7 @@ impl<T, K: Kind<T>> Get<'_, T, K> {
                     this.key = None;
                     st.getters.free(key);
                     // Room for a putter; or the last item after a shutdown fails the line.
-                    inner.settle(&mut st, &mut wake);
+                    inner.settle_lines(&mut st, &mut wake);
                     return Poll::Ready(Ok(item));
                 }
                 if st.shutdown != Shutdown::Open && inner.len() == 0 {

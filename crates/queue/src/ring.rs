@@ -405,6 +405,13 @@ impl<T> Ring<T> {
         }
     }
 
+    /// How many items pushes claimed beyond the reserved ones.
+    pub(crate) fn spare(&self) -> usize {
+        let h = self.head.0.load(SeqCst);
+        let tail = self.tail.0.load(SeqCst) & POS;
+        (self.between(h & POS, tail) - reserved(h)) as usize
+    }
+
     /// Under the queue's lock: reserves the first item beyond the reservations, if a push
     /// claimed it.
     #[cfg(test)]
