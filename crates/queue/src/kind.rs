@@ -40,7 +40,8 @@ pub(crate) mod sealed {
 pub(crate) struct Flags {
     /// Putters wait in line: a newcomer's push is `Busy`, and a pop must admit one.
     pub(crate) putters: bool,
-    /// Getters wait in line: a newcomer's pop is `Busy`, and a push must serve them.
+    /// Getters wait in line: a newcomer's pop or push is `Busy` (a push serves them under the
+    /// lock).
     pub(crate) getters: bool,
     /// Joiners wait: a newcomer's push is `Busy` (it goes to the lock), so that under the lock
     /// the count of items pushed is stable and `join`'s zero test exact (see `Inner::begin_join`).
@@ -54,13 +55,14 @@ pub(crate) const JOINERS: u64 = 1 << 60;
 
 /// What came of a push.
 pub(crate) enum Pushed<T> {
-    /// Stored; `getters`: getters wait in line, to be served under the lock.
+    /// Stored; `getters`: getters wait in line, to be served under the lock (a newcomer's push
+    /// is `Busy` then, so only pushes under the lock see it).
     Ok {
         getters: bool,
     },
     Full(T),
     Closed(T),
-    /// Putters wait in line, or joiners wait: a newcomer takes the lock.
+    /// Putters or getters wait in line, or joiners wait: a newcomer takes the lock.
     Busy(T),
 }
 
@@ -123,7 +125,7 @@ impl<S, T> Locked<S, T> {
         let mut g = self.lock();
         if g.closed {
             Pushed::Closed(item)
-        } else if newcomer && (g.flags.putters || g.flags.joiners) {
+        } else if newcomer && (g.flags.putters || g.flags.getters || g.flags.joiners) {
             Pushed::Busy(item)
         } else if (self.len)(&g.items) >= self.cap {
             Pushed::Full(item)
@@ -168,13 +170,11 @@ impl<S, T> Locked<S, T> {
         item
     }
 
-    fn reserve(&self) -> bool {
+    fn reserve_up_to(&self, n: usize) -> usize {
         let mut g = self.lock();
-        let spare = (self.len)(&g.items) > g.reserved;
-        if spare {
-            g.reserved += 1;
-        }
-        spare
+        let k = (self.len)(&g.items).saturating_sub(g.reserved).min(n);
+        g.reserved += k;
+        k
     }
 }
 
@@ -218,13 +218,28 @@ impl<T> Items<T> {
         }
     }
 
-    /// Under the queue's lock, with getters in line (announced): reserves an item for a served
-    /// getter, if more are stored than reserved.
-    pub(crate) fn reserve(&self) -> bool {
+    /// Under the queue's lock, with getters in line (announced): reserves items for up to `n`
+    /// served getters, as many as are stored beyond the reserved ones; returns how many.
+    pub(crate) fn reserve_up_to(&self, n: usize) -> usize {
         match &self.0 {
-            Repr::Ring(r) => r.reserve(),
-            Repr::Deque(l) => l.reserve(),
-            Repr::Heap(l) => l.reserve(),
+            Repr::Ring(r) => r.reserve_up_to(n),
+            Repr::Deque(l) => l.reserve_up_to(n),
+            Repr::Heap(l) => l.reserve_up_to(n),
+        }
+    }
+
+    /// How many items are stored beyond the reserved ones (for a debug check under the lock).
+    pub(crate) fn spare(&self) -> usize {
+        match &self.0 {
+            Repr::Ring(r) => r.spare(),
+            Repr::Deque(l) => {
+                let g = l.lock();
+                g.items.len() - g.reserved
+            }
+            Repr::Heap(l) => {
+                let g = l.lock();
+                g.items.len() - g.reserved
+            }
         }
     }
 

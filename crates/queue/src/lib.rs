@@ -457,13 +457,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 }
             }
         }
-        // The store reserves an item (beyond those reserved) for each getter served. (Getters
-        // in line were announced, as `reserve` needs.)
-        while !st.getters.is_empty() && self.store.reserve() {
-            let key = st.getters.pop_front().expect("a getter in line");
-            let (_, waker) = st.getters.serve(key, GetSlot::Served);
-            wake.add(waker);
-        }
+        self.serve_getters(st, wake);
         if st.shutdown != Shutdown::Open && self.len() == 0 {
             while let Some(key) = st.getters.pop_front() {
                 let (_, waker) = st.getters.serve(key, GetSlot::Failed);
@@ -471,6 +465,38 @@ impl<T, K: Kind<T>> Inner<T, K> {
             }
         }
         self.publish(st, Announce::Nobody);
+    }
+
+    /// Serves getters in line, first arrived first, while unreserved items are stored: the
+    /// store reserves an item (beyond those reserved) for each, all in one step. (Getters in
+    /// line were announced, as the store needs.)
+    #[inline]
+    fn serve_getters(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        if st.getters.is_empty() {
+            return;
+        }
+        for _ in 0..self.store.reserve_up_to(st.getters.len()) {
+            let key = st.getters.pop_front().expect("a getter in line");
+            let (_, waker) = st.getters.serve(key, GetSlot::Served);
+            wake.add(waker);
+        }
+    }
+
+    /// `settle` where nothing was stored and no getter put back in line since the lock was
+    /// taken: only waiting putters or a shutdown can leave it something to do. (Stored items
+    /// beyond the reserved ones with getters in line exist only inside a locked step that
+    /// stores one, which serves them before it ends: a newcomer's push is `Busy` while getters
+    /// are announced. And the flags are current.)
+    #[inline]
+    fn settle_lines(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        if !st.putters.is_empty() || st.shutdown != Shutdown::Open {
+            self.settle(st, wake);
+        } else {
+            debug_assert!(
+                st.getters.is_empty() || self.store.spare() == 0,
+                "an unreserved item with getters in line"
+            );
+        }
     }
 
     #[cold]
@@ -485,16 +511,14 @@ impl<T, K: Kind<T>> Inner<T, K> {
     #[inline]
     fn put(&self, item: T, waker: Option<&Waker>) -> PutOutcome<T> {
         match self.store.push(item, true) {
-            Pushed::Ok { getters } => {
+            // The flags were in the word the push moved: no getter waited in line before it
+            // (else `Busy`), and one lining up after it sees the item.
+            Pushed::Ok { .. } => {
                 self.note_peak();
-                // The flags were in the word the push moved: a getter lining up before it is
-                // seen here, one after it sees the item.
-                if getters {
-                    self.settle_now();
-                }
                 PutOutcome::Done
             }
-            // Full, closed, putters in line or joiners waiting: the locked path tells which.
+            // Full, closed, putters or getters in line, or joiners waiting: the locked path
+            // tells which (with getters in line it pushes and serves them under one lock).
             Pushed::Full(item) | Pushed::Closed(item) | Pushed::Busy(item) => {
                 self.put_locked(item, waker)
             }
@@ -519,9 +543,13 @@ impl<T, K: Kind<T>> Inner<T, K> {
                 pushed => pushed,
             };
             match pushed {
-                Pushed::Ok { .. } => {
+                Pushed::Ok { getters } => {
                     self.note_peak();
-                    self.settle(&mut st, &mut wake);
+                    // Only the getters' line can need the lock holder now (no putter waits, the
+                    // queue is open and holds an item): a full `settle` would find nothing else.
+                    debug_assert_eq!(getters, !st.getters.is_empty(), "getters announced");
+                    self.serve_getters(&mut st, &mut wake);
+                    self.publish(&mut st, Announce::Nobody);
                     return PutOutcome::Done;
                 }
                 Pushed::Full(back) | Pushed::Closed(back) | Pushed::Busy(back) => item = back,
@@ -556,8 +584,7 @@ impl<T, K: Kind<T>> Inner<T, K> {
     fn get_locked(&self, waker: Option<&Waker>) -> GetOutcome<T> {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
-        // Items stored beyond the reserved ones go to the getters in line first.
-        self.settle(&mut st, &mut wake);
+        self.settle_lines(&mut st, &mut wake);
         if st.getters.is_empty() {
             if waker.is_some() {
                 // Announced before the last try: a put after it sees it.
@@ -1019,7 +1046,7 @@ impl<T, K: Kind<T>> Get<'_, T, K> {
                     this.key = None;
                     st.getters.free(key);
                     // Room for a putter; or the last item after a shutdown fails the line.
-                    inner.settle(&mut st, &mut wake);
+                    inner.settle_lines(&mut st, &mut wake);
                     return Poll::Ready(Ok(item));
                 }
                 if st.shutdown != Shutdown::Open && inner.len() == 0 {

@@ -4,9 +4,9 @@
 //! one slot, as async-channel's do, and nothing else:
 //!
 //! - in the tail word: the ring is closed; putters wait in line (a newcomer's push goes to the
-//!   lock instead); getters wait in line (a push must take the lock afterwards to serve them);
-//!   joiners wait (a newcomer's push goes to the lock instead, so that the count of items pushed
-//!   is stable under the lock while a `join` waits);
+//!   lock instead); getters wait in line (likewise: the push and the serving of a getter are one
+//!   locked step); joiners wait (likewise, so that the count of items pushed is stable under the
+//!   lock while a `join` waits);
 //! - in the head word: getters wait in line (a newcomer's pop goes to the lock instead); putters
 //!   wait in line (a pop must take the lock afterwards to admit one); and the count of items
 //!   reserved for served getters, which a newcomer's pop leaves alone: it takes the head item
@@ -67,8 +67,8 @@ const HALF: u64 = 1 << (POS_BITS - 1);
 const CLOSED: u64 = 1 << 63;
 /// Tail: putters wait in line; a newcomer's push is `Busy`.
 const SLOW_PUT: u64 = 1 << 62;
-// Tail: getters wait in line, a push must take the lock after it (`GETTERS`, which a push
-// reports); joiners wait, a newcomer's push is `Busy` (`JOINERS`).
+// Tail: getters wait in line (`GETTERS`, which a push under the lock reports) and joiners wait
+// (`JOINERS`): a newcomer's push is `Busy` for either.
 use crate::kind::{GETTERS, JOINERS};
 /// Head: getters wait in line; a newcomer's pop is `Busy`.
 const SLOW_GET: u64 = 1 << 63;
@@ -180,9 +180,9 @@ impl<T> Ring<T> {
         (full / self.one_lap) * self.cap + (full & (self.one_lap - 1))
     }
 
-    /// Pushes at the tail. A `newcomer` (a push without the lock) gives up if putters wait in
-    /// line or joiners wait; under the lock it does not look. (The compare-and-swap validates
-    /// the flags it read: once the lock holder set one, no newcomer's push lands.)
+    /// Pushes at the tail. A `newcomer` (a push without the lock) gives up if putters or getters
+    /// wait in line or joiners wait; under the lock it does not look. (The compare-and-swap
+    /// validates the flags it read: once the lock holder set one, no newcomer's push lands.)
     #[inline(always)]
     pub(crate) fn push(&self, value: T, newcomer: bool) -> Pushed<T> {
         let mut t = self.tail.0.load(Relaxed);
@@ -191,7 +191,7 @@ impl<T> Ring<T> {
             if t & CLOSED != 0 {
                 return Pushed::Closed(value);
             }
-            if newcomer && t & (SLOW_PUT | JOINERS) != 0 {
+            if newcomer && t & (SLOW_PUT | GETTERS | JOINERS) != 0 {
                 return Pushed::Busy(value);
             }
             let pos = t & POS;
@@ -382,23 +382,56 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Under the queue's lock: reserves the first item beyond the reservations, if a push
-    /// claimed it.
-    pub(crate) fn reserve(&self) -> bool {
+    /// Under the queue's lock: reserves up to `n` of the items beyond the reservations that
+    /// pushes claimed, in one compare-and-swap; returns how many.
+    pub(crate) fn reserve_up_to(&self, n: usize) -> usize {
         let mut h = self.head.0.load(SeqCst);
         loop {
-            let pos = h & POS;
-            if !self.claimed(pos, self.advance(pos, reserved(h))) {
-                return false;
+            // No fence: as in `claimed` (the tail is read after the getters' announcement).
+            let tail = self.tail.0.load(SeqCst) & POS;
+            let spare = self.between(h & POS, tail) - reserved(h);
+            let k = spare.min(n as u64);
+            if k == 0 {
+                return 0;
             }
             match self
                 .head
                 .0
-                .compare_exchange(h, h + ONE_RESERVED, SeqCst, SeqCst)
+                .compare_exchange(h, h + k * ONE_RESERVED, SeqCst, SeqCst)
             {
-                Ok(_) => return true,
+                Ok(_) => return k as usize,
                 Err(now) => h = now,
             }
+        }
+    }
+
+    /// How many items pushes claimed beyond the reserved ones.
+    pub(crate) fn spare(&self) -> usize {
+        let h = self.head.0.load(SeqCst);
+        let tail = self.tail.0.load(SeqCst) & POS;
+        (self.between(h & POS, tail) - reserved(h)) as usize
+    }
+
+    /// Under the queue's lock: reserves the first item beyond the reservations, if a push
+    /// claimed it.
+    #[cfg(test)]
+    fn reserve(&self) -> bool {
+        self.reserve_up_to(1) == 1
+    }
+
+    /// How many positions from `head` to `tail` (at or after it), counted in items.
+    #[inline]
+    fn between(&self, head: u64, tail: u64) -> u64 {
+        let hix = head & (self.one_lap - 1);
+        let tix = tail & (self.one_lap - 1);
+        if hix < tix {
+            tix - hix
+        } else if hix > tix {
+            self.cap - hix + tix
+        } else if tail == head {
+            0
+        } else {
+            self.cap
         }
     }
 
@@ -470,17 +503,7 @@ impl<T> Ring<T> {
             let tail = self.tail.0.load(SeqCst) & POS;
             let head = self.head.0.load(SeqCst) & POS;
             if self.tail.0.load(SeqCst) & POS == tail {
-                let hix = head & (self.one_lap - 1);
-                let tix = tail & (self.one_lap - 1);
-                return if hix < tix {
-                    (tix - hix) as usize
-                } else if hix > tix {
-                    (self.cap - hix + tix) as usize
-                } else if tail == head {
-                    0
-                } else {
-                    self.cap as usize
-                };
+                return self.between(head, tail) as usize;
             }
         }
     }
