@@ -222,17 +222,22 @@ fn answers_are_cached_until_their_ttl_ends() {
     let resolver = builder(&stub).clock(clock.clone()).build().unwrap();
     let lookup = || block_on(resolver.lookup("ttl.test", in_ms(2000))).unwrap();
     lookup();
+    // Counted from here: a reply slower than a try's 150 ms (a busy machine) adds a query.
+    let asked = stub.queries();
     clock.advance(Duration::from_secs(59));
     lookup();
     assert_eq!(
         stub.queries(),
-        2,
+        asked,
         "the second lookup is served from the cache"
     );
     assert_eq!(resolver.stats().cache_hits, 2);
     clock.advance(Duration::from_secs(2));
     lookup();
-    assert_eq!(stub.queries(), 4, "expired answers are asked again");
+    assert!(
+        stub.queries() >= asked + 2,
+        "expired answers are asked again"
+    );
 }
 
 #[test]
