@@ -239,8 +239,9 @@ impl Shared {
         let mut wake = Vec::new();
         let mut for_us = false;
         {
-            // Read under the table's lock: only this thread's lookups use the socket, so
-            // nobody waits for it, and each datagram goes to its slot as it comes.
+            // Read under the table's lock, each datagram put in its slot as it comes: the
+            // socket is its thread's, so another thread wants the lock only when a lookup moved
+            // to it (an executor of several threads), and then waits for a burst of reads.
             let mut table = lock(&self.table);
             let fd = self.socket.get_ref();
             let error = loop {
