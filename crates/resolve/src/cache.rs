@@ -6,9 +6,13 @@
 //! cancelled lookup never strands the others. A waiter whose deadline is later than the
 //! leader's sets no timer of its own, because the leader's query ends by its deadline: this
 //! holds as long as the leader's future is polled or dropped, not left aside unpolled.
+//!
+//! At most `capacity` answers are kept: past that, the oldest answer not used since it was
+//! last passed over goes (CLOCK, the second-chance order), so a list of millions of names
+//! keeps the memory of the last ones only, and a name used all along stays.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -28,7 +32,14 @@ type Key = (QName, RecordType);
 
 #[derive(Debug)]
 enum Slot {
-    Ready(Answer, Instant),
+    Ready {
+        answer: Answer,
+        expires: Instant,
+        /// Its place in the eviction order (`Slots::order` holds it with this stamp).
+        stamp: u64,
+        /// Used since the eviction order last passed over it.
+        used: bool,
+    },
     Flight(Arc<Flight>),
 }
 
@@ -41,12 +52,60 @@ struct Flight {
     result: Mutex<Option<Result<Answer, DnsError>>>,
 }
 
-/// Answers by name and type, for the resolver's life.
-#[derive(Debug, Default)]
+/// Answers by name and type, at most `capacity` of them.
+#[derive(Debug)]
 pub(crate) struct Cache {
+    slots: Mutex<Slots>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
     /// foldhash, not SipHash: every lookup hashes its keys, and foldhash's per-process seed
     /// still keeps a hostile list of names from choosing collisions.
-    slots: Mutex<HashMap<Key, Slot, foldhash::fast::RandomState>>,
+    map: HashMap<Key, Slot, foldhash::fast::RandomState>,
+    /// Answers in the order they were stored (or passed over while used), with their stamps;
+    /// an entry whose slot holds another stamp, or none, is stale and skipped.
+    order: VecDeque<(Key, u64)>,
+    next_stamp: u64,
+}
+
+impl Slots {
+    /// Stores an answer, then drops answers while more are kept than `capacity`.
+    fn store(&mut self, key: &Key, answer: Answer, expires: Instant, capacity: usize) {
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        let ready = Slot::Ready {
+            answer,
+            expires,
+            stamp,
+            used: false,
+        };
+        self.map.insert(key.clone(), ready);
+        self.order.push_back((key.clone(), stamp));
+        while self.order.len() > capacity {
+            let Some((key, stamp)) = self.order.pop_front() else {
+                break;
+            };
+            match self.map.get_mut(&key) {
+                Some(Slot::Ready { stamp: s, used, .. }) if *s == stamp => {
+                    if std::mem::take(used) {
+                        // A second chance: back to the end of the order.
+                        self.order.push_back((key, stamp));
+                    } else {
+                        self.map.remove(&key);
+                    }
+                }
+                // Stale: the slot was asked again, removed or is in flight.
+                _ => {}
+            }
+        }
+    }
+
+    /// How many slots are held (answers and queries in flight).
+    fn len(&self) -> usize {
+        self.map.len()
+    }
 }
 
 enum Claim {
@@ -60,6 +119,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Cache {
+    /// A cache that keeps at most `capacity` answers.
+    pub(crate) fn new(capacity: usize) -> Cache {
+        Cache {
+            slots: Mutex::new(Slots::default()),
+            capacity,
+        }
+    }
+
+    /// How many slots are held (answers and queries in flight).
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.slots).len()
+    }
+
     /// The answers for `name` and each of `rtypes`, in their order: cached, shared with a
     /// query in flight, or asked (the types this lookup leads are asked together).
     pub(crate) async fn get(
@@ -120,12 +192,20 @@ impl Cache {
             })
         };
         // One hash of the name, whether it is found or not.
-        match slots.entry(key.clone()) {
-            Entry::Occupied(mut slot) => match slot.get() {
-                Slot::Ready(answer, expires) if *expires > now => Claim::Hit(answer.clone()),
+        match slots.map.entry(key.clone()) {
+            Entry::Occupied(mut slot) => match slot.get_mut() {
+                Slot::Ready {
+                    answer,
+                    expires,
+                    used,
+                    ..
+                } if *expires > now => {
+                    *used = true;
+                    Claim::Hit(answer.clone())
+                }
                 // The listener is made under the lock, so the leader's notice cannot slip past.
                 Slot::Flight(flight) => Claim::Wait(flight.clone(), flight.done.listen()),
-                Slot::Ready(..) => {
+                Slot::Ready { .. } => {
                     let flight = lead();
                     slot.insert(Slot::Flight(flight.clone()));
                     Claim::Lead(flight)
@@ -171,17 +251,18 @@ impl Lead<'_> {
             match ttl.filter(|&t| t > 0) {
                 Some(ttl) => {
                     let expires = now + Duration::from_secs(ttl.into());
-                    slots.insert(self.key.clone(), Slot::Ready(answer.clone(), expires));
+                    let capacity = self.cache.capacity;
+                    slots.store(&self.key, answer.clone(), expires, capacity);
                 }
                 None => {
-                    slots.remove(&self.key);
+                    slots.map.remove(&self.key);
                 }
             }
             answer
         });
         *lock(&self.flight.result) = Some(shared.clone());
         if shared.is_err() {
-            lock(&self.cache.slots).remove(&self.key);
+            lock(&self.cache.slots).map.remove(&self.key);
         }
         self.finished = true;
         self.flight.wake_waiters();
@@ -192,7 +273,7 @@ impl Lead<'_> {
 impl Drop for Lead<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            lock(&self.cache.slots).remove(&self.key);
+            lock(&self.cache.slots).map.remove(&self.key);
             self.flight.wake_waiters();
         }
     }

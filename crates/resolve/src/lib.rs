@@ -13,9 +13,9 @@
 //! - the lookups on one thread share a UDP socket per server, told apart by random IDs (a fresh
 //!   socket, and so a fresh random source port, every 1,024 queries); on a thread that runs
 //!   fdwatch's `local::block_on` it is registered with that loop and read there;
-//! - answers are cached for the resolver's life as long as their TTLs allow, negative ones too
-//!   (NXDOMAIN and NODATA, for the SOA's minimum), and concurrent lookups of one name share
-//!   one query;
+//! - answers are cached as long as their TTLs allow, negative ones too (NXDOMAIN and NODATA,
+//!   for the SOA's minimum), at most [`Builder::cache_size`] of them, and concurrent lookups
+//!   of one name share one query;
 //! - [`Builder::family`] asks A and AAAA (the default), or only one of them, as curl's `-4`
 //!   and `-6` do;
 //! - the hosts file, pinned names ([`Pin`], curl's `--resolve HOST:PORT:ADDR`) and IP literals
@@ -49,8 +49,7 @@
 //! ```
 //!
 //! Not a full resolver: no DNSSEC, no EDNS (answers over 512 bytes come over TCP), no DNS over
-//! TLS or HTTPS, no reverse lookups, and the cache is never trimmed (it holds every name the
-//! resolver's life has seen). Errors other than NXDOMAIN and NODATA end a search-list walk.
+//! TLS or HTTPS, no reverse lookups. Errors other than NXDOMAIN and NODATA end a search-list walk.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -117,6 +116,9 @@ pub struct Stats {
     pub cache_hits: u64,
     /// Name and type lookups answered by another lookup's query in flight.
     pub coalesced: u64,
+    /// Entries the cache holds now (answers, and queries in flight): at most
+    /// [`Builder::cache_size`] answers.
+    pub cached: usize,
 }
 
 #[derive(Debug, Default)]
@@ -168,6 +170,9 @@ pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 pub const HOSTS: &str = "/etc/hosts";
 /// The default bound on queries in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+/// The default bound on answers cached (see [`Builder::cache_size`]): a name asked both A
+/// and AAAA takes two; about 12 MB when full.
+pub const DEFAULT_CACHE_SIZE: usize = 100_000;
 /// The default window per server (see [`Builder::window`]): half of what a receive buffer of
 /// Linux's default size holds of small datagrams.
 pub const DEFAULT_WINDOW: usize = 128;
@@ -205,6 +210,7 @@ impl Resolver {
             tcp_queries: c.tcp_queries.load(Ordering::Relaxed),
             cache_hits: c.cache_hits.load(Ordering::Relaxed),
             coalesced: c.coalesced.load(Ordering::Relaxed),
+            cached: self.inner.cache.len(),
         }
     }
 
@@ -383,6 +389,7 @@ pub struct Builder {
     max_in_flight: usize,
     window: usize,
     family: Family,
+    cache_size: usize,
     pins: Vec<Pin>,
     clock: Arc<dyn Clock>,
 }
@@ -400,6 +407,7 @@ impl Default for Builder {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             window: DEFAULT_WINDOW,
             family: Family::Any,
+            cache_size: DEFAULT_CACHE_SIZE,
             pins: Vec::new(),
             clock: Arc::new(SystemClock),
         }
@@ -472,6 +480,14 @@ impl Builder {
     /// answered, or 50 ms on, so it cannot hold the window shut.
     pub fn window(mut self, window: usize) -> Builder {
         self.window = window.max(1);
+        self
+    }
+
+    /// Keeps at most this many answers (a name and type each; 0: none), dropping the oldest
+    /// not used since it was last passed over when more come, so that a run over millions of
+    /// names holds the memory of the last ones only. Queries in flight are not counted.
+    pub fn cache_size(mut self, entries: usize) -> Builder {
+        self.cache_size = entries;
         self
     }
 
@@ -569,7 +585,7 @@ impl Builder {
                 hosts,
                 pins,
                 in_flight: Semaphore::new(self.max_in_flight),
-                cache: Cache::default(),
+                cache: Cache::new(self.cache_size),
                 clock: self.clock,
                 stats: Counters::default(),
             }),

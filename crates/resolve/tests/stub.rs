@@ -241,6 +241,55 @@ fn answers_are_cached_until_their_ttl_ends() {
 }
 
 #[test]
+fn the_cache_keeps_at_most_its_size_and_gives_used_answers_a_second_chance() {
+    let names = ["a.test", "b.test", "c.test", "d.test"];
+    let stub = stub(
+        names
+            .iter()
+            .map(|&n| (n, DnsBehavior::v4(V4, 300)))
+            .collect(),
+    );
+    // One answer a name (A only), room for two.
+    let resolver = builder(&stub)
+        .family(Family::V4)
+        .cache_size(2)
+        .build()
+        .unwrap();
+    let lookup = |name| block_on(resolver.lookup(name, in_ms(2000))).unwrap();
+    let asked = |name| stub.queries_of(name, "A");
+    lookup("a.test");
+    lookup("b.test");
+    lookup("a.test");
+    assert_eq!((asked("a.test"), asked("b.test")), (1, 1), "both kept");
+    // c comes: b, not used since stored, goes; a, used, stays.
+    lookup("c.test");
+    assert_eq!(resolver.stats().cached, 2);
+    lookup("a.test");
+    assert_eq!(asked("a.test"), 1, "a was used: kept");
+    lookup("b.test");
+    assert_eq!(asked("b.test"), 2, "b was dropped: asked again");
+    // A long run of new names keeps the cache at its size.
+    for _ in 0..3 {
+        for name in names {
+            lookup(name);
+        }
+    }
+    assert_eq!(resolver.stats().cached, 2);
+
+    let none = builder(&stub)
+        .family(Family::V4)
+        .cache_size(0)
+        .build()
+        .unwrap();
+    let before = asked("d.test");
+    for _ in 0..3 {
+        block_on(none.lookup("d.test", in_ms(2000))).unwrap();
+    }
+    assert_eq!(asked("d.test"), before + 3, "a size of 0 keeps no answer");
+    assert_eq!(none.stats().cached, 0);
+}
+
+#[test]
 fn nxdomain_is_cached_for_the_soa_minimum() {
     let stub = stub(vec![("gone.test", DnsBehavior::NxDomain)]);
     let clock = ManualClock::new();
