@@ -30,8 +30,9 @@ pub(crate) fn of(name: &Name) -> QName {
     bytes.into()
 }
 
-/// A name of plain labels only, written without hickory's parse (whose IDNA mapping costs
-/// more than the rest of a lookup's own work); `None` for any other, valid or not.
+/// A name of plain labels only, written without hickory's parse (its IDNA mapping, which a
+/// plain name does not need, is the costliest step of a lookup's own work); `None` for any
+/// other, valid or not.
 fn plain(name: &str) -> Option<QName> {
     // Written on the stack, then copied once into the shared bytes.
     let mut bytes = [0u8; MAX];
