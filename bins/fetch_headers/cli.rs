@@ -241,9 +241,9 @@ fn pin(s: &str) -> Result<Pin, String> {
 }
 
 /// The resolver of the run: the system's configuration (/etc/resolv.conf, /etc/hosts) with
-/// `--resolver` servers instead of its own, the `--resolve` pins, the `-4`/`-6` family, and room for a query of each
-/// kind per connection (dead names hold theirs until their deadline). A configuration that
-/// cannot be read is an error naming the file.
+/// `--resolver` servers instead of its own, the `--resolve` pins, the `-4`/`-6` family, and
+/// room for a query of each kind per connection (dead names hold theirs until their deadline).
+/// A configuration that cannot be read is an error naming the file.
 pub fn resolver(args: &Args) -> Result<Resolver, String> {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Family::V4,

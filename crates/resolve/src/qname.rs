@@ -10,7 +10,7 @@ use hickory_proto::rr::Name;
 /// A fully qualified name on the wire, root label included.
 pub(crate) type QName = Arc<[u8]>;
 
-/// The wire form of a most 255 bytes.
+/// The longest wire form of a name, in bytes.
 const MAX: usize = 255;
 
 /// `name` (absolute, without its final dot: `www.example.com`, `""` for the root), or `None`
